@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+//
+// FuseCheck: a conformance and fuzz harness for fused communication + matmul ("MC2") operators.
+// Layers, each depending only on the ones above it:
+//   FuseCheckCore     numerics (fp16/bf16 rounding), tensors, digests
+//   FuseCheckOps      operator specs, the constraint catalogue, output shapes
+//   FuseCheckEngines  the engine protocol and the reference engine
+//   FuseCheckHarness  cases, input data, suites, golden digests
+//   fusecheck         the command-line tool
+
+import PackageDescription
+
+let package = Package(
+    name: "FuseCheck",
+    products: [
+        .executable(name: "fusecheck", targets: ["fusecheck"]),
+        .library(name: "FuseCheckHarness", targets: ["FuseCheckHarness"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - Public API
+        .target(name: "FuseCheckCore", dependencies: ["CXXHash"]),
+        .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
+        .target(name: "FuseCheckEngines", dependencies: ["FuseCheckOps"]),
+        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines"]),
+        .executableTarget(
+            name: "fusecheck",
+            dependencies: [
+                "FuseCheckHarness",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Implementation details
+        // Debian's libxxhash-dev; only FuseCheckCore's Digest imports it.
+        .systemLibrary(
+            name: "CXXHash",
+            pkgConfig: "libxxhash",
+            providers: [.apt(["libxxhash-dev"])]
+        ),
+
+        // MARK: - Unit test bundles
+        .testTarget(name: "FuseCheckCoreTests", dependencies: ["FuseCheckCore"]),
+        .testTarget(name: "FuseCheckOpsTests", dependencies: ["FuseCheckOps"]),
+        .testTarget(name: "FuseCheckEnginesTests", dependencies: ["FuseCheckEngines"]),
+        .testTarget(name: "FuseCheckHarnessTests", dependencies: ["FuseCheckHarness"]),
+    ]
+)

@@ -1,0 +1,2 @@
+import FuseCheckHarness
+print("hi")
