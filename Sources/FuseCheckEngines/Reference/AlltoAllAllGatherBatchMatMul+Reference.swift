@@ -1,0 +1,67 @@
+import FuseCheckCore
+import FuseCheckOps
+
+extension AlltoAllAllGatherBatchMatMulCall: ReferenceComputable {
+    /// spec §2: `x1 = AllToAll_ep(x)`, `y2 = AllGather_tp(x1)`, `y3 = y2 @ weight + bias`, `y1 = act(y3)`.
+    public func referenceOutputs(inputs: WorldTensors, epilogue: Epilogue) -> WorldTensors {
+        let dtype = x.dtype
+        let shard = self.shard!
+        let activation = self.activation!
+        func rank(_ e: Int, _ t: Int) -> Int { e * tp + t }
+
+        // AllToAll within each EP group (fixed t), then AllGather within each TP group (fixed e).
+        var afterAllToAll = [[Tensor]](repeating: [], count: ep)  // [e][t]
+        for e in 0..<ep { afterAllToAll[e].reserveCapacity(tp) }
+        for t in 0..<tp {
+            let received = SimulatedCollectives.allToAll((0..<ep).map { inputs[rank($0, t), "x"]! })
+            for e in 0..<ep { afterAllToAll[e].append(received[e]) }
+        }
+        var outputs = WorldTensors(rankCount: rankCount)
+        let rows = ep * capacity
+        let columns = localOutputWidth
+        for e in 0..<ep {
+            let y2 = SimulatedCollectives.tensorParallelAllGather(afterAllToAll[e], epSize: ep, shard: shard)
+            for t in 0..<tp {
+                let r = rank(e, t)
+                let weight = StoredOperand(inputs[r, "weight"]!, isTransposed: weightTransposed)
+                let acc = ReferenceMatmul.accumulate(left: y2, right: weight)
+                let bias = inputs[r, "bias"]  // (E/ep, M/tp) or (E/ep, 1, M/tp): same element order
+                var y1 = [Float](repeating: 0, count: acc.count)
+                var y3 = [Float](repeating: 0, count: acc.count)
+                for index in acc.indices {
+                    let expert = index / (rows * columns)
+                    let biasValue = bias.map { $0.values[expert * columns + index % columns] }
+                    (y1[index], y3[index]) = epilogueValues(acc: acc[index], bias: biasValue, dtype: dtype,
+                                                            activation: activation, epilogue: epilogue)
+                }
+                let shape = [localExperts, rows, columns]
+                outputs[r, "y1"] = Tensor(dtype: dtype, shape: shape, values: y1)
+                outputs[r, "y2"] = y2Requested ? y2 : .empty(dtype)
+                outputs[r, "y3"] = y3Requested && activation != .none
+                    ? Tensor(dtype: dtype, shape: shape, values: y3) : .empty(dtype)
+            }
+        }
+        return outputs
+    }
+
+    /// (y1, y3) of one element.
+    ///
+    /// - ideal: `y3 = round(t)`, `y1 = round(act(Double(t)))`, t the fp32 accumulator plus bias.
+    /// - vendor bf16: `y3 = castHalfAway(t)`, `y1 = castHalfAway(act_fp32(t))`, t = bmm_bf16 + bias in fp32.
+    /// - vendor fp16: `y3 = t = bmm_fp16 + bias` in fp16; GELU, FastGELU and ReLU evaluated in fp16
+    ///   on t; SiLU in fp32, then cast half away.
+    private func epilogueValues(acc: Float, bias: Float?, dtype: DType, activation: ActivationType,
+                                epilogue: Epilogue) -> (y1: Float, y3: Float) {
+        let (y3, t) = OutputRounding.matmulOutput(acc: acc, bias: bias, dtype: dtype, epilogue: epilogue)
+        guard activation != .none else { return (y3, y3) }
+        switch epilogue {
+        case .ideal:
+            return (dtype.round(activation.apply(Double(t))), y3)
+        case .vendor:
+            if dtype == .float16 && activation != .silu {
+                return (activation.apply(t, rounding: dtype.round), y3)
+            }
+            return (dtype.roundHalfAwayFromZero(activation.apply(t) { $0 }), y3)
+        }
+    }
+}

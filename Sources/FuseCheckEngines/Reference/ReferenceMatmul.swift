@@ -1,0 +1,53 @@
+import FuseCheckCore
+
+/// The reference batched matmul: fp32 accumulators, one fused multiply-add per term, k ascending
+/// from +0 (spec §3).
+///
+/// ```
+/// acc[b][i][j] = fma(a[b][i][K-1], b[b][K-1][j], ... fma(a[b][i][0], b[b][0][j], +0))
+/// ```
+///
+/// Inputs are fp16/bf16 values held exactly as Float, so every product is exact inside the FMA
+/// and the only roundings are the K additions in fp32. The result is the accumulator before any
+/// bias or rounding to the output type.
+public enum ReferenceMatmul {
+    /// Accumulates `left` (batch, rows, K), row-major, against `right` (batch, K, columns) read
+    /// logically through its storage order. Returns (batch, rows, columns) accumulators.
+    public static func accumulate(left: Tensor, right: StoredOperand) -> [Float] {
+        let leftShape = left.shape
+        let rightShape = right.logicalShape
+        precondition(leftShape.count == rightShape.count && leftShape.count >= 2, "operand ranks differ")
+        let rows = leftShape[leftShape.count - 2]
+        let depth = leftShape[leftShape.count - 1]
+        precondition(rightShape[rightShape.count - 2] == depth, "contraction lengths differ")
+        let columns = rightShape[rightShape.count - 1]
+        let batches = leftShape.dropLast(2).reduce(1, *)
+        let physicalColumns = right.tensor.shape[right.tensor.shape.count - 1]
+        // Distance between consecutive k (and consecutive j) in the right operand's storage.
+        let kStride = right.isTransposed ? 1 : physicalColumns
+        let jStride = right.isTransposed ? physicalColumns : 1
+
+        var result = [Float](repeating: 0, count: batches * rows * columns)
+        left.values.withUnsafeBufferPointer { a in
+            right.tensor.values.withUnsafeBufferPointer { b in
+                result.withUnsafeMutableBufferPointer { c in
+                    for batch in 0..<batches {
+                        let aBase = batch * rows * depth
+                        let bBase = batch * depth * columns
+                        let cBase = batch * rows * columns
+                        for i in 0..<rows {
+                            for j in 0..<columns {
+                                var acc: Float = 0
+                                for k in 0..<depth {
+                                    acc = acc.addingProduct(a[aBase + i * depth + k], b[bBase + k * kStride + j * jStride])
+                                }
+                                c[cBase + i * columns + j] = acc
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,91 @@
+import FuseCheckCore
+
+/// A short, stable operator id used in case ids and file names (`agmm`, `aagbmm`).
+public struct OperatorID: RawRepresentable, Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+    public static func < (lhs: OperatorID, rhs: OperatorID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// What an output is, which decides how it is compared.
+public enum OutputKind: String, Codable, Sendable {
+    /// A copy of input elements (gather_out, y2): compared bit for bit.
+    case dataMovement
+    /// A matmul result rounded to the output dtype (output, y3, y1 without activation).
+    case matmul
+    /// An activation applied to a matmul result (y1 with actType != 0).
+    case activated
+}
+
+/// A named tensor slot of a call: an input or an output, the same spec on every rank.
+public struct TensorSlot: Sendable, Hashable {
+    /// The name used in files and reports (`x1`, `gather_out`, `y2`).
+    public let name: String
+    /// Dtype and per-rank shape.
+    public let spec: TensorSpec
+    /// For outputs, how the output is produced; nil for inputs.
+    public let kind: OutputKind?
+
+    /// A slot.
+    public init(_ name: String, _ spec: TensorSpec, kind: OutputKind? = nil) {
+        self.name = name
+        self.spec = spec
+        self.kind = kind
+    }
+}
+
+/// The parameters of one call of a fused operator, as every rank of the world passes them.
+///
+/// One conforming type per operator; adding an operator means adding a type (with its
+/// constraint checks) beside the others and listing it in `OperatorCatalogue.operators`.
+public protocol FusedOperatorCall: Sendable, Codable, Hashable {
+    /// The operator's short id.
+    static var operatorID: OperatorID { get }
+    /// The operator's vendor name (`AllGatherMatmul`).
+    static var operatorName: String { get }
+    /// Every constraint of the operator with its check, in catalogue order.
+    static var checks: [ConstraintCheck<Self>] { get }
+
+    /// The hardware profile.
+    var platform: Platform { get }
+    /// Number of ranks taking part.
+    var rankCount: Int { get }
+    /// The per-rank input tensors, in a fixed order; an absent optional input is left out.
+    var inputSlots: [TensorSlot] { get }
+    /// The per-rank outputs (requires a valid call); an unrequested output is an empty tensor.
+    var outputSlots: [TensorSlot] { get }
+}
+
+extension FusedOperatorCall {
+    /// The catalogue entries of this operator.
+    public static var constraints: [Constraint] { checks.map(\.constraint) }
+
+    /// Every constraint the call breaks, in catalogue order; empty for a valid call.
+    public func violations() -> [ConstraintViolation] {
+        Self.checks.compactMap { entry in
+            entry.check(self).map { ConstraintViolation(constraint: entry.constraint, detail: $0) }
+        }
+    }
+
+    /// Whether the call satisfies every constraint.
+    public var isValid: Bool { violations().isEmpty }
+}
+
+/// The registry of operators: the single list the harness iterates over.
+public enum OperatorCatalogue {
+    /// Every operator FuseCheck knows.
+    public static let operators: [any FusedOperatorCall.Type] = [
+        AllGatherMatmulCall.self,
+        AlltoAllAllGatherBatchMatMulCall.self,
+    ]
+
+    /// Every constraint of every operator.
+    public static var constraints: [Constraint] { operators.flatMap { $0.constraints } }
+
+    /// The constraint with this id, if any.
+    public static func constraint(id: String) -> Constraint? { constraints.first { $0.id == id } }
+}
+
+/// Describes a dimension list for violation details: `[4, 256]`.
+func shapeText(_ shape: [Int]) -> String { shapeDescription(shape) }
