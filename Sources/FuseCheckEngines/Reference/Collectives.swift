@@ -31,17 +31,18 @@ public enum SimulatedCollectives {
         let (experts, rows, width) = (shape[0], shape[1], shape[2])
         let localExperts = experts / ep
         return (0..<ep).map { destination in
-            var received = Tensor(zeros: sources[0].dtype, shape: [localExperts, ep * rows, width])
+            var received = [Float](repeating: 0, count: localExperts * ep * rows * width)
             for source in 0..<ep {
                 for k in 0..<localExperts {
                     for c in 0..<rows {
-                        for h in 0..<width {
-                            received[k, source * rows + c, h] = sources[source][destination * localExperts + k, c, h]
-                        }
+                        // received[k][source*rows + c][:] = sources[source][destination*E/ep + k][c][:]
+                        let to = (k * ep * rows + source * rows + c) * width
+                        let from = ((destination * localExperts + k) * rows + c) * width
+                        received[to..<to + width] = sources[source].values[from..<from + width]
                     }
                 }
             }
-            return received
+            return Tensor(dtype: sources[0].dtype, shape: [localExperts, ep * rows, width], values: received)
         }
     }
 
@@ -63,34 +64,37 @@ public enum SimulatedCollectives {
         let rows = receivedRows / ep
         switch shard {
         case .gatherH:
-            var y2 = Tensor(zeros: parts[0].dtype, shape: [localExperts, ep * rows, tp * width])
+            var y2 = [Float](repeating: 0, count: localExperts * ep * rows * tp * width)
             for t in 0..<tp {
                 for k in 0..<localExperts {
                     for s in 0..<ep {
                         for c in 0..<rows {
-                            for h in 0..<width {
-                                y2[k, s * rows + c, t * width + h] = parts[t][k, s * rows + c, h]
-                            }
+                            // y2[k][s*C + c][t*width ..< (t+1)*width] = parts[t][k][s*C + c][:]
+                            let row = k * ep * rows + s * rows + c
+                            let to = row * tp * width + t * width
+                            let from = row * width
+                            y2[to..<to + width] = parts[t].values[from..<from + width]
                         }
                     }
                 }
             }
-            return y2
+            return Tensor(dtype: parts[0].dtype, shape: [localExperts, ep * rows, tp * width], values: y2)
         case .gatherC:
             let capacity = rows * tp
-            var y2 = Tensor(zeros: parts[0].dtype, shape: [localExperts, ep * capacity, width])
+            var y2 = [Float](repeating: 0, count: localExperts * ep * capacity * width)
             for t in 0..<tp {
                 for k in 0..<localExperts {
                     for s in 0..<ep {
                         for c in 0..<rows {
-                            for h in 0..<width {
-                                y2[k, s * capacity + t * rows + c, h] = parts[t][k, s * rows + c, h]
-                            }
+                            // y2[k][s*C + t*(C/tp) + c][:] = parts[t][k][s*(C/tp) + c][:]
+                            let to = (k * ep * capacity + s * capacity + t * rows + c) * width
+                            let from = (k * ep * rows + s * rows + c) * width
+                            y2[to..<to + width] = parts[t].values[from..<from + width]
                         }
                     }
                 }
             }
-            return y2
+            return Tensor(dtype: parts[0].dtype, shape: [localExperts, ep * capacity, width], values: y2)
         }
     }
 }

@@ -1,0 +1,17 @@
+import FuseCheckEngines
+
+/// The built-in engines by command-line name.
+public enum BuiltInEngines {
+    /// Names accepted by `--engine`.
+    public static let names = ["reference", "reference-vendor"]
+
+    /// The engine with this name.
+    public static func engine(named name: String) throws -> any Engine {
+        switch name {
+        case "reference": return ReferenceEngine(epilogue: .ideal)
+        case "reference-vendor": return ReferenceEngine(epilogue: .vendor)
+        default:
+            throw HarnessError("unknown engine \"\(name)\" (known: \(names.joined(separator: ", ")))")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import FuseCheckHarness
+
+struct CorpusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "corpus",
+        abstract: "Write or check the generated suites checked in under corpora/.",
+        subcommands: [Generate.self, Check.self],
+        defaultSubcommand: Check.self
+    )
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Regenerate corpora/smoke.jsonl from the case generators (atomically).")
+
+        @OptionGroup var layoutOptions: LayoutOptions
+
+        func run() throws {
+            let suite = Suite.generatedSmoke()
+            let path = layoutOptions.layout.corpus(suite.name)
+            try suite.write(path: path)
+            print("wrote \(suite.cases.count) cases to \(path)")
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Exit 1 if corpora/smoke.jsonl differs from what the generators make now.")
+
+        @OptionGroup var layoutOptions: LayoutOptions
+
+        func run() throws {
+            let generated = Suite.generatedSmoke()
+            let path = layoutOptions.layout.corpus(generated.name)
+            let onDisk = try Suite.load(path: path)
+            let generatedIDs = generated.cases.map(\.id)
+            let diskIDs = onDisk.cases.map(\.id)
+            if generatedIDs == diskIDs {
+                print("corpus check: \(path) matches the generators (\(diskIDs.count) cases)")
+                return
+            }
+            let added = generatedIDs.filter { !Set(diskIDs).contains($0) }
+            let removed = diskIDs.filter { !Set(generatedIDs).contains($0) }
+            print("corpus check FAILED: \(path) differs from the generators: \(added.count) new, \(removed.count) gone")
+            for id in added.prefix(5) { print("  + \(id)") }
+            for id in removed.prefix(5) { print("  - \(id)") }
+            print("regenerate with: swift run fusecheck corpus generate, then: swift run fusecheck golden record")
+            throw ExitStatus.checkFailed
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import FuseCheckHarness
-print("hi")
