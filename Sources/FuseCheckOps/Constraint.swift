@@ -41,7 +41,7 @@ public struct ConstraintViolation: Sendable, Hashable, Codable, CustomStringConv
         self.detail = detail
     }
 
-    /// `AGMM-K-RANGE: k = 255 (k must lie in [256, 65535))`.
+    /// `AGMM-K-RANGE: k = 255 (k lies in [256, 65535))`.
     public var description: String { "\(constraint.id): \(detail) (\(constraint.description))" }
 }
 

@@ -91,16 +91,18 @@ public enum Goldens {
         return result
     }
 
-    /// Whether recording is forbidden here: CI must never write goldens.
-    public static var recordingForbidden: Bool {
-        ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "0" && $0.lowercased() != "false" } ?? false
+    /// Whether recording is forbidden: CI (the `CI` environment variable set to anything but
+    /// empty, `0` or `false`) must never write goldens.
+    public static func recordingForbidden(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        environment["CI"].map { !$0.isEmpty && $0 != "0" && $0.lowercased() != "false" } ?? false
     }
 
     /// Computes every case's record and writes the golden file atomically. Refuses under CI.
     @discardableResult
     public static func record(_ suite: Suite, engine: any Engine = ReferenceEngine(), to path: String,
+                              environment: [String: String] = ProcessInfo.processInfo.environment,
                               progress: (Int, Int) -> Void = { _, _ in }) throws -> [GoldenRecord] {
-        guard !recordingForbidden else {
+        guard !recordingForbidden(environment: environment) else {
             throw HarnessError("refusing to record goldens: the CI environment variable is set "
                 + "(goldens are recorded by a person, reviewed, and committed)")
         }

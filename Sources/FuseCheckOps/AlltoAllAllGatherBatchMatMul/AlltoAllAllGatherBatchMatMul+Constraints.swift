@@ -131,7 +131,10 @@ extension AlltoAllAllGatherBatchMatMulCall {
     + groupChecks(prefix: "GROUP-TP", label: "groupTp") { $0.groupTp }
     + [
         entry("AAGBMM-GROUP-DISTINCT", "groupEp and groupTp differ", "ops.md §5; \(doc) data relations") { call in
-            call.groupEp == call.groupTp && !call.groupEp.isEmpty ? "both are \"\(call.groupEp)\"" : nil
+            // Group names are C strings to the vendor, so compare bytes: Swift's `==` would call two
+            // Unicode-equivalent spellings (precomposed "é" and "e" + U+0301) the same group.
+            call.groupEp.utf8.elementsEqual(call.groupTp.utf8) && !call.groupEp.isEmpty
+                ? "both are \"\(call.groupEp)\"" : nil
         },
         entry("AAGBMM-Y3-WITHOUT-ACT", "y3 is requested only when actType is not 0",
               "ops.md §2; \(doc) y3OutOptional") { call in

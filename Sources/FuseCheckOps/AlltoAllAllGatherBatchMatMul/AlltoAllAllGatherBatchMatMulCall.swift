@@ -75,7 +75,7 @@ public struct AlltoAllAllGatherBatchMatMulCall: FusedOperatorCall {
             : TensorSpec(dtype, [experts, capacity / tp, hidden])
         let weight = TensorSpec(dtype, weightTransposed ? [localExperts, columns, hidden]
                                                         : [localExperts, hidden, columns])
-        let biasDType: DType = dtype == .bfloat16 ? .float32 : dtype
+        let biasDType = Self.biasDType(for: dtype)
         let bias: TensorSpec? = switch biasRank {
         case 2: TensorSpec(biasDType, [localExperts, columns])
         case 3: TensorSpec(biasDType, [localExperts, 1, columns])
