@@ -24,9 +24,11 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible, Comp
         self.init(high: hash.high64, low: hash.low64)
     }
 
-    /// Parses 32 hex digits.
+    /// Parses 32 hex digits (either case), nothing else: no sign, prefix or whitespace.
     public init?(hex: String) {
+        // `UInt64(_:radix:)` alone would also take a leading "+" or "-" in either half.
         guard hex.utf8.count == 32,
+              hex.utf8.allSatisfy(isHexDigit),
               let high = UInt64(hex.prefix(16), radix: 16),
               let low = UInt64(hex.suffix(16), radix: 16) else { return nil }
         self.init(high: high, low: low)
@@ -61,6 +63,12 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible, Comp
 
     /// The hash algorithm's name as recorded in golden files.
     public static let algorithm = "XXH3-128"
+}
+
+/// ASCII `0-9`, `a-f`, `A-F`.
+private func isHexDigit(_ byte: UInt8) -> Bool {
+    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)  // 0x20 folds A-F to a-f
 }
 
 private func hex16(_ value: UInt64) -> String {

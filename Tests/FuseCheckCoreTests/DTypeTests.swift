@@ -1,0 +1,128 @@
+import Foundation
+import FuseCheckCore
+import Testing
+
+@Suite("DType")
+struct DTypeTests {
+    @Test("round, roundHalfAwayFromZero, bits(of:), value(ofBits:), represents agree with the type, every pattern",
+          arguments: SixteenBitType.all)
+    func helpersOnEveryPattern(type: SixteenBitType) {
+        let dtype = type.dtype
+        var log = MismatchLog()
+        for pattern in UInt16.min...UInt16.max {
+            let value = dtype.value(ofBits: UInt32(pattern))
+            let widened = type.widen(pattern)
+            if type.format.isNaN(pattern) {
+                if !value.isNaN || value.sign != widened.sign || !dtype.represents(value)
+                    || !dtype.round(value).isNaN || !dtype.roundHalfAwayFromZero(value).isNaN
+                    || !dtype.round(Double(value)).isNaN {
+                    log.record("NaN \(hex(pattern)): value \(describe(value))")
+                }
+                continue
+            }
+            let results = [
+                ("value(ofBits:)", value.bitPattern),
+                ("round(Float)", dtype.round(value).bitPattern),
+                ("round(Double)", dtype.round(Double(value)).bitPattern),
+                ("roundHalfAwayFromZero", dtype.roundHalfAwayFromZero(value).bitPattern),
+            ]
+            for (helper, bits) in results where bits != widened.bitPattern {
+                log.record("\(hex(pattern)): \(helper) gives \(hex(bits)), widened is \(describe(widened))")
+            }
+            if dtype.bits(of: value) != UInt32(pattern) {
+                log.record("\(hex(pattern)): bits(of:) gives \(hex(dtype.bits(of: value)))")
+            }
+            if !dtype.represents(value) { log.record("\(hex(pattern)): not represented") }
+        }
+        #expect(log.isEmpty, "\(type): \(log)")
+    }
+
+    @Test("represents is false for every Float strictly between two neighbouring values",
+          arguments: SixteenBitType.all)
+    func representsRejectsInbetweenValues(type: SixteenBitType) {
+        var log = MismatchLog()
+        for pair in RoundingFromFloatTests.adjacentPairs(type.format) where pair.upper < type.format.overflowBoundary {
+            for point in [Float(pair.midpoint), Float(pair.lower).nextUp, Float(pair.upper).nextDown] {
+                for value in [point, -point] where type.dtype.represents(value) {
+                    log.record("\(describe(value)) claimed representable")
+                }
+            }
+        }
+        #expect(log.isEmpty, "\(type): \(log)")
+    }
+
+    @Test("fp32 represents every Float and its helpers are the identity")
+    func float32IsIdentity() {
+        var generator = SplitMix64(seed: 3232)
+        let specials: [Float] = [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1]
+        let samples = specials
+            + (0..<4_096).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: generator.next())) }
+        for value in samples where !value.isNaN {
+            let dtype = DType.float32
+            #expect(dtype.represents(value), "\(describe(value))")
+            #expect(dtype.round(value).bitPattern == value.bitPattern, "\(describe(value))")
+            #expect(dtype.roundHalfAwayFromZero(value).bitPattern == value.bitPattern, "\(describe(value))")
+            #expect(dtype.round(Double(value)).bitPattern == value.bitPattern, "\(describe(value))")
+            #expect(dtype.bits(of: value) == value.bitPattern, "\(describe(value))")
+            #expect(dtype.value(ofBits: value.bitPattern).bitPattern == value.bitPattern, "\(describe(value))")
+        }
+        #expect(DType.float32.represents(.nan))
+    }
+
+    @Test("the format parameters match the formats'", arguments: [
+        (DType.float16, BinaryFormat.binary16),
+        (DType.bfloat16, BinaryFormat.bfloat16),
+    ])
+    func formatParameters(dtype: DType, format: BinaryFormat) {
+        #expect(dtype.precision == format.precision)
+        #expect(dtype.byteWidth * 8 == 1 + format.exponentBits + format.fractionBits)
+        #expect(dtype.unitRoundoff == powerOfTwo(-format.precision))
+        // The canonical NaN is a positive quiet NaN of the type.
+        let canonical = UInt16(dtype.canonicalNaNBits)
+        #expect(UInt32(canonical) == dtype.canonicalNaNBits)
+        #expect(format.isNaN(canonical))
+        #expect(canonical & format.signBit == 0)
+        #expect(canonical & format.quietBit != 0)
+        #expect(dtype.value(ofBits: dtype.canonicalNaNBits).isNaN)
+    }
+
+    @Test("fp32's parameters are binary32's")
+    func float32Parameters() {
+        let dtype = DType.float32
+        #expect(dtype.precision == 24)
+        #expect(dtype.byteWidth == 4)
+        #expect(dtype.unitRoundoff == powerOfTwo(-24))
+        #expect(dtype.canonicalNaNBits == Float.nan.bitPattern)
+        #expect(Float(bitPattern: dtype.canonicalNaNBits).isNaN)
+    }
+
+    @Test("short and full names parse back, case-insensitively, and nothing else does", arguments: DType.allCases)
+    func names(dtype: DType) {
+        #expect(DType(name: dtype.shortName) == dtype)
+        #expect(DType(name: dtype.rawValue) == dtype)
+        #expect(DType(name: dtype.shortName.uppercased()) == dtype)
+        #expect(DType(name: dtype.rawValue.capitalized) == dtype)
+    }
+
+    @Test("names")
+    func nameTable() {
+        #expect(DType.allCases.map(\.shortName) == ["fp16", "bf16", "fp32"])
+        #expect(DType(name: "half") == .float16)
+        #expect(DType(name: "float") == .float32)
+        for unknown in ["", "fp8", "bf32", "float64", " fp16", "int8"] {
+            #expect(DType(name: unknown) == nil, "\(unknown)")
+        }
+    }
+
+    @Test("digest codes are 1, 2, 3 and distinct")
+    func digestCodes() {
+        #expect(DType.allCases.map(\.digestCode) == [1, 2, 3])
+    }
+
+    @Test("encodes as its full name")
+    func codable() throws {
+        let encoded = try JSONEncoder().encode(DType.allCases)
+        #expect(String(decoding: encoded, as: UTF8.self) == #"["float16","bfloat16","float32"]"#)
+        #expect(try JSONDecoder().decode([DType].self, from: encoded) == DType.allCases)
+    }
+}
