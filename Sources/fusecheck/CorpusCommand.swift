@@ -12,33 +12,44 @@ struct CorpusCommand: ParsableCommand {
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Regenerate corpora/smoke.jsonl from the case generators (atomically).")
+            abstract: "Regenerate corpora/{smoke,invalid,nightly}.jsonl from the case generators (atomically).")
 
         @OptionGroup var layoutOptions: LayoutOptions
 
         func run() throws {
-            let suite = Suite.generatedSmoke()
-            let path = layoutOptions.layout.corpus(suite.name)
-            try suite.write(path: path)
-            print("wrote \(suite.cases.count) cases to \(path)")
+            for name in Suite.generatedNames {
+                let suite = try Suite.generated(name)
+                let path = layoutOptions.layout.corpus(suite.name)
+                try suite.write(path: path)
+                print("wrote \(suite.cases.count) cases to \(path)")
+            }
         }
     }
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Exit 1 if corpora/smoke.jsonl differs from what the generators make now.")
+            abstract: "Exit 1 if a generated corpus in corpora/ differs from what the generators make now.")
 
         @OptionGroup var layoutOptions: LayoutOptions
 
         func run() throws {
-            let generated = Suite.generatedSmoke()
+            var failed = false
+            for name in Suite.generatedNames {
+                failed = try check(name) || failed
+            }
+            if failed { throw ExitStatus.checkFailed }
+        }
+
+        /// Returns true if the corpus differs.
+        func check(_ name: String) throws -> Bool {
+            let generated = try Suite.generated(name)
             let path = layoutOptions.layout.corpus(generated.name)
             let onDisk = try Suite.load(path: path)
             let generatedIDs = generated.cases.map(\.id)
             let diskIDs = onDisk.cases.map(\.id)
-            if generatedIDs == diskIDs {
+            if generatedIDs == diskIDs && generated.expectations == onDisk.expectations {
                 print("corpus check: \(path) matches the generators (\(diskIDs.count) cases)")
-                return
+                return false
             }
             let added = generatedIDs.filter { !Set(diskIDs).contains($0) }
             let removed = diskIDs.filter { !Set(generatedIDs).contains($0) }
@@ -46,7 +57,7 @@ struct CorpusCommand: ParsableCommand {
             for id in added.prefix(5) { print("  + \(id)") }
             for id in removed.prefix(5) { print("  - \(id)") }
             print("regenerate with: swift run fusecheck corpus generate, then: swift run fusecheck golden record")
-            throw ExitStatus.checkFailed
+            return true
         }
     }
 }

@@ -11,16 +11,21 @@ final class Progress {
     init(_ label: String) { self.label = label }
 
     func update(_ done: Int, _ total: Int) {
+        update(done, total, note: nil)
+    }
+
+    func update(_ done: Int, _ total: Int, note: String?) {
         guard total > 0 else { return }
         let elapsed = Date().timeIntervalSince(start)
-        let text = String(format: "%@ %d/%d (%.0f%%, %.1f s)", label, done, total,
+        var text = String(format: "%@ %d/%d (%.0f%%, %.1f s)", label, done, total,
                           100 * Double(done) / Double(total), elapsed)
+        if let note { text += " " + note }
         if interactive {
             FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
             if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
         } else {
             let decile = done * 10 / total
-            if decile != lastReported {
+            if decile != lastReported || done == total {
                 lastReported = decile
                 printError(text)
             }

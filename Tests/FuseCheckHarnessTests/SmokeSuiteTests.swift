@@ -13,6 +13,33 @@ struct SmokeSuiteTests {
         #expect(generated == onDisk, "first difference: \(String(describing: firstDifference)); counts \(generated.count) vs \(onDisk.count)")
     }
 
+    @Test("every generated corpus in corpora/ is what its generator makes", arguments: Suite.generatedNames)
+    func generatedCorpora(name: String) throws {
+        let generated = try Suite.generated(name)
+        let onDisk = try projectLayout.suite(name)
+        #expect(generated.cases.map(\.id) == onDisk.cases.map(\.id), "regenerate with `fusecheck corpus generate`")
+        #expect(generated.expectations == onDisk.expectations)
+    }
+
+    @Test("every invalid case violates exactly the constraint it records, and every constraint has one")
+    func invalidSuite() throws {
+        let suite = try projectLayout.suite("invalid")
+        for testCase in suite.cases {
+            let ids = try testCase.makeCall().violations().map(\.constraint.id)
+            #expect(ids == [suite.expectations[testCase.id]!], "\(testCase.id) violates \(ids)")
+        }
+        #expect(Set(suite.expectations.values) == Set(OperatorCatalogue.constraints.map(\.id)))
+    }
+
+    @Test("every nightly case is valid and within four times the fuzz budget")
+    func nightly() throws {
+        let suite = try projectLayout.suite("nightly")
+        #expect(suite.cases.count == 500)
+        for testCase in suite.cases {
+            #expect(try testCase.makeCall().isValid, "\(testCase.id)")
+        }
+    }
+
     @Test("every smoke case is a valid call")
     func allValid() throws {
         for testCase in smokeSuite.cases {

@@ -115,3 +115,16 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
         value.isNaN || round(value).bitPattern == value.bitPattern
     }
 }
+
+extension DType {
+    /// Rounds a Float toward zero (truncation). Not a rounding any correct kernel uses: it is the
+    /// fault the harness's mean-signed-error test must catch.
+    public func roundTowardZero(_ value: Float) -> Float {
+        guard value.isFinite else { return value }
+        let nearest = round(value)
+        guard abs(nearest) > abs(value) else { return nearest }
+        // Rounded away from zero: step one unit back toward zero in this type's bit patterns.
+        let bits = self.bits(of: nearest)
+        return self.value(ofBits: bits &- 1)
+    }
+}

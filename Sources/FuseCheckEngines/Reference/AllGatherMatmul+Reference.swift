@@ -3,19 +3,20 @@ import FuseCheckOps
 
 extension AllGatherMatmulCall: ReferenceComputable {
     /// spec §1: `gather_out` = the x1 of every rank in rank order; `output_r = gather_out @ x2_r (+ bias_r)`.
-    public func referenceOutputs(inputs: WorldTensors, epilogue: Epilogue) -> WorldTensors {
+    public func referenceOutputs(inputs: WorldTensors, numerics: ReferenceNumerics) -> WorldTensors {
         let dtype = x1.dtype
         let gathered = SimulatedCollectives.allGatherRows((0..<worldSize).map { inputs[$0, "x1"]! })
         var outputs = WorldTensors(rankCount: worldSize)
         for rank in 0..<worldSize {
             let right = StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed)
-            let acc = ReferenceMatmul.accumulate(left: gathered, right: right)
+            let acc = ReferenceMatmul.accumulate(left: gathered, right: right, accumulation: numerics.accumulation)
             let bias = inputs[rank, "bias"]
             var values = [Float](repeating: 0, count: acc.count)
             for index in acc.indices {
-                let biasValue = bias.map { $0.values[index % n] }
+                let biasValue = numerics.effectiveBias(bias.map { $0.values[index % n] })
                 values[index] = OutputRounding.matmulOutput(acc: acc[index], bias: biasValue, dtype: dtype,
-                                                            epilogue: epilogue).rounded
+                                                            epilogue: numerics.epilogue,
+                                                            rounding: numerics.rounding).rounded
             }
             outputs[rank, "output"] = Tensor(dtype: dtype, shape: [m * worldSize, n], values: values)
             outputs[rank, "gather_out"] = gatherOutput ? gathered : .empty(dtype)

@@ -3,7 +3,7 @@ import FuseCheckOps
 
 extension AlltoAllAllGatherBatchMatMulCall: ReferenceComputable {
     /// spec §2: `x1 = AllToAll_ep(x)`, `y2 = AllGather_tp(x1)`, `y3 = y2 @ weight + bias`, `y1 = act(y3)`.
-    public func referenceOutputs(inputs: WorldTensors, epilogue: Epilogue) -> WorldTensors {
+    public func referenceOutputs(inputs: WorldTensors, numerics: ReferenceNumerics) -> WorldTensors {
         let dtype = x.dtype
         let shard = self.shard!
         let activation = self.activation!
@@ -20,19 +20,21 @@ extension AlltoAllAllGatherBatchMatMulCall: ReferenceComputable {
         let rows = ep * capacity
         let columns = localOutputWidth
         for e in 0..<ep {
-            let y2 = SimulatedCollectives.tensorParallelAllGather(afterAllToAll[e], epSize: ep, shard: shard)
+            let y2 = shard == .gatherC && numerics.shardOneOrder == .tpMajor
+                ? SimulatedCollectives.concatenateAlongRows(afterAllToAll[e])
+                : SimulatedCollectives.tensorParallelAllGather(afterAllToAll[e], epSize: ep, shard: shard)
             for t in 0..<tp {
                 let r = rank(e, t)
                 let weight = StoredOperand(inputs[r, "weight"]!, isTransposed: weightTransposed)
-                let acc = ReferenceMatmul.accumulate(left: y2, right: weight)
+                let acc = ReferenceMatmul.accumulate(left: y2, right: weight, accumulation: numerics.accumulation)
                 let bias = inputs[r, "bias"]  // (E/ep, M/tp) or (E/ep, 1, M/tp): same element order
                 var y1 = [Float](repeating: 0, count: acc.count)
                 var y3 = [Float](repeating: 0, count: acc.count)
                 for index in acc.indices {
                     let expert = index / (rows * columns)
-                    let biasValue = bias.map { $0.values[expert * columns + index % columns] }
+                    let biasValue = numerics.effectiveBias(bias.map { $0.values[expert * columns + index % columns] })
                     (y1[index], y3[index]) = epilogueValues(acc: acc[index], bias: biasValue, dtype: dtype,
-                                                            activation: activation, epilogue: epilogue)
+                                                            activation: activation, numerics: numerics)
                 }
                 let shape = [localExperts, rows, columns]
                 outputs[r, "y1"] = Tensor(dtype: dtype, shape: shape, values: y1)
@@ -51,12 +53,13 @@ extension AlltoAllAllGatherBatchMatMulCall: ReferenceComputable {
     /// - vendor fp16: `y3 = t = bmm_fp16 + bias` in fp16; GELU, FastGELU and ReLU evaluated in fp16
     ///   on t; SiLU in fp32, then cast half away.
     private func epilogueValues(acc: Float, bias: Float?, dtype: DType, activation: ActivationType,
-                                epilogue: Epilogue) -> (y1: Float, y3: Float) {
-        let (y3, t) = OutputRounding.matmulOutput(acc: acc, bias: bias, dtype: dtype, epilogue: epilogue)
+                                numerics: ReferenceNumerics) -> (y1: Float, y3: Float) {
+        let (y3, t) = OutputRounding.matmulOutput(acc: acc, bias: bias, dtype: dtype, epilogue: numerics.epilogue,
+                                                  rounding: numerics.rounding)
         guard activation != .none else { return (y3, y3) }
-        switch epilogue {
+        switch numerics.epilogue {
         case .ideal:
-            return (dtype.round(activation.apply(Double(t))), y3)
+            return (numerics.rounding.apply(numerics.evaluate(activation, Double(t)), dtype), y3)
         case .vendor:
             if dtype == .float16 && activation != .silu {
                 return (activation.apply(t, rounding: dtype.round), y3)

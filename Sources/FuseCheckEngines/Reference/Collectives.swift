@@ -97,4 +97,21 @@ public enum SimulatedCollectives {
             return Tensor(dtype: parts[0].dtype, shape: [localExperts, ep * capacity, width], values: y2)
         }
     }
+
+    /// Concatenation of the TP ranks' blocks along the row axis in TP order: what a plain
+    /// "all-to-all, then all-gather along dim 1" produces. Correct for no layout of spec §2; the
+    /// shard-1 fault the harness must catch (rows come out TP-major instead of EP-source-major).
+    public static func concatenateAlongRows(_ parts: [Tensor]) -> Tensor {
+        let shape = parts[0].shape
+        let (localExperts, rows, width) = (shape[0], shape[1], shape[2])
+        var values = [Float](repeating: 0, count: localExperts * parts.count * rows * width)
+        for (t, part) in parts.enumerated() {
+            for k in 0..<localExperts {
+                let to = (k * parts.count * rows + t * rows) * width
+                let from = k * rows * width
+                values[to..<to + rows * width] = part.values[from..<from + rows * width]
+            }
+        }
+        return Tensor(dtype: parts[0].dtype, shape: [localExperts, parts.count * rows, width], values: values)
+    }
 }

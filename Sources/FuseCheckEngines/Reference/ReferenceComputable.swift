@@ -4,19 +4,39 @@ import FuseCheckOps
 /// An operator call the reference engine can evaluate: each operator supplies its own
 /// executable specification beside its spec.
 public protocol ReferenceComputable: FusedOperatorCall {
-    /// Every rank's outputs for a valid call with checked inputs.
-    func referenceOutputs(inputs: WorldTensors, epilogue: Epilogue) -> WorldTensors
+    /// Every rank's outputs for a valid call with checked inputs, under the given numerics.
+    func referenceOutputs(inputs: WorldTensors, numerics: ReferenceNumerics) -> WorldTensors
+}
+
+extension ReferenceComputable {
+    /// Every rank's outputs with the golden numerics but for the epilogue.
+    public func referenceOutputs(inputs: WorldTensors, epilogue: Epilogue) -> WorldTensors {
+        referenceOutputs(inputs: inputs, numerics: ReferenceNumerics(epilogue: epilogue))
+    }
 }
 
 /// The reference engine: naive, explicit and obviously correct; what everything else is judged against.
+///
+/// With non-default `numerics` it is a variant (or a fault) of itself, under another name.
 public struct ReferenceEngine: Engine {
-    /// The numerics after accumulation; `.ideal` is the golden.
-    public var epilogue: Epilogue
+    /// The numerical choices; `.golden` is the reference proper.
+    public var numerics: ReferenceNumerics
+    public let name: String
+
+    /// The numerics after accumulation.
+    public var epilogue: Epilogue { numerics.epilogue }
 
     /// A reference engine with the given epilogue.
-    public init(epilogue: Epilogue = .ideal) { self.epilogue = epilogue }
+    public init(epilogue: Epilogue = .ideal) {
+        numerics = ReferenceNumerics(epilogue: epilogue)
+        name = epilogue == .ideal ? "reference" : "reference-vendor-epilogue"
+    }
 
-    public var name: String { epilogue == .ideal ? "reference" : "reference-vendor-epilogue" }
+    /// A reference engine with other numerics, under a name of its own.
+    public init(numerics: ReferenceNumerics, name: String) {
+        self.numerics = numerics
+        self.name = name
+    }
 
     public func run(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> EngineOutcome {
         let violations = call.violations()
@@ -25,7 +45,7 @@ public struct ReferenceEngine: Engine {
         guard let computable = call as? any ReferenceComputable else {
             throw EngineError.unsupportedOperator(type(of: call).operatorID)
         }
-        return .completed(computable.referenceOutputs(inputs: inputs, epilogue: epilogue))
+        return .completed(computable.referenceOutputs(inputs: inputs, numerics: numerics))
     }
 }
 
@@ -38,10 +58,17 @@ enum OutputRounding {
     /// - vendor: `bmm = round_RNE(acc)` (the cube's output); bf16: `t = bmm + bias` in fp32 and
     ///   a half-away cast; fp16: `t = bmm + bias` in fp16.
     static func matmulOutput(acc: Float, bias: Float?, dtype: DType, epilogue: Epilogue) -> (rounded: Float, t: Float) {
+        matmulOutput(acc: acc, bias: bias, dtype: dtype, epilogue: epilogue, rounding: .nearestEven)
+    }
+
+    /// The same with another rounding rule for the ideal epilogue's final rounding (the vendor
+    /// epilogue's roundings are fixed by the vendor kernel).
+    static func matmulOutput(acc: Float, bias: Float?, dtype: DType, epilogue: Epilogue,
+                             rounding: ReferenceNumerics.Rounding) -> (rounded: Float, t: Float) {
         switch epilogue {
         case .ideal:
             let t = bias.map { acc + $0 } ?? acc
-            return (dtype.round(t), t)
+            return (rounding.apply(t, dtype), t)
         case .vendor:
             let bmm = dtype.round(acc)
             guard let bias else { return (bmm, bmm) }

@@ -14,6 +14,13 @@ public enum ReferenceMatmul {
     /// Accumulates `left` (batch, rows, K), row-major, against `right` (batch, K, columns) read
     /// logically through its storage order. Returns (batch, rows, columns) accumulators.
     public static func accumulate(left: Tensor, right: StoredOperand) -> [Float] {
+        accumulate(left: left, right: right, accumulation: .fp32)
+    }
+
+    /// The same, with another accumulation (`ReferenceNumerics.Accumulation`): the variants and
+    /// faults the tolerance policy is calibrated on.
+    public static func accumulate(left: Tensor, right: StoredOperand,
+                                  accumulation: ReferenceNumerics.Accumulation) -> [Float] {
         let leftShape = left.shape
         let rightShape = right.logicalShape
         precondition(leftShape.count == rightShape.count && leftShape.count >= 2, "operand ranks differ")
@@ -37,11 +44,41 @@ public enum ReferenceMatmul {
                         let cBase = batch * rows * columns
                         for i in 0..<rows {
                             for j in 0..<columns {
-                                var acc: Float = 0
-                                for k in 0..<depth {
-                                    acc = acc.addingProduct(a[aBase + i * depth + k], b[bBase + k * kStride + j * jStride])
+                                let aRow = aBase + i * depth
+                                let bColumn = bBase + j * jStride
+                                switch accumulation {
+                                case .fp32:
+                                    var acc: Float = 0
+                                    for k in 0..<depth {
+                                        acc = acc.addingProduct(a[aRow + k], b[bColumn + k * kStride])
+                                    }
+                                    c[cBase + i * columns + j] = acc
+                                case .fp64:
+                                    var acc: Double = 0
+                                    for k in 0..<depth {
+                                        acc = acc.addingProduct(Double(a[aRow + k]), Double(b[bColumn + k * kStride]))
+                                    }
+                                    c[cBase + i * columns + j] = Float(acc)
+                                case .splitK(let chunks):
+                                    let chunkLength = max(1, (depth + max(chunks, 1) - 1) / max(chunks, 1))
+                                    var total: Float = 0
+                                    var start = 0
+                                    while start < depth {
+                                        var partial: Float = 0
+                                        for k in start..<min(depth, start + chunkLength) {
+                                            partial = partial.addingProduct(a[aRow + k], b[bColumn + k * kStride])
+                                        }
+                                        total = start == 0 ? partial : total + partial
+                                        start += chunkLength
+                                    }
+                                    c[cBase + i * columns + j] = total
+                                case .narrow(let type):
+                                    var acc: Float = 0
+                                    for k in 0..<depth {
+                                        acc = type.round(acc.addingProduct(a[aRow + k], b[bColumn + k * kStride]))
+                                    }
+                                    c[cBase + i * columns + j] = acc
                                 }
-                                c[cBase + i * columns + j] = acc
                             }
                         }
                     }

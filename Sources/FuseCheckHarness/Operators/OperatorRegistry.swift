@@ -46,6 +46,8 @@ public protocol OperatorCaseRecord: Sendable {
     func smokeCases() -> [Case]
     /// A random valid case, weighted toward edges, whose multiply-add count stays within `budget`.
     func randomCase(using generator: inout SeededGenerator, budget: Int) -> Case
+    /// Per constraint of the operator, a case that violates exactly that constraint, and its id.
+    func invalidCases() -> [(Case, String)]
 }
 
 extension OperatorCaseRecord {

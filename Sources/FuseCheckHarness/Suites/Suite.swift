@@ -1,4 +1,10 @@
 import Foundation
+import FuseCheckOps
+
+/// The optional `expect` key of a corpus line: the constraint id an invalid case must be rejected with.
+private struct Expectation: Decodable {
+    let expect: String?
+}
 
 /// A named list of cases, checked in as JSON Lines in `corpora/` (one case per line), so that a
 /// change to a generator shows up as a diff.
@@ -7,10 +13,26 @@ public struct Suite: Sendable {
     public let name: String
     /// The cases, in file order.
     public let cases: [Case]
+    /// For constraint-violation cases, by case id, the constraint id the case violates.
+    public let expectations: [String: String]
 
-    public init(name: String, cases: [Case]) {
+    public init(name: String, cases: [Case], expectations: [String: String] = [:]) {
         self.name = name
         self.cases = cases
+        self.expectations = expectations
+    }
+
+    /// The names of the generated suites, each checked in as `corpora/NAME.jsonl`.
+    public static let generatedNames = ["smoke", "invalid", "nightly"]
+
+    /// A generated suite by name.
+    public static func generated(_ name: String) throws -> Suite {
+        switch name {
+        case "smoke": return generatedSmoke()
+        case "invalid": return generatedInvalid()
+        case "nightly": return generatedNightly()
+        default: throw HarnessError("no generator for suite \"\(name)\" (generated: \(generatedNames.joined(separator: ", ")))")
+        }
     }
 
     /// The deterministic smoke suite as the generators make it now: every operator's smoke cases.
@@ -18,9 +40,25 @@ public struct Suite: Sendable {
         Suite(name: "smoke", cases: OperatorRegistry.records.flatMap { $0.smokeCases() })
     }
 
-    /// The cases as JSON Lines.
+    /// The constraint-violation suite: per constraint of the catalogue, a case violating exactly it.
+    public static func generatedInvalid() -> Suite {
+        let pairs = OperatorRegistry.records.flatMap { $0.invalidCases() }
+        return Suite(name: "invalid", cases: pairs.map(\.0),
+                     expectations: Dictionary(pairs.map { ($0.0.id, $0.1) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    /// The nightly suite: 500 seeded random cases, edge-weighted, with four times the fuzz budget.
+    public static func generatedNightly() -> Suite {
+        Suite(name: "nightly", cases: Array(RandomCases(seed: 2026, budget: 4 * RandomCases.defaultBudget).prefix(500)))
+    }
+
+    /// The cases as JSON Lines (with an `expect` key on constraint-violation cases).
     public func jsonLines() throws -> [String] {
-        try cases.map(JSONLines.line)
+        try cases.map { testCase in
+            let line = try JSONLines.line(testCase)
+            guard let expected = expectations[testCase.id] else { return line }
+            return String(line.dropLast()) + ",\"expect\":\"\(expected)\"}"
+        }
     }
 
     /// Reads a suite file; a malformed line is an error naming the file and line.
@@ -28,15 +66,22 @@ public struct Suite: Sendable {
         let lines = try JSONLines.readLines(path)
         var seen = Set<String>()
         var cases: [Case] = []
+        var expectations: [String: String] = [:]
         for (number, text) in lines {
             let testCase = try JSONLines.decode(Case.self, line: text, path: path, number: number)
             guard seen.insert(testCase.id).inserted else {
                 throw HarnessError("\(path):\(number): case \(testCase.id) appears twice")
             }
             cases.append(testCase)
+            if let expected = try JSONLines.decode(Expectation.self, line: text, path: path, number: number).expect {
+                guard OperatorCatalogue.constraint(id: expected) != nil else {
+                    throw HarnessError("\(path):\(number): expect names no constraint: \(expected)")
+                }
+                expectations[testCase.id] = expected
+            }
         }
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return Suite(name: name ?? stem, cases: cases)
+        return Suite(name: name ?? stem, cases: cases, expectations: expectations)
     }
 
     /// Writes the suite atomically.

@@ -1,0 +1,116 @@
+import FuseCheckCore
+import FuseCheckOps
+
+/// The numerical choices of the reference pipeline. The defaults are the golden (spec §3); every
+/// other setting is either a valid variant that the tolerance policy must pass (other summation
+/// orders, fp64 accumulation, half-away casts, the vendor epilogue) or a deliberate fault that it
+/// must fail (narrow accumulators, truncation, bias and activation faults, TP-major shard 1).
+public struct ReferenceNumerics: Sendable, Hashable {
+    /// How the k products of one output element are summed.
+    public enum Accumulation: Sendable, Hashable {
+        /// fp32 accumulator, one FMA per term, k ascending from +0 (the golden).
+        case fp32
+        /// Double accumulator, rounded to fp32 at the end (a valid variant).
+        case fp64
+        /// K split into this many contiguous chunks, each summed as `.fp32`, then the partial
+        /// sums added in chunk order in fp32 (a valid variant: another summation order).
+        case splitK(Int)
+        /// The accumulator rounded to this 16-bit type after every term (a fault).
+        case narrow(DType)
+    }
+
+    /// How values are rounded to the output type.
+    public enum Rounding: String, Sendable, Hashable {
+        /// Round to nearest, ties to even (the golden).
+        case nearestEven
+        /// Round to nearest, ties away from zero: the vendor's CAST_ROUND (a valid variant).
+        case halfAwayFromZero
+        /// Truncation (a fault).
+        case towardZero
+
+        /// Rounds a Float to `dtype`.
+        public func apply(_ value: Float, _ dtype: DType) -> Float {
+            switch self {
+            case .nearestEven: dtype.round(value)
+            case .halfAwayFromZero: dtype.roundHalfAwayFromZero(value)
+            case .towardZero: dtype.roundTowardZero(value)
+            }
+        }
+
+        /// Rounds a Double to `dtype` (once for nearest-even; through Float otherwise).
+        public func apply(_ value: Double, _ dtype: DType) -> Float {
+            self == .nearestEven ? dtype.round(value) : apply(Float(value), dtype)
+        }
+    }
+
+    /// How the bias is applied.
+    public enum BiasMode: String, Sendable, Hashable {
+        /// Added once, in fp32, after accumulation (the golden).
+        case once
+        /// Not added (a fault).
+        case ignored
+        /// Added twice (a fault).
+        case twice
+    }
+
+    /// A wrong activation (faults only).
+    public enum ActivationFault: String, Sendable, Hashable {
+        case none
+        /// GELU computed as SiLU.
+        case geluAsSilu
+        /// FastGELU computed with slope 1.0 instead of 1.702.
+        case fastGeluUnitSlope
+    }
+
+    /// The order of the shard-1 TP all-gather.
+    public enum ShardOneOrder: String, Sendable, Hashable {
+        /// EP source, then TP rank, then row (spec §2, the golden).
+        case epSourceMajor
+        /// TP rank first: a plain concatenation of the all-gather along dim 1 (a fault).
+        case tpMajor
+    }
+
+    public var epilogue: Epilogue
+    public var accumulation: Accumulation
+    public var rounding: Rounding
+    public var bias: BiasMode
+    public var activationFault: ActivationFault
+    public var shardOneOrder: ShardOneOrder
+
+    /// The golden settings, or a variant of them.
+    public init(epilogue: Epilogue = .ideal, accumulation: Accumulation = .fp32, rounding: Rounding = .nearestEven,
+                bias: BiasMode = .once, activationFault: ActivationFault = .none,
+                shardOneOrder: ShardOneOrder = .epSourceMajor) {
+        self.epilogue = epilogue
+        self.accumulation = accumulation
+        self.rounding = rounding
+        self.bias = bias
+        self.activationFault = activationFault
+        self.shardOneOrder = shardOneOrder
+    }
+
+    /// The golden (spec §3).
+    public static let golden = ReferenceNumerics()
+
+    /// The activation actually evaluated for `activation` under this setting.
+    func evaluate(_ activation: ActivationType, _ t: Double) -> Double {
+        switch (activationFault, activation) {
+        case (.geluAsSilu, .gelu):
+            return ActivationType.silu.apply(t)
+        case (.fastGeluUnitSlope, .fastGelu):
+            return ActivationType.silu.apply(t)  // x / (1 + exp(-1.0 x)) is SiLU
+        default:
+            return activation.apply(t)
+        }
+    }
+
+    /// The bias as this setting applies it (nil when there is none or it is ignored).
+    func effectiveBias(_ value: Float?) -> Float? {
+        guard let value else { return nil }
+        switch bias {
+        case .once: return value
+        case .ignored: return nil
+        case .twice: return value + value
+        }
+    }
+}

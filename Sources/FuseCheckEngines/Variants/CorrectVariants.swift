@@ -1,0 +1,11 @@
+/// Implementations that differ from the golden only in ways a correct kernel may: the tolerance
+/// policy must pass every one of them on every case (spec §3).
+public enum CorrectVariants {
+    /// The variants, each a reference engine with other numerics.
+    public static let all: [ReferenceEngine] = [
+        ReferenceEngine(numerics: ReferenceNumerics(epilogue: .vendor), name: "variant:vendor-epilogue"),
+        ReferenceEngine(numerics: ReferenceNumerics(accumulation: .splitK(4)), name: "variant:split-k"),
+        ReferenceEngine(numerics: ReferenceNumerics(accumulation: .fp64), name: "variant:fp64-accumulation"),
+        ReferenceEngine(numerics: ReferenceNumerics(rounding: .halfAwayFromZero), name: "variant:round-half-away"),
+    ]
+}

@@ -1,0 +1,228 @@
+import FuseCheckCore
+import FuseCheckEngines
+import FuseCheckOps
+
+/// Compares an implementation's outputs with the golden: the single place where pass, warn and
+/// fail are decided.
+///
+/// - Data-movement outputs (gather_out, y2) are compared bit for bit (NaN matches any NaN).
+/// - Matmul outputs of `exact`-mode cases are compared bit for bit, +0 matching -0 (the sign of
+///   an exact zero sum depends on how an implementation seeds its accumulator).
+/// - Other matmul and activated outputs are compared with `TolerancePolicy`'s per-element bounds,
+///   the mean-signed-error test, and the vendor criteria alongside.
+/// - NaN matches NaN only; inf matches inf of the same sign (or a finite value of that sign within
+///   the bound of T's overflow threshold); a missing output or one of the wrong shape or dtype fails.
+public struct Comparator: Sendable {
+    public var policy = TolerancePolicy()
+    /// Which criterion decides the verdict of tolerance comparisons.
+    public var criterion: Criterion
+    /// Smallest number of elements for the mean-signed-error test.
+    public static let meanTestMinimum = 32
+
+    public init(criterion: Criterion = .fusecheck) { self.criterion = criterion }
+
+    /// Compares every output slot of the call.
+    public func compare(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors,
+                        expected: WorldTensors, gauge: ReferenceGauge?, got: WorldTensors) -> [OutputReport] {
+        call.outputSlots.map { slot in
+            if let problem = shapeProblem(slot, call: call, got: got) {
+                return OutputReport(name: slot.name, method: "shape", verdict: .fail, elements: 0, failures: 1,
+                                    warnings: 0, worst: nil, maxAbsoluteError: .infinity, maxRelativeError: .infinity,
+                                    ulpHistogram: [:], message: problem)
+            }
+            let exactCase = testCase.data == .exact && slot.kind == .matmul
+            if slot.kind == .dataMovement || exactCase {
+                return bitExact(slot, testCase: testCase, call: call, inputs: inputs, expected: expected, got: got,
+                                zerosEqual: slot.kind != .dataMovement)
+            }
+            return tolerance(slot, call: call, expected: expected, gauge: gauge, got: got)
+        }
+    }
+
+    private func shapeProblem(_ slot: TensorSlot, call: any FusedOperatorCall, got: WorldTensors) -> String? {
+        guard got.rankCount == call.rankCount else {
+            return "outputs for \(got.rankCount) ranks, expected \(call.rankCount)"
+        }
+        for rank in 0..<call.rankCount {
+            guard let tensor = got[rank, slot.name] else { return "rank \(rank) has no \(slot.name)" }
+            if tensor.dtype != slot.spec.dtype {
+                return "rank \(rank) \(slot.name) is \(tensor.dtype.shortName), expected \(slot.spec.dtype.shortName)"
+            }
+            if tensor.shape != slot.spec.shape {
+                return "rank \(rank) \(slot.name) has shape \(shapeDescription(tensor.shape)), expected \(shapeDescription(slot.spec.shape))"
+            }
+        }
+        return nil
+    }
+
+    // MARK: Bit-exact
+
+    private func bitExact(_ slot: TensorSlot, testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors,
+                          expected: WorldTensors, got: WorldTensors, zerosEqual: Bool) -> OutputReport {
+        let dtype = slot.spec.dtype
+        var mismatches = 0
+        var first: ElementReport?
+        var elements = 0
+        var maxAbsolute = 0.0
+        var maxRelative = 0.0
+        var histogram: [String: Int] = [:]
+        for rank in 0..<call.rankCount {
+            let want = expected[rank, slot.name]!
+            let have = got[rank, slot.name]!
+            elements += want.count
+            for index in 0..<want.count {
+                let (e, a) = (want.values[index], have.values[index])
+                let same = (e.isNaN && a.isNaN) || dtype.bits(of: e) == dtype.bits(of: a) || (zerosEqual && e == 0 && a == 0)
+                guard !same else { histogram["0", default: 0] += 1; continue }
+                mismatches += 1
+                if e.isFinite && a.isFinite {
+                    let absolute = Double(abs(a - e))
+                    maxAbsolute = max(maxAbsolute, absolute)
+                    maxRelative = max(maxRelative, absolute / max(Double(abs(e)), 1e-30))
+                    histogram[histogramBucket(ulpDistance(a, e, dtype)), default: 0] += 1
+                } else {
+                    histogram["nan/inf", default: 0] += 1
+                    maxAbsolute = .infinity
+                }
+                if first == nil {
+                    first = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e)
+                }
+            }
+        }
+        var message = ""
+        if let first {
+            message = "\(mismatches) of \(elements) elements differ; first at \(first)"
+            if testCase.data == .provenance, slot.kind == .dataMovement {
+                message += "; " + Provenance.describe(got: first.got, expected: first.expected, testCase: testCase,
+                                                      call: call)
+            }
+        }
+        return OutputReport(name: slot.name, method: "bit-exact", verdict: mismatches == 0 ? .pass : .fail,
+                            elements: elements, failures: mismatches, warnings: 0, worst: first,
+                            maxAbsoluteError: maxAbsolute, maxRelativeError: maxRelative, ulpHistogram: histogram,
+                            message: message)
+    }
+
+    // MARK: Tolerance
+
+    private func tolerance(_ slot: TensorSlot, call: any FusedOperatorCall, expected: WorldTensors,
+                           gauge: ReferenceGauge?, got: WorldTensors) -> OutputReport {
+        let dtype = slot.spec.dtype
+        let activation: ActivationType = slot.kind == .activated
+            ? ((call as? AlltoAllAllGatherBatchMatMulCall)?.activation ?? .none) : .none
+        var failures = 0, warnings = 0, elements = 0
+        var worst: ElementReport?
+        var worstRatio = -1.0
+        var maxAbsolute = 0.0, maxRelative = 0.0
+        var histogram: [String: Int] = [:]
+        var signedSum = 0.0, signedSquares = 0.0, signedCount = 0
+        var allGot: [Float] = [], allExpected: [Float] = []
+        var firstSpecialMismatch: ElementReport?
+
+        for rank in 0..<call.rankCount {
+            let want = expected[rank, slot.name]!
+            let have = got[rank, slot.name]!
+            let magnitude = gauge?.magnitude[rank, slot.name]
+            let preActivation = gauge?.preActivation[rank, slot.name]
+            let biasValues = gauge?.bias[rank, slot.name]
+            elements += want.count
+            allGot += have.values
+            allExpected += want.values
+            for index in 0..<want.count {
+                let (e, a) = (want.values[index], have.values[index])
+                let g = Double(magnitude?.values[index] ?? .infinity) * (1 + 0x1p-20)
+                let b = Double(biasValues?.values[index] ?? 0)
+                let terms = gauge?.terms ?? 1
+                func bound(_ probabilistic: Bool, at value: Float? = nil) -> Double {
+                    let value = Double(value ?? e)
+                    return activation == .none
+                        ? policy.matmulBound(expected: value, gauge: g, bias: b, terms: terms, dtype: dtype,
+                                             probabilistic: probabilistic)
+                        : policy.activatedBound(activation: activation,
+                                                preActivation: Double(preActivation?.values[index] ?? e),
+                                                expected: value, gauge: g, bias: b, terms: terms, dtype: dtype,
+                                                probabilistic: probabilistic)
+                }
+                // Special values first.
+                if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
+                    var matches = (e.isNaN && a.isNaN) || (e.isInfinite && a == e)
+                    if !matches, !e.isNaN, !a.isNaN, e.sign == a.sign, e.isInfinite != a.isInfinite {
+                        let finite = e.isInfinite ? a : e
+                        matches = Double(abs(finite)) + bound(false, at: finite) >= TolerancePolicy.overflowThreshold(dtype)
+                    }
+                    if matches {
+                        histogram["0", default: 0] += 1
+                    } else {
+                        failures += 1
+                        histogram["nan/inf", default: 0] += 1
+                        let report = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e,
+                                                   bound: nil, ratio: .infinity)
+                        if firstSpecialMismatch == nil { firstSpecialMismatch = report }
+                    }
+                    continue
+                }
+                let error = Double(abs(a - e))
+                maxAbsolute = max(maxAbsolute, error)
+                if e != 0 { maxRelative = max(maxRelative, error / Double(abs(e))) }
+                histogram[histogramBucket(ulpDistance(a, e, dtype)), default: 0] += 1
+                if e != 0, abs(e) >= (dtype == .float16 ? 0x1p-14 : Float.leastNormalMagnitude) {
+                    let signed = Double(a - e) * (e > 0 ? 1 : -1) / ulp(e, dtype)
+                    signedSum += signed
+                    signedSquares += signed * signed
+                    signedCount += 1
+                }
+                guard error > 0 else { continue }
+                let passBound = bound(true)
+                let ratio = error / passBound
+                if ratio > 1 {
+                    if error > bound(false) { failures += 1 } else { warnings += 1 }
+                }
+                if ratio > worstRatio {
+                    worstRatio = ratio
+                    worst = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e,
+                                          bound: passBound, ratio: ratio)
+                }
+            }
+        }
+        if let firstSpecialMismatch { worst = firstSpecialMismatch }
+
+        var meanSigned: Double?, meanZ: Double?
+        var biased = false
+        // Only for matmul outputs: there every legitimate difference (summation order, tie rule,
+        // double rounding through T) is an unbiased rounding, while an activation evaluated in
+        // fp16 (the vendor's GELU) is legitimately biased for small |t|.
+        if slot.kind == .matmul, signedCount >= Self.meanTestMinimum {
+            let mean = signedSum / Double(signedCount)
+            let variance = max(signedSquares / Double(signedCount) - mean * mean, 1e-12)
+            let z = mean / (variance.squareRoot() / Double(signedCount).squareRoot())
+            meanSigned = mean
+            meanZ = z
+            // Correct roundings of any kind leave the mean within a few standard errors of 0; a
+            // one-sided rounding (truncation) shifts it by about half an ulp.
+            biased = abs(mean) > 0.2 && abs(z) > 6
+        }
+        let vendor = VendorCriteriaReport.compute(got: allGot, expected: allExpected, dtype: dtype)
+
+        var verdict: OutputVerdict = failures > 0 || biased ? .fail : (warnings > 0 ? .warn : .pass)
+        if criterion != .fusecheck {
+            let chosen = vendor.verdicts[criterion.rawValue] ?? .pass
+            verdict = firstSpecialMismatch != nil ? .fail : chosen
+        }
+        var message = ""
+        if failures > 0 || warnings > 0 {
+            message = "\(failures) element(s) over the warn bound, \(warnings) between the pass and warn bounds"
+            if let worst { message += "; worst: \(worst)" }
+        }
+        if biased, let meanSigned, let meanZ {
+            message += (message.isEmpty ? "" : "; ")
+                + String(format: "systematic rounding bias: mean signed error %.3f ulp (z = %.1f)", meanSigned, meanZ)
+        }
+        if criterion != .fusecheck, verdict != .pass {
+            message += (message.isEmpty ? "" : "; ") + "criterion \(criterion.rawValue): \(verdict.rawValue)"
+        }
+        return OutputReport(name: slot.name, method: "tolerance", verdict: verdict, elements: elements,
+                            failures: failures, warnings: warnings, worst: worst, maxAbsoluteError: maxAbsolute,
+                            maxRelativeError: maxRelative, ulpHistogram: histogram, meanSignedError: meanSigned,
+                            meanSignedErrorZ: meanZ, vendor: vendor, message: message)
+    }
+}

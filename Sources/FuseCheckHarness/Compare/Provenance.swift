@@ -1,0 +1,34 @@
+import FuseCheckCore
+import FuseCheckOps
+
+/// Traces a misplaced element of a `provenance`-mode case back to the input row it came from.
+enum Provenance {
+    /// "got x of rank 3 (e=1, t=1) expert 2 row 0; expected rank 2 (e=1, t=0) expert 2 row 0".
+    static func describe(got: Float, expected: Float, testCase: Case, call: any FusedOperatorCall) -> String {
+        guard let record = OperatorRegistry.record(for: testCase.op), let left = call.inputSlots.first,
+              case .left(let expertAxis, let rowAxis) = record.inputRole(slot: left.name, call: call) else {
+            return "no provenance layout for this operator"
+        }
+        let dtype = left.spec.dtype
+        let experts = expertAxis.map { left.spec.shape[$0] } ?? 1
+        let rows = left.spec.shape[rowAxis]
+        let ranksCovered = experts * rows * call.rankCount
+        func source(_ value: Float) -> String {
+            guard let index = ProvenanceCode.index(of: value, dtype: dtype) else {
+                return value == 0 ? "0 (never written?)" : "\(value) (no input row)"
+            }
+            let row = index % rows
+            let expert = (index / rows) % experts
+            let rank = index / rows / experts
+            var text = "\(left.name) of rank \(rank)"
+            if let call = call as? AlltoAllAllGatherBatchMatMulCall {
+                text += " (e=\(rank / call.tp), t=\(rank % call.tp))"
+            }
+            if expertAxis != nil { text += " expert \(expert)" }
+            text += " row \(row)"
+            if ranksCovered > ProvenanceCode.capacity(dtype) { text += " (ambiguous: codes wrap)" }
+            return text
+        }
+        return "got \(source(got)); expected \(source(expected))"
+    }
+}

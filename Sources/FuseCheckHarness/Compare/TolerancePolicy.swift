@@ -1,0 +1,162 @@
+import Foundation
+import FuseCheckCore
+import FuseCheckOps
+
+/// FuseCheck's per-element error bounds for fp16/bf16 matmul outputs, from error analysis.
+///
+/// Notation: `u = 2^-24` (fp32), `u_T` the unit roundoff of the output type T (2^-11 fp16, 2^-8
+/// bf16), `η_T` half its smallest subnormal (2^-25 fp16, 2^-134 bf16), `n` the number of terms
+/// (contraction length, plus one with a bias), `G = Σ|a||b| + |bias|` the gauge (Higham's
+/// |A||B|, `dblat3.f`'s G), `e` the golden value, `b` the bias.
+///
+/// **Accumulation.** Any fp32 summation order of the exact products satisfies
+/// `|ĉ - c| <= γ G` (Higham, *Accuracy and Stability*, §3.1), with, for "pass", the probabilistic
+/// `γ̃_n = exp(λ √n u + n u² / (1 - u)) - 1` (Higham & Mary, SIAM J. Sci. Comput. 2019; λ = 6,
+/// failure probability `2 exp(-λ²(1-u)²/2) ≈ 3e-8` per element), and for "warn" the deterministic
+/// `γ_n = n u / (1 - n u)`. Both the golden and the implementation accumulate, hence `2 γ G`.
+///
+/// **Roundings to T.** Each rounding to nearest (either tie rule) errs by at most `u_T |x| + η_T`.
+/// The golden rounds once. A correct kernel may round up to three times: the BMM result before
+/// the bias (`|x| <= |c| + |b|`), the fp16 bias add, and the output cast (`|x| ≈ |c|`) — spec §2's
+/// vendor numerics. With `M = |e| (1 + 2 u_T) + 2 γ G` bounding `|c|` and every rounded value:
+///
+/// ```
+/// B_matmul = 2 γ G + u_T (4 M + |b|) + 4 η_T
+/// ```
+///
+/// **Activations.** The golden's fp32 pre-activation t is known. The implementation's t̂ differs
+/// by at most `Δ = 2 γ G + u_T (2 M + |b|) + 2 η_T` (accumulation, BMM rounding, fp16 bias add);
+/// the activation carries it through its slope `S = max |act'|` over `[t - Δ, t + Δ]` (endpoints
+/// and the interior extrema of act', which are not monotone: GELU and SiLU have minima near
+/// -0.75 and -1.28). The kernel may evaluate the activation in T (vendor fp16 GELU / FastGELU):
+/// each of its about four operations rounds, and exp's argument error is amplified by |z|, so
+/// `E_eval = (4 + |z|) u_T |y| + 2 η_T`, plus `|y|` itself where `|z|` exceeds `ln(max_T) - 1` and
+/// exp may overflow T, flushing y to zero. Both results are then rounded to T once more:
+///
+/// ```
+/// B_act = S Δ + E_eval + 2 u_T |y| + 2 η_T
+/// ```
+///
+/// An element passes within `B(γ̃)`, warns within `B(γ)`, fails beyond. Truncation stays within
+/// these bounds (one ulp per rounding); the mean-signed-error test on matmul outputs catches it
+/// instead (`Comparator`).
+public struct TolerancePolicy: Sendable {
+    /// λ of the probabilistic bound.
+    public var lambda: Double = 6
+
+    public init() {}
+
+    static let u32 = 0x1p-24
+
+    /// Half the smallest subnormal of T.
+    public static func underflowAbsolute(_ dtype: DType) -> Double {
+        switch dtype {
+        case .float16: 0x1p-25
+        case .bfloat16: 0x1p-134
+        case .float32: 0x1p-150
+        }
+    }
+
+    /// γ_n = n u / (1 - n u) for fp32 (infinite when n u >= 1).
+    public static func gamma(_ n: Int) -> Double {
+        let nu = Double(n) * u32
+        return nu < 1 ? nu / (1 - nu) : .infinity
+    }
+
+    /// γ̃_n(λ) = exp(λ √n u + n u² / (1 - u)) - 1 for fp32.
+    public func probabilisticGamma(_ n: Int) -> Double {
+        let u = Self.u32
+        return expm1(lambda * Double(n).squareRoot() * u + Double(n) * u * u / (1 - u))
+    }
+
+    /// The bound for one element of a matmul output.
+    public func matmulBound(expected e: Double, gauge: Double, bias: Double, terms: Int, dtype: DType,
+                            probabilistic: Bool) -> Double {
+        let gamma = probabilistic ? probabilisticGamma(terms) : Self.gamma(terms)
+        let uT = dtype.unitRoundoff
+        let accumulation = 2 * gamma * gauge
+        let magnitude = abs(e) * (1 + 2 * uT) + accumulation
+        return accumulation + uT * (4 * magnitude + abs(bias)) + 4 * Self.underflowAbsolute(dtype)
+    }
+
+    /// The bound for one element of an activated output.
+    public func activatedBound(activation: ActivationType, preActivation t: Double, expected y: Double,
+                               gauge: Double, bias: Double, terms: Int, dtype: DType,
+                               probabilistic: Bool) -> Double {
+        let gamma = probabilistic ? probabilisticGamma(terms) : Self.gamma(terms)
+        let uT = dtype.unitRoundoff
+        let eta = Self.underflowAbsolute(dtype)
+        let accumulation = 2 * gamma * gauge
+        let magnitude = abs(t) * (1 + 2 * uT) + accumulation
+        let delta = accumulation + uT * (2 * magnitude + abs(bias)) + 2 * eta
+        let slope = Self.maxSlope(activation, from: t - delta, to: t + delta)
+        let z = Self.exponentArgument(activation, t)
+        var evaluation = (4 + z) * uT * abs(y) + 2 * eta
+        if z > log(Double(dtype == .float16 ? 65504 : Float.greatestFiniteMagnitude)) - 1 {
+            evaluation += abs(y)
+        }
+        return slope * delta + evaluation + 2 * uT * abs(y) + 2 * eta
+    }
+
+    /// |z|, the magnitude of the argument of exp in the activation's formula at t.
+    static func exponentArgument(_ activation: ActivationType, _ t: Double) -> Double {
+        switch activation {
+        case .none, .relu: 0
+        case .gelu: abs(ActivationType.geluScale * (t + ActivationType.geluCubic * t * t * t))
+        case .silu: abs(t)
+        case .fastGelu: ActivationType.fastGeluScale * abs(t)
+        }
+    }
+
+    /// act'(x) by a central difference in Double (accurate to about 1e-9, ample for a bound
+    /// that is then multiplied by a tiny Δ).
+    static func slope(_ activation: ActivationType, _ x: Double) -> Double {
+        guard x.isFinite else { return activation == .none || (activation != .relu && x > 0) ? 1 : 0 }
+        let h = 1e-5 * max(1, abs(x))
+        return (activation.apply(x + h) - activation.apply(x - h)) / (2 * h)
+    }
+
+    /// The points where act' has its interior extrema (act'' = 0), found once by bisection.
+    static let slopeExtrema: [ActivationType: [Double]] = {
+        var result: [ActivationType: [Double]] = [.none: [], .relu: []]
+        for activation in [ActivationType.gelu, .silu, .fastGelu] {
+            // act' rises to a maximum at a positive x and falls to a minimum at the mirror point;
+            // find where act'' changes sign on [0.1, 6] and [-6, -0.1].
+            func secondDerivative(_ x: Double) -> Double { (slope(activation, x + 1e-4) - slope(activation, x - 1e-4)) / 2e-4 }
+            var points: [Double] = []
+            for (low, high) in [(0.1, 6.0), (-6.0, -0.1)] {
+                var (a, b) = (low, high)
+                guard secondDerivative(a).sign != secondDerivative(b).sign else { continue }
+                for _ in 0..<60 {
+                    let middle = (a + b) / 2
+                    if secondDerivative(middle).sign == secondDerivative(a).sign { a = middle } else { b = middle }
+                }
+                points.append((a + b) / 2)
+            }
+            result[activation] = points
+        }
+        return result
+    }()
+
+    /// max |act'| over [low, high]: at the endpoints or at an interior extremum of act'.
+    static func maxSlope(_ activation: ActivationType, from low: Double, to high: Double) -> Double {
+        switch activation {
+        case .none: return 1
+        case .relu: return high > 0 ? 1 : 0
+        default:
+            guard low.isFinite, high.isFinite else { return 1.2 }
+            var candidates = [low, high]
+            candidates += (slopeExtrema[activation] ?? []).filter { $0 > low && $0 < high }
+            return candidates.map { abs(slope(activation, $0)) }.max() ?? 1.2
+        }
+    }
+
+    /// The value beyond which a result rounds to infinity in T (max + half an ulp).
+    public static func overflowThreshold(_ dtype: DType) -> Double {
+        switch dtype {
+        case .float16: 65520
+        case .bfloat16: (2 - 0x1p-8) * 0x1p127
+        case .float32: (2 - 0x1p-24) * 0x1p127
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import FuseCheckCore
+import FuseCheckOps
+
+/// The verdict on one case.
+public enum CaseStatus: String, Sendable, Codable, CaseIterable {
+    /// Every output within its pass bound (or bit-exact).
+    case pass
+    /// Some output between the pass and the warn bound: suspicious, not a failure.
+    case warn
+    /// Wrong outputs, a valid case rejected, an invalid case accepted, or the wrong constraint named.
+    case fail
+    /// An invalid case rejected, naming the right constraint where the backend names any.
+    case rejectedAsExpected = "rejected-as-expected"
+    /// The backend died.
+    case crash
+    /// The backend did not answer in time.
+    case timeout
+    /// The backend answered outside the protocol.
+    case protocolError = "protocol-error"
+    /// The backend's output files were missing, malformed, of the wrong shape or dtype.
+    case badOutput = "bad-output"
+    /// The harness could not run the case (a malformed case): not a verdict on the backend.
+    case harnessError = "harness-error"
+
+    /// Whether this status counts as a failure of the backend.
+    public var isFailure: Bool {
+        switch self {
+        case .pass, .warn, .rejectedAsExpected, .harnessError: false
+        default: true
+        }
+    }
+}
+
+/// The full result of one case: verdict, per-output comparisons and a one-line repro.
+public struct CaseResult: Sendable, Codable, Equatable {
+    public var id: String
+    public var op: String
+    public var dtype: String
+    public var platform: String
+    public var backend: String
+    public var status: CaseStatus
+    /// For invalid cases, the constraint the case violates.
+    public var expectedRejection: String?
+    /// The constraint ids a built-in engine rejected with, or the message of an external one.
+    public var rejection: String?
+    public var outputs: [OutputReport]
+    /// One line saying what is wrong (empty on pass).
+    public var message: String
+    /// The backend's standard error for this case, if it had any.
+    public var stderr: String?
+    /// A command that reruns just this case.
+    public var repro: String
+    public var seconds: Double
+}

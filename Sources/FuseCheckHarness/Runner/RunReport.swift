@@ -1,0 +1,119 @@
+import Foundation
+
+/// A run's results with what produced them: written as `--json`, rendered as `--junit` and as
+/// the summary table.
+public struct RunReport: Sendable, Codable {
+    /// The report format's version.
+    public var format = 1
+    public var suite: String
+    public var backend: String
+    public var criterion: String
+    public var seconds: Double
+    public var results: [CaseResult]
+
+    public init(suite: String, backend: String, criterion: String, seconds: Double, results: [CaseResult]) {
+        self.suite = suite
+        self.backend = backend
+        self.criterion = criterion
+        self.seconds = seconds
+        self.results = results
+    }
+
+    /// Cases that failed in any way.
+    public var failures: [CaseResult] { results.filter(\.status.isFailure) }
+
+    /// Whether the run passes: at least one case ran and nothing failed (harness errors included).
+    public var passed: Bool {
+        !results.isEmpty && failures.isEmpty && !results.contains { $0.status == .harnessError }
+    }
+
+    /// Counts per status.
+    public var counts: [CaseStatus: Int] {
+        Dictionary(grouping: results, by: \.status).mapValues(\.count)
+    }
+
+    /// The summary table: per operator and dtype, passed, warned, failed, rejected as expected.
+    public func summaryTable() -> String {
+        struct Row { var pass = 0, warn = 0, fail = 0, rejected = 0, other = 0 }
+        var rows: [String: Row] = [:]
+        for result in results {
+            let key = "\(result.op) \(result.dtype)"
+            var row = rows[key] ?? Row()
+            switch result.status {
+            case .pass: row.pass += 1
+            case .warn: row.warn += 1
+            case .rejectedAsExpected: row.rejected += 1
+            case .fail: row.fail += 1
+            default: row.other += 1
+            }
+            rows[key] = row
+        }
+        func cell(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        var lines = ["operator     dtype   passed  warned  failed  rejected-as-expected  crash/timeout/protocol/bad-output"]
+        for key in rows.keys.sorted() {
+            let row = rows[key]!
+            let parts = key.split(separator: " ").map(String.init)
+            lines.append(parts[0].padding(toLength: 13, withPad: " ", startingAt: 0)
+                + parts[1].padding(toLength: 6, withPad: " ", startingAt: 0)
+                + cell("\(row.pass)", 8) + cell("\(row.warn)", 8) + cell("\(row.fail)", 8)
+                + cell("\(row.rejected)", 22) + cell("\(row.other)", 34))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The report as JSON.
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                      nan: "nan")
+        return try encoder.encode(self)
+    }
+
+    /// The report as JUnit XML: one testcase per case id, failures carrying the verdict text.
+    public func junit() -> String {
+        func escape(_ text: String) -> String {
+            var out = ""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "&": out += "&amp;"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "\"": out += "&quot;"
+                case "'": out += "&apos;"
+                default:
+                    // XML 1.0 forbids most control characters even when escaped.
+                    if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" && scalar != "\r" { out += "?" } else {
+                        out.unicodeScalars.append(scalar)
+                    }
+                }
+            }
+            return out
+        }
+        let failureCount = results.filter { $0.status.isFailure }.count
+        let errorCount = results.filter { $0.status == .harnessError }.count
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        xml += "<testsuites name=\"fusecheck\" tests=\"\(results.count)\" failures=\"\(failureCount)\" errors=\"\(errorCount)\" time=\"\(String(format: "%.3f", seconds))\">\n"
+        xml += "  <testsuite name=\"\(escape(suite)) on \(escape(backend))\" tests=\"\(results.count)\" failures=\"\(failureCount)\" errors=\"\(errorCount)\" time=\"\(String(format: "%.3f", seconds))\">\n"
+        for result in results {
+            xml += "    <testcase classname=\"fusecheck.\(escape(result.op)).\(escape(result.dtype))\" name=\"\(escape(result.id))\" time=\"\(String(format: "%.3f", result.seconds))\""
+            if result.status.isFailure {
+                xml += ">\n      <failure type=\"\(result.status.rawValue)\" message=\"\(escape(result.message))\">"
+                xml += escape("\(result.status.rawValue): \(result.message)\nrepro: \(result.repro)")
+                xml += "</failure>\n"
+                if let stderr = result.stderr, !stderr.isEmpty {
+                    xml += "      <system-err>\(escape(stderr))</system-err>\n"
+                }
+                xml += "    </testcase>\n"
+            } else if result.status == .harnessError {
+                xml += ">\n      <error type=\"harness-error\" message=\"\(escape(result.message))\"/>\n    </testcase>\n"
+            } else if result.status == .warn {
+                xml += ">\n      <system-out>\(escape("warn: \(result.message)"))</system-out>\n    </testcase>\n"
+            } else {
+                xml += "/>\n"
+            }
+        }
+        xml += "  </testsuite>\n</testsuites>\n"
+        return xml
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import FuseCheckCore
+import FuseCheckEngines
+import FuseCheckOps
+
+/// The golden of a valid case: the reference outputs and the gauge the tolerance bounds need.
+public struct Golden: Sendable {
+    public let outputs: WorldTensors
+    public let gauge: ReferenceGauge?
+}
+
+/// Runs cases on a backend and judges them against the reference.
+public struct Runner: Sendable {
+    /// The implementation under test.
+    public let backend: any Backend
+    /// How outputs are compared.
+    public var comparator: Comparator
+    /// How the repro line names the backend (`--backend pipelined`, `--backend-cmd '...'`).
+    public var reproBackendArguments: String
+
+    public init(backend: any Backend, criterion: Criterion = .fusecheck, reproBackendArguments: String? = nil) {
+        self.backend = backend
+        comparator = Comparator(criterion: criterion)
+        self.reproBackendArguments = reproBackendArguments ?? "--backend '\(backend.name)'"
+    }
+
+    /// The golden of a valid case (nil for an invalid one).
+    public static func golden(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> Golden? {
+        guard case .completed(let outputs) = try ReferenceEngine().run(call, inputs: inputs) else { return nil }
+        let gauge = (call as? any GaugeComputable)?.referenceGauge(inputs: inputs)
+        return Golden(outputs: outputs, gauge: gauge)
+    }
+
+    /// Runs one case. `expectedRejection` is the constraint an invalid-suite case violates;
+    /// `golden` may be passed in when it was computed before (the self-test reuses it).
+    public func run(_ testCase: Case, expectedRejection: String? = nil, golden precomputed: Golden? = nil) -> CaseResult {
+        let start = Date()
+        var result = CaseResult(id: testCase.id, op: testCase.op.rawValue, dtype: testCase.dtype.shortName,
+                                platform: testCase.platform.rawValue, backend: backend.name, status: .pass,
+                                expectedRejection: expectedRejection, rejection: nil, outputs: [], message: "",
+                                stderr: nil, repro: "fusecheck run --case '\(testCase.id)' \(reproBackendArguments)",
+                                seconds: 0)
+        defer { result.seconds = Date().timeIntervalSince(start) }
+        let call: any FusedOperatorCall
+        let inputs: WorldTensors
+        do {
+            call = try testCase.makeCall()
+            inputs = try InputGenerator.inputs(for: testCase)
+        } catch {
+            result.status = .harnessError
+            result.message = "the case cannot be built: \(error)"
+            return result
+        }
+        let violations = call.violations().map(\.constraint.id)
+        let expectedIDs = expectedRejection.map { [$0] } ?? violations
+        if let expectedRejection, !violations.contains(expectedRejection) {
+            result.status = .harnessError
+            result.message = "the case is meant to violate \(expectedRejection) but violates "
+                + (violations.isEmpty ? "nothing" : violations.joined(separator: ", "))
+            return result
+        }
+
+        let outcome = backend.run(testCase, call: call, inputs: inputs)
+        switch outcome {
+        case .failed(let failure):
+            result.status = CaseStatus(rawValue: failure.kind.rawValue) ?? .crash
+            result.message = failure.message
+            result.stderr = failure.stderr
+            return result
+        case .rejected(let ids, let message):
+            result.rejection = ids.isEmpty ? message : ids.joined(separator: ", ")
+            if expectedIDs.isEmpty {
+                result.status = .fail
+                result.message = "rejected a valid case: \(message)"
+            } else if backend.namesConstraints && !expectedIDs.allSatisfy(ids.contains) {
+                result.status = .fail
+                result.message = "rejected with \(ids.joined(separator: ", ")), expected \(expectedIDs.joined(separator: ", "))"
+            } else {
+                result.status = .rejectedAsExpected
+            }
+            return result
+        case .completed(let outputs):
+            guard expectedIDs.isEmpty else {
+                result.status = .fail
+                result.message = "accepted an invalid case that violates \(expectedIDs.joined(separator: ", "))"
+                return result
+            }
+            let golden: Golden
+            do {
+                guard let computed = try precomputed ?? Self.golden(call, inputs: inputs) else {
+                    result.status = .harnessError
+                    result.message = "the reference rejected a case the backend ran"
+                    return result
+                }
+                golden = computed
+            } catch {
+                result.status = .harnessError
+                result.message = "the reference failed: \(error)"
+                return result
+            }
+            result.outputs = comparator.compare(testCase, call: call, inputs: inputs, expected: golden.outputs,
+                                                gauge: golden.gauge, got: outputs)
+            let worst = result.outputs.map(\.verdict).max() ?? .pass
+            result.status = worst == .fail ? .fail : (worst == .warn ? .warn : .pass)
+            result.message = result.outputs.filter { $0.verdict != .pass }
+                .map { "\($0.name): \($0.message)" }.joined(separator: " | ")
+            return result
+        }
+    }
+
+    /// Runs a list of cases in order, reporting each result as it arrives.
+    public func run(_ cases: [Case], expectations: [String: String] = [:],
+                    progress: (Int, Int, CaseResult) -> Void = { _, _, _ in }) -> [CaseResult] {
+        var results: [CaseResult] = []
+        for (index, testCase) in cases.enumerated() {
+            let result = run(testCase, expectedRejection: expectations[testCase.id])
+            results.append(result)
+            progress(index + 1, cases.count, result)
+        }
+        return results
+    }
+}

@@ -1,0 +1,64 @@
+import FuseCheckEngines
+
+/// The harness checking itself: every mutant must be caught by some case, and no correct
+/// variant may fail any case.
+public struct SelfTestReport: Sendable {
+    /// Per mutant, the first case that caught it (nil: not caught).
+    public var mutants: [(name: String, caughtBy: CaseResult?)]
+    /// Per correct variant, its failing cases and how many cases warned.
+    public var variants: [(name: String, failures: [CaseResult], warnings: Int)]
+
+    /// Every mutant caught and no variant failed.
+    public var passed: Bool {
+        mutants.allSatisfy { $0.caughtBy != nil } && variants.allSatisfy { $0.failures.isEmpty }
+    }
+}
+
+public enum SelfTest {
+    /// The goldens of the valid cases among `cases`, by case id.
+    public static func goldens(for cases: [Case], progress: (Int, Int) -> Void = { _, _ in }) throws -> [String: Golden] {
+        var goldens: [String: Golden] = [:]
+        for (index, testCase) in cases.enumerated() {
+            progress(index + 1, cases.count)
+            let call = try testCase.makeCall()
+            guard call.isValid else { continue }
+            goldens[testCase.id] = try Runner.golden(call, inputs: try InputGenerator.inputs(for: testCase))
+        }
+        return goldens
+    }
+
+    /// Runs the mutants and the correct variants over the suites. Goldens are computed once per
+    /// case and shared; a mutant stops at the first case that catches it.
+    public static func run(suites: [Suite], criterion: Criterion = .fusecheck, goldens precomputed: [String: Golden]? = nil,
+                           progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> SelfTestReport {
+        let entries = suites.flatMap { suite in suite.cases.map { ($0, suite.expectations[$0.id]) } }
+        let goldens = try precomputed ?? Self.goldens(for: entries.map(\.0)) { progress("goldens", $0, $1) }
+        var report = SelfTestReport(mutants: [], variants: [])
+        for variant in CorrectVariants.all {
+            let runner = Runner(backend: EngineBackend(variant), criterion: criterion)
+            var failures: [CaseResult] = []
+            var warnings = 0
+            for (index, (testCase, expected)) in entries.enumerated() {
+                progress(variant.name, index + 1, entries.count)
+                let result = runner.run(testCase, expectedRejection: expected, golden: goldens[testCase.id])
+                if result.status.isFailure || result.status == .harnessError { failures.append(result) }
+                if result.status == .warn { warnings += 1 }
+            }
+            report.variants.append((variant.name, failures, warnings))
+        }
+        for mutant in BackendCatalog.mutants {
+            let runner = Runner(backend: EngineBackend(mutant), criterion: criterion)
+            var caught: CaseResult?
+            for (index, (testCase, expected)) in entries.enumerated() {
+                progress(mutant.name, index + 1, entries.count)
+                let result = runner.run(testCase, expectedRejection: expected, golden: goldens[testCase.id])
+                if result.status.isFailure {
+                    caught = result
+                    break
+                }
+            }
+            report.mutants.append((mutant.name, caught))
+        }
+        return report
+    }
+}

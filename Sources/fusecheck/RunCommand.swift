@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import FuseCheckCore
+import FuseCheckHarness
+
+extension Criterion: ExpressibleByArgument {}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a suite's cases on a backend and judge every output against the reference.",
+        discussion: """
+            Data-movement outputs and exact-data matmul outputs are compared bit for bit; other \
+            outputs against per-element error bounds (see README, "Tolerance policy"). Invalid \
+            cases pass when rejected (built-in engines must name the violated constraint).
+            Exit status 0 only if nothing failed and at least one case ran.
+            """
+    )
+
+    @Option(name: .long, help: "The suite: smoke, invalid, nightly, or a .jsonl path.")
+    var suite = "smoke"
+
+    @Option(name: .customLong("case"), help: "Run just this case id (repeatable); overrides --suite.")
+    var caseIDs: [String] = []
+
+    @Option(name: .long, help: "The backend: pipelined, reference, reference-vendor, variant:NAME, mutant:NAME.")
+    var backend: String?
+
+    @Option(name: .long, help: "Keep only cases on this platform (a2 or a3).")
+    var platform: String?
+
+    @Option(name: .long, help: "Keep only cases matching: comma-separated key=value terms (op, dtype, data, ws, act, ...) or id substrings.")
+    var filter: String?
+
+    @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var criterion: Criterion = .fusecheck
+
+    @Option(name: .long, help: "Write the full report as JSON to this path.")
+    var json: String?
+
+    @Option(name: .long, help: "Write a JUnit XML report to this path.")
+    var junit: String?
+
+    @OptionGroup var layoutOptions: LayoutOptions
+
+    func run() throws {
+        let (suiteName, cases, expectations) = try selectCases()
+        let backendName = backend ?? BackendCatalog.defaultName
+        let runner = Runner(backend: try BackendCatalog.backend(named: backendName), criterion: criterion)
+        let report = execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations)
+        try finish(report)
+    }
+
+    func selectCases() throws -> (String, [Case], [String: String]) {
+        if !caseIDs.isEmpty {
+            let cases = try caseIDs.map { id in
+                do { return try Case(id: id) } catch { throw HarnessError("\(error)") }
+            }
+            return ("cases", cases, [:])
+        }
+        let loaded = try layoutOptions.layout.suite(suite)
+        var cases = loaded.cases
+        if let platform {
+            guard ["a2", "a3"].contains(platform) else { throw HarnessError("--platform must be a2 or a3") }
+            cases = cases.filter { $0.platform.rawValue == platform }
+        }
+        if let filter {
+            let query = CaseFilter(filter)
+            cases = cases.filter(query.matches)
+        }
+        return (loaded.name, cases, loaded.expectations)
+    }
+
+    func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [String: String]) -> RunReport {
+        let progress = Progress("run \(suiteName) on \(runner.backend.name)")
+        let start = Date()
+        var failed = 0
+        let results = runner.run(cases, expectations: expectations) { done, total, result in
+            if result.status.isFailure { failed += 1 }
+            progress.update(done, total, note: failed > 0 ? "\(failed) failed" : nil)
+        }
+        return RunReport(suite: suiteName, backend: runner.backend.name, criterion: criterion.rawValue,
+                         seconds: Date().timeIntervalSince(start), results: results)
+    }
+
+    func finish(_ report: RunReport) throws {
+        if let json { try AtomicFile.write(try report.json(), to: json) }
+        if let junit { try AtomicFile.write(Data(report.junit().utf8), to: junit) }
+        let problems = report.results.filter { $0.status.isFailure || $0.status == .harnessError }
+        for result in problems.prefix(50) {
+            print("\(result.status.rawValue.uppercased()) \(result.id)")
+            print("  \(result.message)")
+            if let stderr = result.stderr, !stderr.isEmpty {
+                print("  stderr: " + stderr.split(separator: "\n").suffix(5).joined(separator: "\n          "))
+            }
+            print("  repro: \(result.repro)")
+        }
+        if problems.count > 50 { print("... and \(problems.count - 50) more (see --json)") }
+        print(report.summaryTable())
+        let counts = report.counts
+        let parts = CaseStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
+        print(String(format: "%d cases in %.1f s on %@ (criterion %@): %@", report.results.count, report.seconds,
+                     report.backend, report.criterion, parts.joined(separator: ", ")))
+        if report.results.isEmpty {
+            printError("error: no case ran (check --suite, --filter, --platform)")
+            throw ExitStatus.checkFailed
+        }
+        if !report.passed { throw ExitStatus.checkFailed }
+    }
+}

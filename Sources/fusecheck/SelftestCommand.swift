@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import FuseCheckHarness
+
+struct SelftestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftest",
+        abstract: "Check the harness itself: every mutant must be caught, no correct variant may fail.",
+        discussion: "Runs every mutant and every correct variant over the smoke and invalid suites."
+    )
+
+    @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var criterion: Criterion = .fusecheck
+
+    @OptionGroup var layoutOptions: LayoutOptions
+
+    func run() throws {
+        let layout = layoutOptions.layout
+        let suites = [try layout.suite("smoke"), try layout.suite("invalid")]
+        let progress = Progress("selftest")
+        var stage = ""
+        let start = Date()
+        let report = try SelfTest.run(suites: suites, criterion: criterion) { name, done, total in
+            if name != stage { stage = name }
+            progress.update(done, total, note: name)
+        }
+        print("mutants (each must be caught):")
+        for (name, caught) in report.mutants {
+            if let caught {
+                print("  caught      \(name.padding(toLength: 28, withPad: " ", startingAt: 0)) by \(caught.id)")
+                print("              \(caught.status.rawValue): \(caught.message.prefix(160))")
+            } else {
+                print("  NOT CAUGHT  \(name)")
+            }
+        }
+        print("correct variants (none may fail):")
+        for (name, failures, warnings) in report.variants {
+            let status = failures.isEmpty ? "ok        " : "FAILED    "
+            print("  \(status)  \(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(failures.count) failed, \(warnings) warned")
+            for failure in failures.prefix(3) {
+                print("              \(failure.id): \(failure.message.prefix(160))")
+            }
+        }
+        let caught = report.mutants.filter { $0.caughtBy != nil }.count
+        print(String(format: "selftest: %d of %d mutants caught, %d of %d variants clean (%.1f s)", caught,
+                     report.mutants.count, report.variants.filter { $0.failures.isEmpty }.count,
+                     report.variants.count, Date().timeIntervalSince(start)))
+        if !report.passed { throw ExitStatus.checkFailed }
+    }
+}
