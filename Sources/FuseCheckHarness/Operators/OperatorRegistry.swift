@@ -48,6 +48,12 @@ public protocol OperatorCaseRecord: Sendable {
     func randomCase(using generator: inout SeededGenerator, budget: Int) -> Case
     /// Per constraint of the operator, a case that violates exactly that constraint, and its id.
     func invalidCases() -> [(Case, String)]
+    /// Cases one step simpler than `testCase` (smaller world or sizes, simpler data, fewer options),
+    /// for shrinking a failure; they may be invalid (the shrinker drops those).
+    func shrinkCandidates(_ testCase: Case) -> [Case]
+    /// `testCase` with one random parameter broken so that exactly one constraint is violated,
+    /// with that constraint's id; nil if the drawn violation breaks more than one.
+    func randomViolation(of testCase: Case, using generator: inout SeededGenerator) -> (Case, String)?
 }
 
 extension OperatorCaseRecord {

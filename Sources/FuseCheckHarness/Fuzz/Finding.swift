@@ -1,0 +1,66 @@
+import Foundation
+import FuseCheckCore
+
+/// A self-contained repro of one fuzz failure: the (shrunk) case, what was expected of it, and
+/// the verdict it got. Written as JSON to the findings folder; `fusecheck replay FILE` reruns it;
+/// moved into `corpora/regressions/` it is run by `swift test` from then on.
+public struct Finding: Sendable, Codable {
+    /// This file format's version.
+    public var format = 1
+    /// The case after shrinking.
+    public var testCase: Case
+    /// The constraint an invalid case violates (absent for valid cases).
+    public var expect: String?
+    /// The backend that failed (`pipelined`, `mutant:bias-twice`, `cmd:...`).
+    public var backend: String
+    /// What kind of failure: operator, output, verdict and comparison method.
+    public var signature: String
+    /// The case id as first drawn, before shrinking.
+    public var original: String
+    /// How many shrinking steps were taken.
+    public var shrinkSteps: Int
+    /// The verdict on the shrunk case.
+    public var result: CaseResult
+
+    enum CodingKeys: String, CodingKey {
+        case format, testCase = "case", expect, backend, signature, original, shrinkSteps = "shrink_steps", result
+    }
+
+    /// The signature that deduplicates findings: operator, first failing output, status and method.
+    public static func signature(of result: CaseResult) -> String {
+        let output = result.outputs.first { $0.verdict == .fail }
+        var parts = [result.op, output?.name ?? "-", result.status.rawValue]
+        if let output { parts.append(output.method) }
+        if result.expectedRejection != nil { parts.append("invalid") }
+        return parts.joined(separator: ":")
+    }
+
+    /// A file name for a signature: `agmm-output-fail-tolerance.json`.
+    public static func fileName(for signature: String) -> String {
+        String(signature.map { $0.isLetter || $0.isNumber ? $0 : "-" }) + ".json"
+    }
+
+    /// Writes the finding atomically into `folder`.
+    public func write(to folder: String) throws -> String {
+        let path = "\(folder)/\(Self.fileName(for: signature))"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                      nan: "nan")
+        try AtomicFile.write(try encoder.encode(self), to: path)
+        return path
+    }
+
+    /// Reads a finding; a malformed file is a clear error.
+    public static func load(path: String) throws -> Finding {
+        guard let data = FileManager.default.contents(atPath: path) else { throw HarnessError("cannot read \(path)") }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                        nan: "nan")
+        do {
+            return try decoder.decode(Finding.self, from: data)
+        } catch {
+            throw HarnessError("\(path) is not a FuseCheck finding: \(error)")
+        }
+    }
+}

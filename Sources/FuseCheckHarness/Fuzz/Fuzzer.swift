@@ -1,0 +1,201 @@
+import Foundation
+import FuseCheckCore
+
+/// What one fuzz run covers.
+public struct FuzzOptions: Sendable {
+    public var seed: UInt64 = 1
+    /// This machine's shard, 0-based, of `shards`.
+    public var shard = 0
+    public var shards = 1
+    /// Stop after this many seconds (checked between cases)...
+    public var seconds: Double?
+    /// ...or after this many cases of the shard.
+    public var cases: Int?
+    /// Worker threads, each with its own backend instance.
+    public var jobs = 1
+    /// The multiply-add budget of one case.
+    public var budget = RandomCases.defaultBudget
+    /// Where findings are written (nil: not written).
+    public var findingsFolder: String?
+    /// How many shrinking runs one finding may take.
+    public var shrinkLimit = 400
+
+    public init() {}
+}
+
+/// One distinct finding of a run.
+public struct FindingSummary: Sendable, Codable {
+    public var signature: String
+    public var caseID: String
+    public var original: String
+    public var path: String?
+    public var occurrences: Int
+}
+
+/// The outcome of a fuzz run (the `--json` report).
+public struct FuzzSummary: Sendable, Codable {
+    public var seed: UInt64
+    public var shard: Int
+    public var shards: Int
+    public var backend: String
+    public var casesRun: Int
+    public var counts: [String: Int]
+    public var findings: [FindingSummary]
+    public var seconds: Double
+    public var casesPerSecond: Double
+    /// The stream indices run, in order (for merging shards and checking they are disjoint).
+    public var indices: [Int]
+}
+
+/// Live counts for the progress line.
+public struct FuzzProgress: Sendable {
+    public var casesRun: Int
+    public var passed: Int
+    public var failed: Int
+    public var findings: Int
+    public var seconds: Double
+}
+
+/// Draws cases from the `FuzzStream`, runs them on a backend, shrinks each new kind of failure and
+/// writes it as a `Finding`. Keeps going after failures.
+public enum Fuzzer {
+    /// Runs the fuzzer. `makeBackend` is called once per job.
+    public static func run(_ options: FuzzOptions, backendName: String,
+                           makeBackend: @Sendable () throws -> any Backend,
+                           progress: @escaping @Sendable (FuzzProgress) -> Void = { _ in }) throws -> FuzzSummary {
+        guard options.shards >= 1, options.shard >= 0, options.shard < options.shards else {
+            throw HarnessError("--shard must be I/N with 0 <= I < N")
+        }
+        guard options.seconds != nil || options.cases != nil else { throw HarnessError("give --seconds or --cases") }
+        let backends = try (0..<max(1, options.jobs)).map { _ in try makeBackend() }
+        let state = FuzzState()
+        let stream = FuzzStream(seed: options.seed, budget: options.budget)
+        let start = Date()
+        let deadline = options.seconds.map { start.addingTimeInterval($0) }
+
+        DispatchQueue.concurrentPerform(iterations: backends.count) { job in
+            let runner = Runner(backend: backends[job], reproBackendArguments: "--backend '\(backendName)'")
+            while let k = state.claim(limit: options.cases, deadline: deadline) {
+                let index = options.shard + k * options.shards
+                let entry = stream.entry(index)
+                let result = runner.run(entry.testCase, expectedRejection: entry.expectedRejection)
+                var isNew = false
+                let signature = Finding.signature(of: result)
+                if result.status.isFailure {
+                    isNew = state.claimSignature(signature, caseID: entry.testCase.id)
+                }
+                state.record(index: index, status: result.status)
+                if isNew {
+                    let finding = shrink(entry, result: result, signature: signature, runner: runner,
+                                         backendName: backendName, limit: options.shrinkLimit)
+                    var path: String?
+                    if let folder = options.findingsFolder {
+                        path = try? finding.write(to: folder)
+                    }
+                    state.complete(signature: signature, finding: finding, path: path)
+                }
+                progress(state.progress(since: start))
+            }
+        }
+        return state.summary(options: options, backend: backendName, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Shrinks a failing case while it keeps failing with the same signature.
+    public static func shrink(_ entry: FuzzEntry, result: CaseResult, signature: String, runner: Runner,
+                              backendName: String, limit: Int) -> Finding {
+        var current = entry.testCase
+        var currentResult = result
+        var steps = 0
+        var runs = 0
+        guard let record = OperatorRegistry.record(for: current.op) else {
+            return Finding(testCase: current, expect: entry.expectedRejection, backend: backendName,
+                           signature: signature, original: entry.testCase.id, shrinkSteps: 0, result: result)
+        }
+        var improved = true
+        while improved && runs < limit {
+            improved = false
+            for candidate in record.shrinkCandidates(current) where runs < limit {
+                guard let call = try? candidate.makeCall() else { continue }
+                let ids = call.violations().map(\.constraint.id)
+                guard ids == (entry.expectedRejection.map { [$0] } ?? []) else { continue }
+                runs += 1
+                let candidateResult = runner.run(candidate, expectedRejection: entry.expectedRejection)
+                if candidateResult.status.isFailure && Finding.signature(of: candidateResult) == signature {
+                    current = candidate
+                    currentResult = candidateResult
+                    steps += 1
+                    improved = true
+                    break
+                }
+            }
+        }
+        return Finding(testCase: current, expect: entry.expectedRejection, backend: backendName, signature: signature,
+                       original: entry.testCase.id, shrinkSteps: steps, result: currentResult)
+    }
+}
+
+/// The fuzzer's shared, lock-protected state.
+final class FuzzState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var indices: [Int] = []
+    private var counts: [String: Int] = [:]
+    private var passed = 0
+    private var failed = 0
+    private var findings: [String: FindingSummary] = [:]
+    private var order: [String] = []
+
+    func claim(limit: Int?, deadline: Date?) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let limit, next >= limit { return nil }
+        if let deadline, Date() >= deadline { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func record(index: Int, status: CaseStatus) {
+        lock.lock()
+        defer { lock.unlock() }
+        indices.append(index)
+        counts[status.rawValue, default: 0] += 1
+        if status.isFailure { failed += 1 } else { passed += 1 }
+    }
+
+    /// True if this signature is new (the caller then shrinks and writes it).
+    func claimSignature(_ signature: String, caseID: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if findings[signature] != nil {
+            findings[signature]!.occurrences += 1
+            return false
+        }
+        findings[signature] = FindingSummary(signature: signature, caseID: caseID, original: caseID, path: nil,
+                                             occurrences: 1)
+        order.append(signature)
+        return true
+    }
+
+    func complete(signature: String, finding: Finding, path: String?) {
+        lock.lock()
+        defer { lock.unlock() }
+        findings[signature]?.caseID = finding.testCase.id
+        findings[signature]?.path = path
+    }
+
+    func progress(since start: Date) -> FuzzProgress {
+        lock.lock()
+        defer { lock.unlock() }
+        return FuzzProgress(casesRun: indices.count, passed: passed, failed: failed, findings: findings.count,
+                            seconds: Date().timeIntervalSince(start))
+    }
+
+    func summary(options: FuzzOptions, backend: String, seconds: Double) -> FuzzSummary {
+        lock.lock()
+        defer { lock.unlock() }
+        return FuzzSummary(seed: options.seed, shard: options.shard, shards: options.shards, backend: backend,
+                           casesRun: indices.count, counts: counts, findings: order.compactMap { findings[$0] },
+                           seconds: seconds, casesPerSecond: Double(indices.count) / max(seconds, 1e-9),
+                           indices: indices.sorted())
+    }
+}

@@ -1,0 +1,121 @@
+import FuseCheckCore
+import FuseCheckOps
+
+/// Data modes from simplest to most elaborate: shrinking moves a failing case leftwards.
+let dataModeSimplicity: [DataMode] = [.exact, .uniform, .normal, .outliers, .provenance, .special]
+
+extension OperatorCaseRecord {
+    /// Simpler data modes for a case, simplest first.
+    func simplerData(_ testCase: Case) -> [Case] {
+        let position = dataModeSimplicity.firstIndex(of: testCase.data) ?? 0
+        return dataModeSimplicity.prefix(position).map { mode in
+            var simpler = testCase
+            simpler.data = mode
+            return simpler
+        }
+    }
+
+    /// Smaller values for a size: 1 (or `minimum`), half, one less.
+    func smaller(_ value: Int, minimum: Int = 1) -> [Int] {
+        Array(Set([minimum, value / 2, value - 1].filter { $0 >= minimum && $0 < value })).sorted()
+    }
+}
+
+extension AllGatherMatmulCases {
+    public func shrinkCandidates(_ testCase: Case) -> [Case] {
+        let ws = testCase.int("ws", default: 2)
+        let (m, k, n) = (testCase.int("m", default: 1), testCase.int("k", default: 256), testCase.int("n", default: 1))
+        var candidates: [Case?] = []
+        if ws > 2 { candidates.append(with(testCase, ["ws": "2"])) }
+        candidates += smaller(m).map { with(testCase, ["m": "\($0)"]) }
+        candidates += smaller(n).map { with(testCase, ["n": "\($0)"]) }
+        if k > 256 { candidates += smaller(k, minimum: 256).map { with(testCase, ["k": "\($0)"]) } }
+        for key in ["x2T", "bias", "gather"] where testCase.params[key] != nil {
+            candidates.append(with(testCase, [key: nil]))
+        }
+        return candidates.compactMap { $0 } + simplerData(testCase)
+    }
+
+    public func randomViolation(of testCase: Case, using generator: inout SeededGenerator) -> (Case, String)? {
+        let k = testCase.int("k", default: 256)
+        let n = testCase.int("n", default: 1)
+        let x2T = testCase.int("x2T", default: 0) == 1
+        let badWorld = testCase.platform == .a2 ? [3, 16, 32] : [1, 3, 6, 64]
+        let candidates: [Case?] = [
+            with(testCase, ["k": "255"]), with(testCase, ["k": "65535"]), with(testCase, ["k": "0"]),
+            with(testCase, ["ws": "\(badWorld.randomElement(using: &generator)!)"]),
+            with(testCase, ["gidx": "1"]), with(testCase, ["turn": "1"]), with(testCase, ["x1T": "1"]),
+            with(testCase, ["hcom": "0"]), with(testCase, ["hcom": "\(Int.random(in: 128...300, using: &generator))"]),
+            with(testCase, ["x2.dtype": otherDType(testCase.dtype)]),
+            with(testCase, ["out.dtype": otherDType(testCase.dtype)]),
+            with(testCase, ["bias": "1", "bias.dtype": otherDType(testCase.dtype)]),
+            with(testCase, ["bias": "1", "bias.shape": "\(n + 1)"]),
+            with(testCase, ["x2.shape": x2T ? "\(n)x\(k + 1)" : "\(k + 1)x\(n)"]),
+        ]
+        return pickViolation(candidates, using: &generator)
+    }
+}
+
+extension AlltoAllAllGatherBatchMatMulCases {
+    /// The case's sizes in per-rank units, which keep every divisibility rule when ep or tp change.
+    struct Units {
+        var ep, tp, localExperts, capacity, hidden, columns: Int
+        var shard: Int
+
+        init(_ testCase: Case) {
+            ep = testCase.int("ep", default: 2)
+            tp = testCase.int("tp", default: 2)
+            shard = testCase.int("shard", default: 0)
+            localExperts = max(1, testCase.int("E", default: ep) / ep)
+            capacity = max(1, testCase.int("C", default: 1) / (shard == 1 ? tp : 1))
+            hidden = max(1, testCase.int("H", default: tp) / (shard == 0 ? tp : 1))
+            columns = max(1, testCase.int("M", default: tp) / tp)
+        }
+
+        var params: [String: String?] {
+            ["ep": "\(ep)", "tp": "\(tp)", "E": "\(max(2, localExperts * ep))",
+             "C": "\(capacity * (shard == 1 ? tp : 1))", "H": "\(hidden * (shard == 0 ? tp : 1))",
+             "M": "\(columns * tp)"]
+        }
+    }
+
+    public func shrinkCandidates(_ testCase: Case) -> [Case] {
+        let units = Units(testCase)
+        var variants: [Units] = []
+        func vary(_ change: (inout Units) -> Void) {
+            var copy = units
+            change(&copy)
+            variants.append(copy)
+        }
+        if units.ep > 2 { vary { $0.ep = 2 } }
+        if units.tp > 2 { vary { $0.tp = 2 } }
+        for value in smaller(units.localExperts) { vary { $0.localExperts = value } }
+        for value in smaller(units.capacity) { vary { $0.capacity = value } }
+        for value in smaller(units.hidden) { vary { $0.hidden = value } }
+        for value in smaller(units.columns) { vary { $0.columns = value } }
+        var candidates = variants.map { with(testCase, $0.params) }
+        for key in ["wT", "bias", "y2", "y3"] where testCase.params[key] != nil {
+            candidates.append(with(testCase, [key: nil]))
+        }
+        return candidates.compactMap { $0 } + simplerData(testCase)
+    }
+
+    public func randomViolation(of testCase: Case, using generator: inout SeededGenerator) -> (Case, String)? {
+        let units = Units(testCase)
+        let act = testCase.int("act", default: 0)
+        let candidates: [Case?] = [
+            with(testCase, [:], platform: .a2),
+            with(testCase, ["act": "\(Int.random(in: 5...7, using: &generator))"]),
+            with(testCase, ["shard": "2"]),
+            with(testCase, ["groupEp": "0"]), with(testCase, ["groupTp": "128"]), with(testCase, ["sameGroups": "1"]),
+            act == 0 ? with(testCase, ["y3": "1"]) : with(testCase, ["act": "0", "y3": "1"]),
+            with(testCase, ["weight.dtype": otherDType(testCase.dtype)]),
+            with(testCase, ["out.dtype": otherDType(testCase.dtype)]),
+            with(testCase, ["bias": "2", "bias.dtype": testCase.dtype == .float16 ? "fp32" : "bf16"]),
+            with(testCase, ["bias": "2", "bias.shape": "\(units.localExperts)x\(units.columns + 1)"]),
+            with(testCase, ["C": "0"]),
+            with(testCase, ["E": "\(33 * units.ep)"]),
+        ]
+        return pickViolation(candidates, using: &generator)
+    }
+}
