@@ -58,6 +58,13 @@ public protocol FusedOperatorCall: Sendable, Codable, Hashable {
 }
 
 extension FusedOperatorCall {
+    /// A catalogue entry of this operator with its check.
+    static func entry(_ id: String, _ description: String, _ source: String,
+                      _ check: @escaping @Sendable (Self) -> String?) -> ConstraintCheck<Self> {
+        ConstraintCheck(Constraint(id: id, operatorName: operatorName, description: description, source: source),
+                        check: check)
+    }
+
     /// The catalogue entries of this operator.
     public static var constraints: [Constraint] { checks.map(\.constraint) }
 

@@ -23,8 +23,7 @@ struct FuzzCommand: ParsableCommand {
     @Option(name: .long, help: "The seed of the case stream.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "The backend (see `fusecheck run --help`).")
-    var backend: String?
+    @OptionGroup var backendOptions: BackendOptions
 
     @Option(name: .long, help: "This machine's part of the stream, I/N (0-based).")
     var shard = "0/1"
@@ -60,11 +59,11 @@ struct FuzzCommand: ParsableCommand {
         options.jobs = jobs
         options.budget = budget
         options.findingsFolder = findings
-        let backendName = backend ?? BackendCatalog.defaultName
-        _ = try BackendCatalog.backend(named: backendName)
         let display = FuzzDisplay()
-        let summary = try Fuzzer.run(options, backendName: backendName,
-                                     makeBackend: { try BackendCatalog.backend(named: backendName) },
+        let backendOptions = self.backendOptions
+        let summary = try Fuzzer.run(options, backendName: backendOptions.name,
+                                     reproBackendArguments: backendOptions.reproArguments,
+                                     makeBackend: { try backendOptions.make() },
                                      progress: display.update)
         display.finish()
         if let json {
@@ -123,13 +122,23 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: "The finding's JSON file.")
     var file: String
 
-    @Option(name: .long, help: "Run on this backend instead of the one recorded in the file.")
-    var backend: String?
+    @OptionGroup var backendOptions: BackendOptions
 
     func run() throws {
         let finding = try Finding.load(path: file)
-        let backendName = backend ?? finding.backend
-        let runner = Runner(backend: try BackendCatalog.backend(named: backendName))
+        var options = backendOptions
+        if options.backend == nil && options.backendCommand == nil {
+            // The backend recorded in the file.
+            if finding.backend.hasPrefix("cmd:") {
+                options.backendCommand = String(finding.backend.dropFirst(4))
+            } else {
+                options.backend = finding.backend
+            }
+        }
+        let backendName = options.name
+        let backend = try options.make()
+        defer { shutDown(backend) }
+        let runner = Runner(backend: backend, reproBackendArguments: options.reproArguments)
         let result = runner.run(finding.testCase, expectedRejection: finding.expect)
         print("case       \(result.id)")
         if let expect = finding.expect { print("expect     rejection with \(expect)") }
@@ -155,6 +164,7 @@ struct ReplayCommand: ParsableCommand {
             print("  ulps     " + buckets.compactMap { key in output.ulpHistogram[key].map { "\(key): \($0)" } }
                 .joined(separator: ", "))
         }
+        if let stderr = result.stderr, !stderr.isEmpty { print("stderr\n\(stderr)") }
         print("repro      \(result.repro)")
         if result.status.isFailure || result.status == .harnessError { throw ExitStatus.checkFailed }
     }

@@ -23,8 +23,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("case"), help: "Run just this case id (repeatable); overrides --suite.")
     var caseIDs: [String] = []
 
-    @Option(name: .long, help: "The backend: pipelined, reference, reference-vendor, variant:NAME, mutant:NAME.")
-    var backend: String?
+    @OptionGroup var backendOptions: BackendOptions
 
     @Option(name: .long, help: "Keep only cases on this platform (a2 or a3).")
     var platform: String?
@@ -45,10 +44,12 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let (suiteName, cases, expectations) = try selectCases()
-        let backendName = backend ?? BackendCatalog.defaultName
-        let runner = Runner(backend: try BackendCatalog.backend(named: backendName), criterion: criterion)
-        let report = execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations)
-        try finish(report)
+        let backend = try backendOptions.make()
+        defer { shutDown(backend) }
+        let runner = Runner(backend: backend, criterion: criterion, reproBackendArguments: backendOptions.reproArguments)
+        let report = execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
+                             criterion: criterion)
+        try finish(report, json: json, junit: junit)
     }
 
     func selectCases() throws -> (String, [Case], [String: String]) {
@@ -70,41 +71,44 @@ struct RunCommand: ParsableCommand {
         }
         return (loaded.name, cases, loaded.expectations)
     }
+}
 
-    func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [String: String]) -> RunReport {
-        let progress = Progress("run \(suiteName) on \(runner.backend.name)")
-        let start = Date()
-        var failed = 0
-        let results = runner.run(cases, expectations: expectations) { done, total, result in
-            if result.status.isFailure { failed += 1 }
-            progress.update(done, total, note: failed > 0 ? "\(failed) failed" : nil)
-        }
-        return RunReport(suite: suiteName, backend: runner.backend.name, criterion: criterion.rawValue,
-                         seconds: Date().timeIntervalSince(start), results: results)
+/// Runs cases with a progress line and collects the report.
+func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [String: String],
+             criterion: Criterion) -> RunReport {
+    let progress = Progress("run \(suiteName) on \(runner.backend.name)")
+    let start = Date()
+    var failed = 0
+    let results = runner.run(cases, expectations: expectations) { done, total, result in
+        if result.status.isFailure { failed += 1 }
+        progress.update(done, total, note: failed > 0 ? "\(failed) failed" : nil)
     }
+    return RunReport(suite: suiteName, backend: runner.backend.name, criterion: criterion.rawValue,
+                     seconds: Date().timeIntervalSince(start), results: results)
+}
 
-    func finish(_ report: RunReport) throws {
-        if let json { try AtomicFile.write(try report.json(), to: json) }
-        if let junit { try AtomicFile.write(Data(report.junit().utf8), to: junit) }
-        let problems = report.results.filter { $0.status.isFailure || $0.status == .harnessError }
-        for result in problems.prefix(50) {
-            print("\(result.status.rawValue.uppercased()) \(result.id)")
-            print("  \(result.message)")
-            if let stderr = result.stderr, !stderr.isEmpty {
-                print("  stderr: " + stderr.split(separator: "\n").suffix(5).joined(separator: "\n          "))
-            }
-            print("  repro: \(result.repro)")
+/// Writes the reports, prints failures with their repro lines and the summary table, and sets the exit status.
+func finish(_ report: RunReport, json: String?, junit: String?) throws {
+    if let json { try AtomicFile.write(try report.json(), to: json) }
+    if let junit { try AtomicFile.write(Data(report.junit().utf8), to: junit) }
+    let problems = report.results.filter { $0.status.isFailure || $0.status == .harnessError }
+    for result in problems.prefix(50) {
+        print("\(result.status.rawValue.uppercased()) \(result.id)")
+        print("  \(result.message)")
+        if let stderr = result.stderr, !stderr.isEmpty {
+            print("  stderr: " + stderr.split(separator: "\n").suffix(5).joined(separator: "\n          "))
         }
-        if problems.count > 50 { print("... and \(problems.count - 50) more (see --json)") }
-        print(report.summaryTable())
-        let counts = report.counts
-        let parts = CaseStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
-        print(String(format: "%d cases in %.1f s on %@ (criterion %@): %@", report.results.count, report.seconds,
-                     report.backend, report.criterion, parts.joined(separator: ", ")))
-        if report.results.isEmpty {
-            printError("error: no case ran (check --suite, --filter, --platform)")
-            throw ExitStatus.checkFailed
-        }
-        if !report.passed { throw ExitStatus.checkFailed }
+        print("  repro: \(result.repro)")
     }
+    if problems.count > 50 { print("... and \(problems.count - 50) more (see --json)") }
+    print(report.summaryTable())
+    let counts = report.counts
+    let parts = CaseStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
+    print(String(format: "%d cases in %.1f s on %@ (criterion %@): %@", report.results.count, report.seconds,
+                 report.backend, report.criterion, parts.joined(separator: ", ")))
+    if report.results.isEmpty {
+        printError("error: no case ran (check --suite, --filter, --platform)")
+        throw ExitStatus.checkFailed
+    }
+    if !report.passed { throw ExitStatus.checkFailed }
 }

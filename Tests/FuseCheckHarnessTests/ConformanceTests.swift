@@ -61,6 +61,18 @@ struct ConformanceTests {
         #expect(report.mutants.count == MutantEngine.Fault.allCases.count && report.variants.count == 4)
     }
 
+    @Test("the NumPy example backend passes the smoke suite and rejects the whole invalid suite, over the live protocol",
+          .enabled(if: PythonEnvironment.hasNumPy, PythonEnvironment.skipMessage))
+    func numpyBackend() {
+        let backend = SubprocessBackend(command: "python3 \(PythonEnvironment.examples)/numpy_backend.py")
+        defer { backend.shutDown() }
+        let smoke = runSuite(smokeSuite, on: backend)
+        #expect(smoke.allSatisfy { $0.status == .pass }, "\(describe(smoke))")
+        let invalid = runSuite(invalidSuite, on: backend)
+        #expect(invalid.allSatisfy { $0.status == .rejectedAsExpected }, "\(describe(invalid))")
+        #expect(backend.processStarts == 1, "the backend was restarted \(backend.processStarts - 1) times")
+    }
+
     @Test("a backend that rejects a valid case, or names the wrong constraint, fails")
     func wrongRejections() throws {
         struct Rejecter: Backend {

@@ -22,9 +22,7 @@ extension ActivationType {
 
     /// The activation evaluated in Double (the golden's epilogue).
     public func apply(_ x: Double) -> Double {
-        if x.isInfinite && self != .none {
-            return x > 0 ? x : (self == .relu ? 0 : -0.0)
-        }
+        if let limit = limit(at: x) { return limit }
         switch self {
         case .none:
             return x
@@ -45,9 +43,7 @@ extension ActivationType {
     /// which is exact for +, -, *, / because Float has more than 2p + 2 bits of fp16's p).
     /// This is the vendor vector unit's evaluation (spec §2).
     public func apply(_ x: Float, rounding round: (Float) -> Float) -> Float {
-        if x.isInfinite && self != .none {
-            return x > 0 ? x : (self == .relu ? 0 : -0.0)
-        }
+        if let limit = limit(at: x) { return limit }
         switch self {
         case .none:
             return x
@@ -67,5 +63,11 @@ extension ActivationType {
             let right = round(expf(round(Float(Self.fastGeluScale / 2) * round(x - magnitude))))
             return round(left * right)
         }
+    }
+
+    /// The limit at ±infinity (+inf, and -0 or 0 for ReLU at -inf); nil for finite x or no activation.
+    private func limit<T: BinaryFloatingPoint>(at x: T) -> T? {
+        guard x.isInfinite && self != .none else { return nil }
+        return x > 0 ? x : (self == .relu ? 0 : -0.0)
     }
 }

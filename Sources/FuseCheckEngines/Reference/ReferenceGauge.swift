@@ -11,8 +11,8 @@ import FuseCheckOps
 /// that bounds every summation order's error (`dblat3.f`'s gauge; Higham's |A||B|), and the
 /// number of terms n (the contraction length, plus one for the bias).
 public struct ReferenceGauge: Sendable {
-    /// Per matmul output name (`output`; `y1` and `y3`), per rank: the golden fp32 t before any
-    /// rounding to the output type and before the activation.
+    /// Per matmul output name (`y1` and `y3`), per rank: the golden fp32 t before any rounding to
+    /// the output type and before the activation. Empty for calls without an activation.
     public let preActivation: WorldTensors
     /// Same layout: G per element, computed in Double from |inputs| and rounded up to fp32.
     public let magnitude: WorldTensors
@@ -58,7 +58,7 @@ extension AllGatherMatmulCall: GaugeComputable {
         wide.x1.dtype = .float32
         wide.x2.dtype = .float32
         wide.bias?.dtype = .float32
-        let t = wide.referenceOutputs(inputs: inputs.widened(), numerics: .golden)
+        // No activation: the bounds need no pre-activation values.
         let magnitude = wide.referenceOutputs(inputs: inputs.magnitudes(),
                                               numerics: ReferenceNumerics(accumulation: .fp64))
         var biasWorld = WorldTensors(rankCount: worldSize)
@@ -68,7 +68,7 @@ extension AllGatherMatmulCall: GaugeComputable {
             biasWorld[rank, "output"] = Tensor(dtype: .float32, shape: [rows, n],
                                                values: (0..<(rows * n)).map { biasValues[$0 % max(n, 1)] })
         }
-        return ReferenceGauge(preActivation: t.keeping(["output"]), magnitude: magnitude.keeping(["output"]),
+        return ReferenceGauge(preActivation: WorldTensors(rankCount: worldSize), magnitude: magnitude.keeping(["output"]),
                               bias: biasWorld, terms: k + (bias == nil ? 0 : 1))
     }
 }
@@ -83,7 +83,10 @@ extension AlltoAllAllGatherBatchMatMulCall: GaugeComputable {
         wide.actType = ActivationType.none.rawValue
         wide.y2Requested = false
         wide.y3Requested = false
-        let t = wide.referenceOutputs(inputs: inputs.widened(), numerics: .golden)
+        // Pre-activation values are needed only to carry the bound through an activation.
+        let t = actType == ActivationType.none.rawValue
+            ? WorldTensors(rankCount: rankCount)
+            : wide.referenceOutputs(inputs: inputs.widened(), numerics: .golden)
         let magnitude = wide.referenceOutputs(inputs: inputs.magnitudes(),
                                               numerics: ReferenceNumerics(accumulation: .fp64))
         var tWorld = WorldTensors(rankCount: rankCount)

@@ -60,7 +60,7 @@ public struct FuzzProgress: Sendable {
 /// writes it as a `Finding`. Keeps going after failures.
 public enum Fuzzer {
     /// Runs the fuzzer. `makeBackend` is called once per job.
-    public static func run(_ options: FuzzOptions, backendName: String,
+    public static func run(_ options: FuzzOptions, backendName: String, reproBackendArguments: String? = nil,
                            makeBackend: @Sendable () throws -> any Backend,
                            progress: @escaping @Sendable (FuzzProgress) -> Void = { _ in }) throws -> FuzzSummary {
         guard options.shards >= 1, options.shard >= 0, options.shard < options.shards else {
@@ -74,7 +74,8 @@ public enum Fuzzer {
         let deadline = options.seconds.map { start.addingTimeInterval($0) }
 
         DispatchQueue.concurrentPerform(iterations: backends.count) { job in
-            let runner = Runner(backend: backends[job], reproBackendArguments: "--backend '\(backendName)'")
+            let runner = Runner(backend: backends[job],
+                                reproBackendArguments: reproBackendArguments ?? "--backend '\(backendName)'")
             while let k = state.claim(limit: options.cases, deadline: deadline) {
                 let index = options.shard + k * options.shards
                 let entry = stream.entry(index)
@@ -97,6 +98,7 @@ public enum Fuzzer {
                 progress(state.progress(since: start))
             }
         }
+        for backend in backends { (backend as? SubprocessBackend)?.shutDown() }
         return state.summary(options: options, backend: backendName, seconds: Date().timeIntervalSince(start))
     }
 

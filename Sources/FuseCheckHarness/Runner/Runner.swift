@@ -60,12 +60,19 @@ public struct Runner: Sendable {
             return result
         }
 
-        let outcome = backend.run(testCase, call: call, inputs: inputs)
+        let outcome: BackendOutcome
+        if let reporting = backend as? any StderrReportingBackend {
+            let run = reporting.runReportingStderr(testCase, call: call, inputs: inputs)
+            outcome = run.outcome
+            if !run.stderr.isEmpty { result.stderr = run.stderr }
+        } else {
+            outcome = backend.run(testCase, call: call, inputs: inputs)
+        }
         switch outcome {
         case .failed(let failure):
             result.status = CaseStatus(rawValue: failure.kind.rawValue) ?? .crash
             result.message = failure.message
-            result.stderr = failure.stderr
+            result.stderr = failure.stderr ?? result.stderr
             return result
         case .rejected(let ids, let message):
             result.rejection = ids.isEmpty ? message : ids.joined(separator: ", ")

@@ -2,12 +2,6 @@ import FuseCheckCore
 
 /// The AllGatherMatmul half of the constraint catalogue (spec §5).
 extension AllGatherMatmulCall {
-    private static func entry(_ id: String, _ description: String, _ source: String,
-                              _ check: @escaping @Sendable (Self) -> String?) -> ConstraintCheck<Self> {
-        ConstraintCheck(Constraint(id: id, operatorName: operatorName, description: description,
-                                   source: source), check: check)
-    }
-
     /// The supported element types of x1.
     public static let inputDTypes: [DType] = [.float16, .bfloat16]
     /// k must lie in this half-open range.

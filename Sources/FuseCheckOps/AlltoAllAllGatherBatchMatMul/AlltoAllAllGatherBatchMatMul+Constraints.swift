@@ -2,12 +2,6 @@ import FuseCheckCore
 
 /// The AlltoAllAllGatherBatchMatMul half of the constraint catalogue (spec §5).
 extension AlltoAllAllGatherBatchMatMulCall {
-    private static func entry(_ id: String, _ description: String, _ source: String,
-                              _ check: @escaping @Sendable (Self) -> String?) -> ConstraintCheck<Self> {
-        ConstraintCheck(Constraint(id: id, operatorName: operatorName, description: description,
-                                   source: source), check: check)
-    }
-
     /// The supported element types of x.
     public static let inputDTypes: [DType] = [.float16, .bfloat16]
     /// E must lie in this range.

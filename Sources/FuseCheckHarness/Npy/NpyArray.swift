@@ -1,0 +1,75 @@
+import FuseCheckCore
+
+/// An array read from, or to be written to, a NumPy `.npy` file: element type, shape, and the
+/// element bit patterns in C (row-major) order.
+///
+/// Only the element types the case-folder format uses are supported (see `NpyElementType`);
+/// everything else is refused with an `NpyFormatError`, never a crash.
+public struct NpyArray: Sendable, Equatable {
+    /// The element type (`descr`).
+    public let elementType: NpyElementType
+    /// Dimensions, outermost first (empty for a 0-D array).
+    public let shape: [Int]
+    /// Element bit patterns, C order, each zero-extended to 32 bits.
+    public let bits: [UInt32]
+
+    /// An array from bit patterns in C order.
+    public init(elementType: NpyElementType, shape: [Int], bits: [UInt32]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        precondition(bits.count == shape.reduce(1, *), "\(bits.count) elements for shape \(shape)")
+        self.elementType = elementType
+        self.shape = shape
+        self.bits = bits
+    }
+
+    /// A tensor's storage form: fp16 as `<f2`, fp32 as `<f4`, bf16 as its raw bits in `<u2`.
+    public init(_ tensor: Tensor) {
+        self.init(elementType: NpyElementType.storage(of: tensor.dtype), shape: tensor.shape,
+                  bits: tensor.bitPatterns)
+    }
+
+    /// The array as a tensor of `dtype`, which must be stored as `NpyElementType.storage(of: dtype)`
+    /// (bf16 as raw `<u2` bits).
+    public func tensor(as dtype: DType) throws(NpyFormatError) -> Tensor {
+        let expected = NpyElementType.storage(of: dtype)
+        guard elementType == expected else {
+            throw NpyFormatError("holds \(elementType.descr) elements; \(dtype.rawValue) is stored as \(expected.descr)"
+                + (dtype == .bfloat16 ? " (raw bfloat16 bits: write array.view('<u2'))" : ""))
+        }
+        return Tensor(dtype: dtype, shape: shape, values: bits.map(dtype.value(ofBits:)))
+    }
+}
+
+/// The `.npy` element types FuseCheck reads and writes: little-endian float16, float32 and uint16.
+public enum NpyElementType: String, Sendable, CaseIterable, Hashable {
+    /// IEEE binary16, `<f2`.
+    case float16 = "<f2"
+    /// IEEE binary32, `<f4`.
+    case float32 = "<f4"
+    /// Unsigned 16-bit integers, `<u2`: how bfloat16 travels (NumPy has no bfloat16).
+    case uint16 = "<u2"
+
+    /// The `descr` string in the header.
+    public var descr: String { rawValue }
+
+    /// Bytes per element.
+    public var byteWidth: Int { self == .float32 ? 4 : 2 }
+
+    /// How elements of `dtype` are stored.
+    public static func storage(of dtype: DType) -> NpyElementType {
+        switch dtype {
+        case .float16: .float16
+        case .bfloat16: .uint16
+        case .float32: .float32
+        }
+    }
+}
+
+/// Why bytes are not a `.npy` file FuseCheck can use: bad magic, a malformed or absurd header,
+/// an unsupported element type or byte order, truncated or surplus data.
+public struct NpyFormatError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong, in terms a backend author can act on.
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import FuseCheckHarness
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a suite's case folders (case.json and per-rank .npy inputs) for a backend to run offline.",
+        discussion: """
+            DIR/cases/* are what the backend reads and writes its out/ folders into; the harness's \
+            expectations stay apart in DIR/expected.jsonl. Then: fusecheck check DIR. Format: docs/backend-protocol.md.
+            """
+    )
+
+    @Option(name: .long, help: "The suite: smoke, invalid, nightly, or a .jsonl path.")
+    var suite = "smoke"
+
+    @Option(name: .long, help: "The folder to create (must not exist or be empty).")
+    var out: String
+
+    @OptionGroup var layoutOptions: LayoutOptions
+
+    func run() throws {
+        let loaded = try layoutOptions.layout.suite(suite)
+        let progress = Progress("export \(loaded.name)")
+        let records = try CaseExport.export(loaded, to: out, progress: progress.update)
+        print("exported \(records.count) cases of \(loaded.name) to \(out)/\(CaseExport.casesFolder)")
+        print("run a backend over them, then: fusecheck check \(out)")
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Judge the outputs a backend wrote into an exported folder (see `fusecheck export`).",
+        discussion: "Prints the same report as `fusecheck run`; exit status 0 only if nothing failed."
+    )
+
+    @Argument(help: "The folder written by `fusecheck export`.")
+    var directory: String
+
+    @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var criterion: Criterion = .fusecheck
+
+    @Option(name: .long, help: "Write the full report as JSON to this path.")
+    var json: String?
+
+    @Option(name: .long, help: "Write a JUnit XML report to this path.")
+    var junit: String?
+
+    func run() throws {
+        let (header, entries) = try CaseExport.read(directory)
+        let backend = try ExportedOutcomesBackend(directory: directory)
+        let runner = Runner(backend: backend, criterion: criterion,
+                            reproBackendArguments: "(offline: rerun your backend on \(directory)/\(CaseExport.casesFolder))")
+        var expectations: [String: String] = [:]
+        for entry in entries {
+            if let rejected = entry.record.rejected, rejected.count == 1 { expectations[entry.testCase.id] = rejected[0] }
+        }
+        let report = execute(runner: runner, suiteName: header.suite, cases: entries.map(\.testCase),
+                             expectations: expectations, criterion: criterion)
+        try finish(report, json: json, junit: junit)
+    }
+}

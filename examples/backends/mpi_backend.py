@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""FuseCheck example backend with real collectives: one MPI process per rank.
+
+For each case this launcher starts `mpirun -n WORLD python3 mpi_backend.py --rank CASE OUT`.
+Every rank process reads only its own inputs (rank{r}/*.npy), moves data with real MPI
+collectives (mpi4py over Open MPI), computes its matmul in NumPy and writes only its own
+outputs (out/rank{r}/*.npy):
+
+    AllGatherMatmul                Allgather of x1 over the world, then gather_out @ x2_r (+ bias)
+    AlltoAllAllGatherBatchMatMul   Alltoall of x over the EP group (ranks with the same t),
+                                   Allgather over the TP group (ranks with the same e), then
+                                   y2 @ weight (+ bias) and the activation
+
+Rank r has coordinates (e, t) = divmod(r, tp). Validation, numerics and file handling are
+numpy_backend.py's (invalid cases are rejected by the launcher without starting MPI).
+
+Usage:
+    mpi_backend.py                    live mode (JSON Lines on stdin/stdout)
+    mpi_backend.py FOLDER...          offline mode over case folders or an export
+
+Environment:
+    FUSECHECK_MPIRUN        the launcher (default: mpirun)
+    FUSECHECK_MPIRUN_ARGS   extra launcher arguments (default: --oversubscribe, since worlds of
+                            up to 64 ranks run on small machines)
+As root, OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are set for Open MPI.
+"""
+
+import os
+import shlex
+import subprocess
+import sys
+import traceback
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy_backend as nb  # noqa: E402
+
+MPIRUN = os.environ.get("FUSECHECK_MPIRUN", "mpirun")
+MPIRUN_ARGS = shlex.split(os.environ.get("FUSECHECK_MPIRUN_ARGS", "--oversubscribe"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The launcher
+# ---------------------------------------------------------------------------------------------
+
+def launch(folder, out):
+    """Runs one case folder; returns ("ok", None, None) or ("rejected", message, ids)."""
+    case = nb.read_case(folder)
+    broken = nb.violations(case)
+    if broken:
+        message = "; ".join(f"{cid}: {detail}" for cid, detail in broken)
+        ids = [cid for cid, _ in broken]
+        nb.write_rejection(out, message, ids)
+        return "rejected", message, ids
+    environment = dict(os.environ)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        environment.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        environment.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    command = [MPIRUN, *MPIRUN_ARGS, "-n", str(case["world"]["size"]),
+               sys.executable, os.path.abspath(__file__), "--rank", "--accumulate", nb.ACCUMULATE, folder, out]
+    # stdin from /dev/null: mpirun forwards its stdin to rank 0, and ours carries the protocol.
+    # stdout to our stderr: our stdout carries nothing but reply lines.
+    finished = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr,
+                              env=environment, check=False)
+    if finished.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command[:4])} ... exited with status {finished.returncode}")
+    return "ok", None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# One rank, under mpirun
+# ---------------------------------------------------------------------------------------------
+
+def as_bits(array):
+    """A 16-bit array (float16 or bfloat16 bits) as contiguous uint16, for MPI."""
+    return np.ascontiguousarray(array).view(np.uint16)
+
+
+def all_gather_matmul_rank(comm, folder, case, out):
+    rank, ws = comm.Get_rank(), comm.Get_size()
+    a = case["attributes"]
+    dtype = case["dtype"]
+    x1 = nb.read_input(folder, case, rank, "x1")
+    gathered = np.empty((ws,) + x1.shape, dtype=np.uint16)
+    comm.Allgather(as_bits(x1), gathered)
+    gather_out = gathered.reshape(ws * x1.shape[0], x1.shape[1]).view(x1.dtype)  # rank order
+    x2 = nb.to_float32(nb.read_input(folder, case, rank, "x2"), dtype)
+    if a["x2_transposed"]:
+        x2 = x2.T
+    acc = nb.matmul_fp32(nb.to_float32(gather_out, dtype), x2)
+    bias = nb.to_float32(nb.read_input(folder, case, rank, "bias"), dtype) if a["bias"] else None
+    nb.write_output(out, rank, "output", nb.round_to_storage(nb.epilogue(acc, bias, dtype), dtype))
+    if a["gather_output"]:
+        nb.write_output(out, rank, "gather_out", gather_out)
+
+
+def alltoall_allgather_batch_matmul_rank(comm, folder, case, out):
+    rank = comm.Get_rank()
+    ep, tp = case["world"]["ep"], case["world"]["tp"]
+    e, t = divmod(rank, tp)
+    shard = case["attributes"]["x_shard_type"]
+    ep_group = comm.Split(color=t, key=e)  # the ranks (s, t) for every s; our rank in it is e
+    tp_group = comm.Split(color=e, key=t)  # the ranks (e, t') for every t'; our rank in it is t
+
+    x = nb.read_input(folder, case, rank, "x")
+    experts, rows, width = x.shape
+    local = experts // ep
+    # AllToAll over EP: chunk j of x (experts [j*E/ep, (j+1)*E/ep)) goes to EP rank j.
+    received = np.empty((ep, local, rows, width), dtype=np.uint16)  # [s][k][c][h]
+    ep_group.Alltoall(as_bits(x), received)
+    x1 = np.ascontiguousarray(received.transpose(1, 0, 2, 3)).reshape(local, ep * rows, width)  # [k][s*rows + c][h]
+    # AllGather over TP.
+    gathered = np.empty((tp, local, ep, rows, width), dtype=np.uint16)  # [t'][k][s][c][h]
+    tp_group.Allgather(x1, gathered)
+    if shard == 0:   # y2[k][s*C + c][t'*(H/tp) + h]
+        y2 = gathered.transpose(1, 2, 3, 0, 4).reshape(local, ep * rows, tp * width)
+    else:            # y2[k][s*C + t'*(C/tp) + c][h]: EP source, then TP rank, then the C/tp rows
+        y2 = gathered.transpose(1, 2, 0, 3, 4).reshape(local, ep * tp * rows, width)
+    y2 = np.ascontiguousarray(y2).view(x.dtype)
+
+    acc = nb.batch_matmul_accumulate(case, y2, nb.read_input(folder, case, rank, "weight"))
+    bias = nb.read_input(folder, case, rank, "bias") if case["attributes"]["bias"] else None
+    for name, array in nb.batch_matmul_outputs(case, acc, y2, bias).items():
+        nb.write_output(out, rank, name, array)
+    ep_group.Free()
+    tp_group.Free()
+
+
+def rank_main(folder, out):
+    from mpi4py import MPI  # only the rank processes need MPI
+
+    comm = MPI.COMM_WORLD
+    try:
+        case = nb.read_case(folder)
+        if comm.Get_size() != case["world"]["size"]:
+            raise RuntimeError(f"{comm.Get_size()} MPI processes for a world of {case['world']['size']}")
+        if case["op"] == "agmm":
+            all_gather_matmul_rank(comm, folder, case, out)
+        elif case["op"] == "aagbmm":
+            alltoall_allgather_batch_matmul_rank(comm, folder, case, out)
+        else:
+            raise ValueError(f"unknown operator {case['op']!r}")
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+        comm.Abort(1)
+    comm.Barrier()
+    return 0
+
+
+def main(argv):
+    args = list(argv)
+    if args and args[0] == "--rank":
+        args = args[1:]
+        if args[:1] == ["--accumulate"]:
+            nb.ACCUMULATE = args[1]
+            args = args[2:]
+        return rank_main(args[0], args[1])
+    return nb.main(args, run=launch)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
