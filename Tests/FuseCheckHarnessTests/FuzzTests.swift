@@ -92,6 +92,19 @@ struct FuzzTests {
         }
     }
 
+    @Test("every mutant and variant survives random invalid cases: a verdict, never a crash",
+          arguments: BackendCatalog.mutants.map(\.name) + CorrectVariants.all.map(\.name))
+    func invalidCasesNeverCrash(name: String) throws {
+        let stream = FuzzStream(seed: 5, budget: Self.budget)
+        let runner = Runner(backend: try BackendCatalog.backend(named: name))
+        let invalid = (0..<600).map(stream.entry).filter { $0.expectedRejection != nil }
+        #expect(invalid.count > 40)
+        for entry in invalid {
+            let result = runner.run(entry.testCase, expectedRejection: entry.expectedRejection)
+            #expect(result.status != .harnessError, "\(entry.testCase.id): \(result.message)")
+        }
+    }
+
     @Test("a malformed finding file is a clear error")
     func malformedFinding() throws {
         let path = try temporaryFolder() + "/bad.json"

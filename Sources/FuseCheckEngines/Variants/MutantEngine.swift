@@ -67,6 +67,9 @@ public struct MutantEngine: Engine {
             }
             return .completed(droppingLastTile(call, outputs))
         case .transposeIgnored:
+            // Validation and the input check come first, as in every engine; the fault is in the kernel.
+            guard call.isValid else { return try engine.run(call, inputs: inputs) }
+            try call.checkInputs(inputs)
             let (misread, misreadInputs) = ignoringTransposition(call, inputs)
             return try engine.run(misread, inputs: misreadInputs)
         case .validationSkipped:
