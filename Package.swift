@@ -4,8 +4,8 @@
 // Layers, each depending only on the ones above it:
 //   FuseCheckCore     numerics (fp16/bf16 rounding), tensors, digests
 //   FuseCheckOps      operator specs, the constraint catalogue, output shapes
-//   FuseCheckEngines  the engine protocol and the reference engine
-//   FuseCheckHarness  cases, input data, suites, golden digests
+//   FuseCheckEngines  the engine protocol, the reference engine and the pipelined engine
+//   FuseCheckHarness  cases, input data, suites, golden digests, the benchmark
 //   fusecheck         the command-line tool
 
 import PackageDescription
@@ -23,8 +23,15 @@ let package = Package(
         // MARK: - Public API
         .target(name: "FuseCheckCore", dependencies: ["CXXHash"]),
         .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
-        .target(name: "FuseCheckEngines", dependencies: ["FuseCheckOps"]),
-        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines"]),
+        .target(
+            name: "FuseCheckEngines",
+            dependencies: ["FuseCheckOps"],
+            // The pipelined engine's register tiles need the build machine's vector unit (AVX-512
+            // or AVX2, FMA, F16C); for the baseline x86-64 target SIMD FMA becomes library calls.
+            // Numerics do not change: every FMA is spelled out and Swift never contracts a*b + c.
+            swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
+        ),
+        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "COpenBLAS"]),
         .executableTarget(
             name: "fusecheck",
             dependencies: [
@@ -39,6 +46,12 @@ let package = Package(
             name: "CXXHash",
             pkgConfig: "libxxhash",
             providers: [.apt(["libxxhash-dev"])]
+        ),
+        // Debian's libopenblas-dev: the benchmark's cblas_sgemm baseline; only Bench/OpenBLAS.swift imports it.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
         ),
 
         // MARK: - Unit test bundles

@@ -17,7 +17,8 @@ struct FuseCheck: ParsableCommand {
             Exit status: 0 everything passed, 1 a check failed, 2 a usage or harness error.
             Cases are named by ids such as agmm:a3:bf16:ws=8:m=16:k=512:n=64:x2T=1:data=uniform:seed=7.
             """,
-        subcommands: [RunCommand.self, SelftestCommand.self, FuzzCommand.self, ReplayCommand.self, ExportCommand.self, CheckCommand.self, ConstraintsCommand.self, GoldenCommand.self, CorpusCommand.self, ShowCommand.self]
+        subcommands: [RunCommand.self, SelftestCommand.self, FuzzCommand.self, ReplayCommand.self, ExportCommand.self, CheckCommand.self, ConstraintsCommand.self, GoldenCommand.self, CorpusCommand.self, ShowCommand.self,
+                      BenchCommand.self]
     )
 
     /// Runs a command, mapping every failure onto the documented exit codes.

@@ -1,0 +1,98 @@
+import Foundation
+import FuseCheckCore
+import FuseCheckOps
+
+/// The second implementation, built the way fused kernels are: the collectives move data in
+/// chunks, and each rank multiplies the chunks it already has while the next ones move.
+///
+/// Every rank runs two stage threads, a transport and a compute stage, and all ranks run at once.
+/// Compute stages share `computeSlots` cores (one slot per chunk computed), so the per-rank
+/// stage times in `PipelineProfile` measure work, not waiting. With `.sequential` accumulation
+/// the outputs are bit-identical to `ReferenceEngine(epilogue: .ideal)`: the matmul keeps the
+/// reference's FMA sequence (see `BlockedMatmul`) and the epilogue is the reference's.
+public struct PipelinedEngine: Engine {
+    /// How each output element's products are summed.
+    public var accumulation: AccumulationOrder
+    /// How rows are cut into chunks.
+    public var tiling: PipelineTiling
+    /// Compute stages that may run at once (default: the active processor count).
+    public var computeSlots: Int
+
+    /// An engine; the defaults reproduce the reference bit for bit.
+    public init(accumulation: AccumulationOrder = .sequential, tiling: PipelineTiling = PipelineTiling(),
+                computeSlots: Int? = nil) {
+        self.accumulation = accumulation
+        self.tiling = tiling
+        self.computeSlots = max(1, computeSlots ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// `pipelined`, or `pipelined-splitk` for a split-K accumulation.
+    public var name: String { accumulation == .sequential ? "pipelined" : "pipelined-splitk" }
+
+    public func run(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> EngineOutcome {
+        try runProfiled(call, inputs: inputs).outcome
+    }
+
+    /// Runs one call and reports, for a call that ran, each rank's time in communication, in
+    /// compute, and in both at once.
+    public func runProfiled(_ call: any FusedOperatorCall,
+                            inputs: WorldTensors) throws -> (outcome: EngineOutcome, profile: PipelineProfile?) {
+        let violations = call.violations()
+        guard violations.isEmpty else { return (.rejected(violations), nil) }
+        try call.checkInputs(inputs)
+        guard let pipelined = call as? any PipelinedComputable else {
+            throw EngineError.unsupportedOperator(type(of: call).operatorID)
+        }
+        let (outputs, profile) = pipelined.pipelinedOutputs(inputs: inputs, engine: self)
+        return (.completed(outputs), profile)
+    }
+}
+
+/// How the pipelined engine cuts a rank's rows into chunks (tiles).
+///
+/// The vendor AllGatherMatmul kernel splits M into at most 16 tiles (spec §1). Thin tiles starve
+/// the matmul: each tile streams the whole right operand from L3 through L1 once per k-block, so
+/// a tile also gets at least `minimumTileRows` matmul rows when there are enough (96 measured
+/// better than 48 on the benchmark's shapes: twelve 8-row micro-panels share each panel load).
+public struct PipelineTiling: Sendable, Hashable {
+    /// The most tiles a rank's rows are cut into.
+    public var maxTiles: Int
+    /// The fewest matmul rows a tile should have.
+    public var minimumTileRows: Int
+
+    /// A tiling; the defaults are the vendor's 16 tiles and tiles of at least 96 rows.
+    public init(maxTiles: Int = 16, minimumTileRows: Int = 96) {
+        precondition(maxTiles >= 1 && minimumTileRows >= 1, "a tiling needs at least one tile of one row")
+        self.maxTiles = maxTiles
+        self.minimumTileRows = minimumTileRows
+    }
+
+    /// The finest chunking: up to 16 tiles, down to single rows (exercises the pipeline in tests).
+    public static let finest = PipelineTiling(maxTiles: 16, minimumTileRows: 1)
+
+    /// `rows` cut into consecutive near-equal ranges (the first `rows % count` one row longer),
+    /// covering every row once. A row here yields `matmulRowsPerRow` rows of the matmul (an
+    /// AlltoAllAllGatherBatchMatMul capacity row arrives from every source rank).
+    ///
+    /// ```
+    /// count = max(1, min(maxTiles, rows, rows * matmulRowsPerRow / minimumTileRows))    (0 if rows == 0)
+    /// ```
+    public func tiles(rows: Int, matmulRowsPerRow: Int = 1) -> [Range<Int>] {
+        guard rows > 0 else { return [] }
+        let count = max(1, min(maxTiles, rows, rows * max(matmulRowsPerRow, 1) / minimumTileRows))
+        let base = rows / count
+        let longer = rows % count
+        var start = 0
+        return (0..<count).map { index in
+            let length = base + (index < longer ? 1 : 0)
+            defer { start += length }
+            return start..<(start + length)
+        }
+    }
+}
+
+/// An operator call the pipelined engine can evaluate.
+protocol PipelinedComputable: FusedOperatorCall {
+    /// Every rank's outputs for a valid call with checked inputs, and the stage times.
+    func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile)
+}

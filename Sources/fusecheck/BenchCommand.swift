@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import FuseCheckHarness
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the reference engine, the pipelined engine and OpenBLAS on realistic shapes of both operators.",
+        discussion: """
+            Build with -c release. Per row: median seconds of the reference and the pipelined engine, the \
+            speedup, the pipelined engine's GFLOP/s, cblas_sgemm's GFLOP/s on the same matmuls with \
+            pre-gathered fp32 operands, their ratio, the share of communication overlapped by compute, \
+            and the peak memory. Exits 1 when the pipelined outputs are not bit-identical to the reference.
+            """
+    )
+
+    @Flag(name: .long, help: "Write the results as a JSON array instead of a table.")
+    var json = false
+
+    @Option(name: .long, help: "Timed runs of the pipelined engine and of OpenBLAS per row (after one warm-up).")
+    var repetitions = 5
+
+    @Option(name: .long, help: "Runs of the reference engine per row (fewer once a row has used 5 s).")
+    var referenceRepetitions = 3
+
+    @Option(name: .long, help: "A case id to measure instead of the standard table (repeatable).")
+    var `case`: [String] = []
+
+    func run() throws {
+        let interactive = isatty(STDERR_FILENO) != 0
+        let results = try Benchmark.run(caseIDs: `case`.isEmpty ? Benchmark.standardCases : `case`,
+                                        repetitions: repetitions, referenceRepetitions: referenceRepetitions,
+                                        progress: { if interactive { printError("bench: \($0)") } })
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+        } else {
+            print(Benchmark.table(results))
+        }
+        if results.contains(where: { !$0.identical }) {
+            printError("bench: the pipelined outputs differ from the reference's")
+            throw ExitStatus.checkFailed
+        }
+    }
+}

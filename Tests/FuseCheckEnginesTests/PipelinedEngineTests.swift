@@ -1,0 +1,126 @@
+import Testing
+import FuseCheckCore
+import FuseCheckOps
+@testable import FuseCheckEngines
+
+@Suite("Pipelined engine: chunking")
+struct PipelinedTilingTests {
+    @Test("tiles cover every row exactly once, in order, at most maxTiles of them", arguments: 1...16)
+    func tilesCoverRows(maxTiles: Int) {
+        for rows in [0, 1, 2, 3, 7, 15, 16, 17, 33, 100, 128, 1000] {
+            for minimum in [1, 8, 48] {
+                let tiles = PipelineTiling(maxTiles: maxTiles, minimumTileRows: minimum).tiles(rows: rows)
+                #expect(tiles.flatMap { Array($0) } == Array(0..<rows), "rows \(rows), \(maxTiles) tiles")
+                #expect(tiles.count <= maxTiles && tiles.allSatisfy { !$0.isEmpty })
+                let lengths = Set(tiles.map(\.count))
+                #expect((lengths.max() ?? 0) - (lengths.min() ?? 0) <= 1, "near-equal: \(tiles)")
+            }
+        }
+    }
+
+    @Test("the finest tiling cuts m into min(16, m) tiles; the default keeps tiles of 96 rows or more")
+    func tileCounts() {
+        #expect(PipelineTiling.finest.tiles(rows: 37).count == 16)
+        #expect(PipelineTiling.finest.tiles(rows: 5).count == 5)
+        #expect(PipelineTiling().tiles(rows: 128).count == 1)
+        #expect(PipelineTiling().tiles(rows: 256).count == 2)
+        #expect(PipelineTiling().tiles(rows: 4096).count == 16)
+        #expect(PipelineTiling().tiles(rows: 16, matmulRowsPerRow: 16).count == 2)
+    }
+
+    @Test("stage intervals: union merges overlaps, intersection is what both cover")
+    func intervals() {
+        let union = StageTimeline.union([5..<8, 0..<2, 1..<3, 7..<9])
+        #expect(union == [0..<3, 5..<9])
+        #expect(StageTimeline.intersection(union, [2..<6, 8..<20]) == [2..<3, 5..<6, 8..<9])
+    }
+}
+
+@Suite("Pipelined engine: bit-identical to the reference")
+struct PipelinedEngineTests {
+    static func check(_ call: any FusedOperatorCall, engine: PipelinedEngine, seed: UInt64,
+                      special: Bool = false) throws {
+        #expect(call.isValid, "\(call.violations())")
+        var data = PipelinedTestData(seed: seed)
+        let inputs = data.inputs(for: call, special: special)
+        let expected = try #require(completed(try ReferenceEngine().run(call, inputs: inputs)))
+        let (outcome, profile) = try engine.runProfiled(call, inputs: inputs)
+        let actual = try #require(completed(outcome))
+        let difference = firstDifference(expected, actual, names: call.outputSlots.map(\.name))
+        #expect(difference == nil, "\(call) with \(engine.tiling): \(difference ?? "")")
+        let ranks = try #require(profile?.ranks)
+        #expect(ranks.count == call.rankCount)
+        #expect(ranks.allSatisfy { $0.overlapped <= min($0.communication, $0.compute) + 1e-9 && $0.compute > 0 })
+    }
+
+    @Test("AllGatherMatmul, every tile count 1...16, m not divisible by it", arguments: 1...16)
+    func allGatherMatmulTiles(maxTiles: Int) throws {
+        let call = AllGatherMatmulCall(platform: .a3, dtype: .float16, worldSize: 4, m: 19, k: 260, n: 53,
+                                       x2Transposed: maxTiles % 2 == 0, bias: maxTiles % 3 == 0)
+        try Self.check(call, engine: PipelinedEngine(tiling: PipelineTiling(maxTiles: maxTiles, minimumTileRows: 1)),
+                       seed: UInt64(maxTiles))
+    }
+
+    @Test("AllGatherMatmul with special values, without gather output, and with m = 0",
+          arguments: [DType.float16, .bfloat16])
+    func allGatherMatmulEdges(dtype: DType) throws {
+        let special = AllGatherMatmulCall(platform: .a2, dtype: dtype, worldSize: 2, m: 9, k: 300, n: 20, bias: true)
+        try Self.check(special, engine: PipelinedEngine(tiling: .finest), seed: 3, special: true)
+        let noGather = AllGatherMatmulCall(platform: .a3, dtype: dtype, worldSize: 8, m: 3, k: 256, n: 7,
+                                           gatherOutput: false)
+        try Self.check(noGather, engine: PipelinedEngine(computeSlots: 1), seed: 4)
+        let empty = AllGatherMatmulCall(platform: .a3, dtype: dtype, worldSize: 2, m: 0, k: 256, n: 7)
+        var data = PipelinedTestData(seed: 5)
+        let inputs = data.inputs(for: empty)
+        let outputs = try #require(completed(try PipelinedEngine().run(empty, inputs: inputs)))
+        #expect(outputs[0, "output"]?.shape == [0, 7] && outputs[1, "gather_out"]?.shape == [0, 256])
+    }
+
+    struct Layout: CustomTestStringConvertible, Sendable {
+        let shard: ShardType
+        let activation: ActivationType
+        let weightTransposed: Bool
+        let biasRank: Int
+        var testDescription: String {
+            "shard \(shard.rawValue) act \(activation.rawValue) wT \(weightTransposed) bias \(biasRank)"
+        }
+    }
+
+    @Test("AlltoAllAllGatherBatchMatMul, both shard types, every activation, tiled to single rows",
+          arguments: [
+              Layout(shard: .gatherH, activation: .none, weightTransposed: false, biasRank: 0),
+              Layout(shard: .gatherC, activation: .gelu, weightTransposed: true, biasRank: 2),
+              Layout(shard: .gatherH, activation: .silu, weightTransposed: true, biasRank: 3),
+              Layout(shard: .gatherC, activation: .relu, weightTransposed: false, biasRank: 2),
+              Layout(shard: .gatherC, activation: .fastGelu, weightTransposed: false, biasRank: 0),
+          ])
+    func batchMatMul(layout: Layout) throws {
+        for dtype in [DType.float16, .bfloat16] {
+            let call = AlltoAllAllGatherBatchMatMulCall(
+                dtype: dtype, ep: 2, tp: 2, experts: 4, capacity: 6, hidden: 20, outputWidth: 26, shard: layout.shard,
+                activation: layout.activation, weightTransposed: layout.weightTransposed, biasRank: layout.biasRank,
+                y2Requested: true, y3Requested: layout.activation != .none)
+            try Self.check(call, engine: PipelinedEngine(tiling: .finest), seed: 7)
+            try Self.check(call, engine: PipelinedEngine(tiling: PipelineTiling(maxTiles: 2, minimumTileRows: 4)),
+                           seed: 8, special: true)
+        }
+    }
+
+    @Test("a call that breaks a constraint is rejected, naming it, without running")
+    func rejected() throws {
+        let call = AllGatherMatmulCall(platform: .a3, dtype: .float16, worldSize: 3, m: 2, k: 256, n: 4)
+        var data = PipelinedTestData(seed: 1)
+        let outcome = try PipelinedEngine().run(call, inputs: data.inputs(for: call))
+        guard case .rejected(let violations) = outcome else {
+            Issue.record("world size 3 was accepted")
+            return
+        }
+        #expect(!violations.isEmpty)
+    }
+
+    @Test("names: pipelined, and pipelined-splitk for split-K")
+    func names() {
+        #expect(PipelinedEngine().name == "pipelined")
+        #expect(PipelinedEngine(accumulation: .splitK(parts: 4)).name == "pipelined-splitk")
+    }
+}
