@@ -39,26 +39,19 @@ struct CheckCommand: ParsableCommand {
     @Argument(help: "The folder written by `fusecheck export`.")
     var directory: String
 
-    @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var criterion: Criterion = .fusecheck
-
-    @Option(name: .long, help: "Write the full report as JSON to this path.")
-    var json: String?
-
-    @Option(name: .long, help: "Write a JUnit XML report to this path.")
-    var junit: String?
+    @OptionGroup var reportOptions: ReportOptions
 
     func run() throws {
         let (header, entries) = try CaseExport.read(directory)
         let backend = try ExportedOutcomesBackend(directory: directory)
-        let runner = Runner(backend: backend, criterion: criterion,
+        let runner = Runner(backend: backend, criterion: reportOptions.criterion,
                             reproBackendArguments: "(offline: rerun your backend on \(directory)/\(CaseExport.casesFolder))")
         var expectations: [String: String] = [:]
         for entry in entries {
             if let rejected = entry.record.rejected, rejected.count == 1 { expectations[entry.testCase.id] = rejected[0] }
         }
         let report = execute(runner: runner, suiteName: header.suite, cases: entries.map(\.testCase),
-                             expectations: expectations, criterion: criterion)
-        try finish(report, json: json, junit: junit)
+                             expectations: expectations, criterion: reportOptions.criterion)
+        try finish(report, options: reportOptions)
     }
 }

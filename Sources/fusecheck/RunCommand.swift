@@ -31,14 +31,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Keep only cases matching: comma-separated key=value terms (op, dtype, data, ws, act, ...) or id substrings.")
     var filter: String?
 
-    @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var criterion: Criterion = .fusecheck
-
-    @Option(name: .long, help: "Write the full report as JSON to this path.")
-    var json: String?
-
-    @Option(name: .long, help: "Write a JUnit XML report to this path.")
-    var junit: String?
+    @OptionGroup var reportOptions: ReportOptions
 
     @OptionGroup var layoutOptions: LayoutOptions
 
@@ -46,10 +39,11 @@ struct RunCommand: ParsableCommand {
         let (suiteName, cases, expectations) = try selectCases()
         let backend = try backendOptions.make()
         defer { shutDown(backend) }
-        let runner = Runner(backend: backend, criterion: criterion, reproBackendArguments: backendOptions.reproArguments)
+        let runner = Runner(backend: backend, criterion: reportOptions.criterion,
+                            reproBackendArguments: backendOptions.reproArguments)
         let report = execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
-                             criterion: criterion)
-        try finish(report, json: json, junit: junit)
+                             criterion: reportOptions.criterion)
+        try finish(report, options: reportOptions)
     }
 
     func selectCases() throws -> (String, [Case], [String: String]) {
@@ -73,6 +67,18 @@ struct RunCommand: ParsableCommand {
     }
 }
 
+/// How a run is judged and where its reports go.
+struct ReportOptions: ParsableArguments {
+    @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var criterion: Criterion = .fusecheck
+
+    @Option(name: .long, help: "Write the full report as JSON to this path.")
+    var json: String?
+
+    @Option(name: .long, help: "Write a JUnit XML report to this path.")
+    var junit: String?
+}
+
 /// Runs cases with a progress line and collects the report.
 func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [String: String],
              criterion: Criterion) -> RunReport {
@@ -88,9 +94,9 @@ func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [St
 }
 
 /// Writes the reports, prints failures with their repro lines and the summary table, and sets the exit status.
-func finish(_ report: RunReport, json: String?, junit: String?) throws {
-    if let json { try AtomicFile.write(try report.json(), to: json) }
-    if let junit { try AtomicFile.write(Data(report.junit().utf8), to: junit) }
+func finish(_ report: RunReport, options: ReportOptions) throws {
+    if let json = options.json { try AtomicFile.write(try report.json(), to: json) }
+    if let junit = options.junit { try AtomicFile.write(Data(report.junit().utf8), to: junit) }
     let problems = report.results.filter { $0.status.isFailure || $0.status == .harnessError }
     for result in problems.prefix(50) {
         print("\(result.status.rawValue.uppercased()) \(result.id)")
