@@ -106,6 +106,23 @@ struct PipelinedEngineTests {
         }
     }
 
+    @Test("scratch buffers (staging, y2 and gather buffers that are no output) reused across calls and shapes")
+    func scratchReuse() throws {
+        // Special values first, so that later calls find NaNs and infinities left in the scratch memory.
+        for (index, special) in [true, false, false].enumerated() {
+            let seed = UInt64(20 + index)
+            let batch = AlltoAllAllGatherBatchMatMulCall(
+                dtype: .bfloat16, ep: 2, tp: 2, experts: 4, capacity: 6 - 2 * index, hidden: 20 + 4 * index,
+                outputWidth: 26, shard: index == 1 ? .gatherC : .gatherH, activation: .relu, weightTransposed: false,
+                biasRank: 2, y2Requested: false, y3Requested: true)
+            try Self.check(batch, engine: PipelinedEngine(tiling: PipelineTiling(maxTiles: 3, minimumTileRows: 2)),
+                           seed: seed, special: special)
+            let gather = AllGatherMatmulCall(platform: .a3, dtype: .float16, worldSize: 4, m: 5 + 3 * index,
+                                             k: 320 - 32 * index, n: 21, gatherOutput: false)
+            try Self.check(gather, engine: PipelinedEngine(tiling: .finest), seed: seed, special: special)
+        }
+    }
+
     @Test("a call that breaks a constraint is rejected, naming it, without running")
     func rejected() throws {
         let call = AllGatherMatmulCall(platform: .a3, dtype: .float16, worldSize: 3, m: 2, k: 256, n: 4)

@@ -25,9 +25,13 @@ extension AllGatherMatmulCall: PipelinedComputable {
             rank * chunksPerRank + step * tiles.count + tile
         }
 
-        let counts = Array(repeating: m * ws * k, count: ws) + Array(repeating: m * ws * n, count: ws)
+        // The gather buffers are scratch memory reused across calls unless they are an output.
+        let scratch = ScratchBuffers.shared
+        let scratchGathers = gatherOutput ? nil : (0..<ws).map { _ in scratch.take(count: m * ws * k) }
+        defer { scratch.giveBack(scratchGathers ?? []) }
+        let counts = Array(repeating: gatherOutput ? m * ws * k : 0, count: ws) + Array(repeating: m * ws * n, count: ws)
         let arrays = StageThreads.makeArrays(counts: counts) { spans in
-            let gathers = Array(spans[0..<ws])
+            let gathers = scratchGathers ?? Array(spans[0..<ws])
             let outputs = Array(spans[ws...])
             var bodies: [@Sendable () -> Void] = []
             for rank in 0..<ws {

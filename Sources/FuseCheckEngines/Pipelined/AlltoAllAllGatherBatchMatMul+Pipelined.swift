@@ -62,13 +62,18 @@ extension AlltoAllAllGatherBatchMatMulCall: PipelinedComputable {
         let stagedCount = experts * ep * sourceRows * width
         let y2Count = experts * expertRows * hidden
         let yCount = experts * expertRows * columns
-        let counts = Array(repeating: stagedCount, count: rankCount) + Array(repeating: y2Count, count: rankCount)
+        // The staging buffers, and y2 when it is not an output, are scratch memory reused across calls.
+        let scratch = ScratchBuffers.shared
+        let stagedBuffers = (0..<rankCount).map { _ in scratch.take(count: stagedCount) }
+        let scratchY2 = y2Requested ? nil : (0..<rankCount).map { _ in scratch.take(count: y2Count) }
+        defer { scratch.giveBack(stagedBuffers + (scratchY2 ?? [])) }
+        let counts = Array(repeating: y2Requested ? y2Count : 0, count: rankCount)
             + Array(repeating: yCount, count: rankCount) + Array(repeating: y3Produced ? yCount : 0, count: rankCount)
         let arrays = StageThreads.makeArrays(counts: counts) { spans in
-            let staged = Array(spans[0..<rankCount])
-            let y2 = Array(spans[rankCount..<2 * rankCount])
-            let y1 = Array(spans[2 * rankCount..<3 * rankCount])
-            let y3 = Array(spans[3 * rankCount..<4 * rankCount])
+            let staged = stagedBuffers
+            let y2 = scratchY2 ?? Array(spans[0..<rankCount])
+            let y1 = Array(spans[rankCount..<2 * rankCount])
+            let y3 = Array(spans[2 * rankCount..<3 * rankCount])
             var bodies: [@Sendable () -> Void] = []
             for e in 0..<ep {
                 for t in 0..<tp {
@@ -161,12 +166,12 @@ extension AlltoAllAllGatherBatchMatMulCall: PipelinedComputable {
         var outputs = WorldTensors(rankCount: rankCount)
         let shape = [experts, expertRows, columns]
         for rank in 0..<rankCount {
-            outputs[rank, "y1"] = Tensor(dtype: dtype, shape: shape, values: arrays[2 * rankCount + rank])
+            outputs[rank, "y1"] = Tensor(dtype: dtype, shape: shape, values: arrays[rankCount + rank])
             outputs[rank, "y2"] = y2Requested
-                ? Tensor(dtype: dtype, shape: [experts, expertRows, hidden], values: arrays[rankCount + rank])
+                ? Tensor(dtype: dtype, shape: [experts, expertRows, hidden], values: arrays[rank])
                 : .empty(dtype)
             outputs[rank, "y3"] = y3Produced
-                ? Tensor(dtype: dtype, shape: shape, values: arrays[3 * rankCount + rank]) : .empty(dtype)
+                ? Tensor(dtype: dtype, shape: shape, values: arrays[2 * rankCount + rank]) : .empty(dtype)
         }
         return (outputs, timeline.profile())
     }
