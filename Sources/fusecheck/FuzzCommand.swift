@@ -161,8 +161,8 @@ struct ReplayCommand: ParsableCommand {
                 }
             }
             let buckets = ["0", "1", "2", "3-4", "5-8", "9-16", ">16", "nan/inf"]
-            print("  ulps     " + buckets.compactMap { key in output.ulpHistogram[key].map { "\(key): \($0)" } }
-                .joined(separator: ", "))
+            let histogram = buckets.compactMap { key in output.ulpHistogram[key].map { "\(key): \($0)" } }
+            if !histogram.isEmpty { print("  ulps     " + histogram.joined(separator: ", ")) }
         }
         if let stderr = result.stderr, !stderr.isEmpty { print("stderr\n\(stderr)") }
         print("repro      \(result.repro)")
