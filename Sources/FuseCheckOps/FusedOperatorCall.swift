@@ -93,6 +93,3 @@ public enum OperatorCatalogue {
     /// The constraint with this id, if any.
     public static func constraint(id: String) -> Constraint? { constraints.first { $0.id == id } }
 }
-
-/// Describes a dimension list for violation details: `[4, 256]`.
-func shapeText(_ shape: [Int]) -> String { shapeDescription(shape) }

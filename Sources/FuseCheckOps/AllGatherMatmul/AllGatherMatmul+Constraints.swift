@@ -26,10 +26,10 @@ extension AllGatherMatmulCall {
             return "bias dtype is \(bias.dtype.shortName), x1 is \(call.x1.dtype.shortName)"
         },
         entry("AGMM-X1-2D", "x1 is 2-D (m, k)", "ops.md §5; \(doc) input") { call in
-            call.x1.rank == 2 ? nil : "x1 has shape \(shapeText(call.x1.shape))"
+            call.x1.rank == 2 ? nil : "x1 has shape \(shapeDescription(call.x1.shape))"
         },
         entry("AGMM-X2-2D", "x2 is 2-D (k, n)", "ops.md §5; \(doc) mat2") { call in
-            call.x2.rank == 2 ? nil : "x2 has shape \(shapeText(call.x2.shape))"
+            call.x2.rank == 2 ? nil : "x2 has shape \(shapeDescription(call.x2.shape))"
         },
         entry("AGMM-X1-NOT-TRANSPOSED", "x1 is not stored transposed", "ops.md §1; \(doc) constraints") { call in
             call.x1Transposed ? "x1 is marked transposed" : nil
@@ -59,7 +59,7 @@ extension AllGatherMatmulCall {
         },
         entry("AGMM-BIAS-SHAPE", "bias, when given, is 1-D of length n", "ops.md §1; \(doc) bias") { call in
             guard let bias = call.bias else { return nil }
-            if bias.rank != 1 { return "bias has shape \(shapeText(bias.shape))" }
+            if bias.rank != 1 { return "bias has shape \(shapeDescription(bias.shape))" }
             guard call.x2.rank == 2, bias.shape[0] != call.n else { return nil }
             return "bias length \(bias.shape[0]), n = \(call.n)"
         },

@@ -56,13 +56,14 @@ extension AlltoAllAllGatherBatchMatMulCall {
             call in
             guard let bias = call.bias else { return nil }
             guard call.weight.rank == 3 else {
-                return bias.rank == 2 || bias.rank == 3 ? nil : "bias has shape \(shapeText(bias.shape))"
+                return bias.rank == 2 || bias.rank == 3 ? nil : "bias has shape \(shapeDescription(bias.shape))"
             }
             let experts = call.localExperts
             let columns = call.localOutputWidth
             let allowed = [[experts, columns], [experts, 1, columns]]
-            return allowed.contains(bias.shape) ? nil
-                : "bias has shape \(shapeText(bias.shape)), expected \(shapeText(allowed[0])) or \(shapeText(allowed[1]))"
+            guard !allowed.contains(bias.shape) else { return nil }
+            let expected = allowed.map(shapeDescription).joined(separator: " or ")
+            return "bias has shape \(shapeDescription(bias.shape)), expected \(expected)"
         },
         entry("AAGBMM-EP-SIZE", "ep is 2, 4, 8, 16 or 32", "ops.md §4, §5; \(doc) epWorldSize") { call in
             Platform.a3.expertParallelGroupSizes.contains(call.ep) ? nil : "ep = \(call.ep)"
@@ -78,10 +79,10 @@ extension AlltoAllAllGatherBatchMatMulCall {
             call.activation == nil ? "actType = \(call.actType)" : nil
         },
         entry("AAGBMM-X-3D", "x is 3-D", "ops.md §5; \(doc) x") { call in
-            call.x.rank == 3 ? nil : "x has shape \(shapeText(call.x.shape))"
+            call.x.rank == 3 ? nil : "x has shape \(shapeDescription(call.x.shape))"
         },
         entry("AAGBMM-WEIGHT-3D", "weight is 3-D", "ops.md §5; \(doc) weight") { call in
-            call.weight.rank == 3 ? nil : "weight has shape \(shapeText(call.weight.shape))"
+            call.weight.rank == 3 ? nil : "weight has shape \(shapeDescription(call.weight.shape))"
         },
         entry("AAGBMM-EXPERT-MATCH", "weight[0] * ep equals x[0] (E divisible by ep)",
               "ops.md §5; \(doc) data relations") { call in
