@@ -6,7 +6,8 @@ extension AllGatherMatmulCall: PipelinedComputable {
     /// spec §1, pipelined like the vendor kernel: each rank's x1 is cut into row tiles; rank r's
     /// transport copies the tiles of source `(r + j) % ws`, j = 0, 1, ..., ws - 1, into its
     /// gather buffer (a full-mesh all-gather, chunk by chunk), and its compute stage multiplies
-    /// its local block first, straight from x1, then each arrived tile while the next one moves.
+    /// its local block first, straight from x1, then the arrived tiles while the next ones move
+    /// (several at once when it has fallen behind, see `PipelineTiling.maximumBatchRows`).
     /// Output rows are written by source rank, never reordered.
     func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
         let dtype = x1.dtype
@@ -35,10 +36,11 @@ extension AllGatherMatmulCall: PipelinedComputable {
             let outputs = Array(spans[ws...])
             var bodies: [@Sendable () -> Void] = []
             for rank in 0..<ws {
-                // Transport: tile by tile, own rows first, then the peers in (rank + j) % ws order.
+                // Transport: tile by tile, own rows first (only when gather_out is an output: the
+                // compute stage reads them from x1), then the peers in (rank + j) % ws order.
                 bodies.append {
                     let gather = gathers[rank]
-                    for step in 0..<ws {
+                    for step in (gatherOutput ? 0 : 1)..<ws {
                         let source = (rank + step) % ws
                         x1s[source].values.withUnsafeBufferPointer { x1 in
                             for (index, tile) in tiles.enumerated() {
@@ -51,43 +53,59 @@ extension AllGatherMatmulCall: PipelinedComputable {
                         }
                     }
                 }
-                // Compute: pack x2 once, the local block from x1 itself, then every tile as it arrives.
+                // Compute: the local block straight from x1, then the arrived tiles, in arrival order.
                 bodies.append {
                     let gather = gathers[rank]
                     let output = outputs[rank]
                     let workspace = MatmulWorkspace.borrow()
                     defer { MatmulWorkspace.giveBack(workspace) }
                     let core = cores.hold()
-                    core.acquire()
-                    let panels = x2s[rank].values.withUnsafeBufferPointer { x2 in
+                    /// Output rows `rows` (gathered row indices) from `left`, where gathered row r
+                    /// starts at `left + (r - firstRow) * k`.
+                    func multiply(_ left: UnsafePointer<Float>, firstRow: Int, rows: [Int], panels: RightPanels,
+                                  bias: UnsafePointer<Float>?) {
+                        core.acquire()
                         timeline.measure(rank, .compute) {
-                            RightPanels(storage: x2, offset: 0, depth: k, columns: n, transposed: transposed,
-                                        workspace: workspace)
+                            let accumulators = BlockedMatmul.accumulate(
+                                left: left, rowOffsets: rows.map { ($0 - firstRow) * k }, right: panels, order: order,
+                                workspace: workspace)
+                            PipelinedEpilogue.write(
+                                accumulators: accumulators, columns: n, outputOffsets: rows.map { $0 * n },
+                                bias: bias, dtype: dtype, activation: .none, y1: output.base, y3: nil)
                         }
                     }
-                    withOptionalElements(biases[rank]?.values) { bias in
-                        x1s[rank].values.withUnsafeBufferPointer { local in
-                            for step in 0..<ws {
-                                let source = (rank + step) % ws
-                                for (index, tile) in tiles.enumerated() {
-                                    let left: UnsafePointer<Float>
-                                    if step == 0 {
-                                        left = local.baseAddress! + tile.lowerBound * k
-                                    } else {
-                                        core.waitFor(slot(rank, step, index), on: board)
-                                        left = UnsafePointer(gather.base + (source * m + tile.lowerBound) * k)
+                    x2s[rank].values.withUnsafeBufferPointer { x2 in
+                        let panels = RightPanels(storage: x2, offset: 0, depth: k, columns: n, transposed: transposed)
+                        withOptionalElements(biases[rank]?.values) { bias in
+                            // Tiles in the order the transport moves them, the local ones first.
+                            // Each batch is the next tile (waited for) plus the tiles after it that
+                            // have already arrived, up to `maximumBatchRows`: the compute stage
+                            // catches up on whatever the transport has delivered in one matmul,
+                            // which shares each packed right panel among more rows. Local and
+                            // remote tiles are never batched together (they live in x1 and in
+                            // the gather buffer).
+                            let sequence = (0..<ws).flatMap { step in tiles.indices.map { (step: step, tile: $0) } }
+                            let batchRows = max(engine.tiling.maximumBatchRows, tiles.map(\.count).max() ?? 0)
+                            var next = 0
+                            while next < sequence.count {
+                                let local = sequence[next].step == 0
+                                if !local { core.waitFor(slot(rank, sequence[next].step, sequence[next].tile), on: board) }
+                                var rows: [Int] = []
+                                repeat {
+                                    let (step, index) = sequence[next]
+                                    rows += tiles[index].map { (rank + step) % ws * m + $0 }
+                                    next += 1
+                                } while next < sequence.count && (sequence[next].step == 0) == local
+                                    && rows.count + tiles[sequence[next].tile].count <= batchRows
+                                    && (local || board.hasArrived(slot(rank, sequence[next].step, sequence[next].tile)))
+                                if local {
+                                    x1s[rank].values.withUnsafeBufferPointer { x1 in
+                                        multiply(x1.baseAddress!, firstRow: rank * m, rows: rows, panels: panels,
+                                                 bias: bias)
                                     }
-                                    let firstRow = source * m + tile.lowerBound
-                                    core.acquire()
-                                    timeline.measure(rank, .compute) {
-                                        let accumulators = BlockedMatmul.accumulate(
-                                            left: left, rowOffsets: (0..<tile.count).map { $0 * k }, right: panels,
-                                            order: order, workspace: workspace)
-                                        PipelinedEpilogue.write(
-                                            accumulators: accumulators, columns: n,
-                                            outputOffsets: (0..<tile.count).map { (firstRow + $0) * n }, bias: bias,
-                                            dtype: dtype, activation: .none, y1: output.base, y3: nil)
-                                    }
+                                } else {
+                                    multiply(UnsafePointer(gather.base), firstRow: 0, rows: rows, panels: panels,
+                                             bias: bias)
                                 }
                             }
                         }

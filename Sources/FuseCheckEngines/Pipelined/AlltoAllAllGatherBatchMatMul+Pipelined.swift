@@ -119,26 +119,17 @@ extension AlltoAllAllGatherBatchMatMulCall: PipelinedComputable {
                             board.publish(gatheredSlot(rank, index))
                         }
                     }
-                    // Compute: pack each expert's weight once, then every tile as it is gathered.
+                    // Compute: every tile as it is gathered, times its expert's weight.
                     bodies.append {
                         let workspace = MatmulWorkspace.borrow()
                         defer { MatmulWorkspace.giveBack(workspace) }
                         let core = cores.hold()
-                        var panels: RightPanels?
-                        var packedExpert = -1
                         withOptionalElements(biases[rank]?.values) { bias in
                             weights[rank].values.withUnsafeBufferPointer { weight in
                                 for (index, tile) in tiles.enumerated() {
-                                    if tile.expert != packedExpert {
-                                        core.acquire()
-                                        panels = timeline.measure(rank, .compute) {
-                                            RightPanels(storage: weight, offset: tile.expert * hidden * columns,
-                                                        depth: hidden, columns: columns, transposed: transposed,
-                                                        workspace: workspace)
-                                        }
-                                        packedExpert = tile.expert
-                                    }
-                                    let expertPanels = panels!
+                                    let expertPanels = RightPanels(
+                                        storage: weight, offset: tile.expert * hidden * columns, depth: hidden,
+                                        columns: columns, transposed: transposed)
                                     core.waitFor(gatheredSlot(rank, index), on: board)
                                     let rows = tileRows(tile.slice).map { tile.expert * expertRows + $0 }
                                     core.acquire()

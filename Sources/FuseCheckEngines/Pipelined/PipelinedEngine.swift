@@ -59,16 +59,24 @@ public struct PipelineTiling: Sendable, Hashable {
     public var maxTiles: Int
     /// The fewest matmul rows a tile should have.
     public var minimumTileRows: Int
+    /// The most matmul rows a compute stage multiplies at once when several tiles have already
+    /// arrived (never fewer than one whole tile). A batch shares each packed right panel among all
+    /// its rows: on the benchmark's AllGatherMatmul, one 384-row batch of the three remote blocks
+    /// instead of three 128-row tiles.
+    public var maximumBatchRows: Int
 
-    /// A tiling; the defaults are the vendor's 16 tiles and tiles of at least 96 rows.
-    public init(maxTiles: Int = 16, minimumTileRows: Int = 96) {
+    /// A tiling; the defaults are the vendor's 16 tiles, tiles of at least 96 rows, and batches
+    /// of up to 512 rows.
+    public init(maxTiles: Int = 16, minimumTileRows: Int = 96, maximumBatchRows: Int = 512) {
         precondition(maxTiles >= 1 && minimumTileRows >= 1, "a tiling needs at least one tile of one row")
         self.maxTiles = maxTiles
         self.minimumTileRows = minimumTileRows
+        self.maximumBatchRows = maximumBatchRows
     }
 
-    /// The finest chunking: up to 16 tiles, down to single rows (exercises the pipeline in tests).
-    public static let finest = PipelineTiling(maxTiles: 16, minimumTileRows: 1)
+    /// The finest chunking: up to 16 tiles, down to single rows, each multiplied on its own
+    /// (exercises the pipeline in tests).
+    public static let finest = PipelineTiling(maxTiles: 16, minimumTileRows: 1, maximumBatchRows: 1)
 
     /// `rows` cut into consecutive near-equal ranges (the first `rows % count` one row longer),
     /// covering every row once. A row here yields `matmulRowsPerRow` rows of the matmul (an

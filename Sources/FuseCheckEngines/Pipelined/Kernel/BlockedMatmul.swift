@@ -28,10 +28,11 @@ final class MatmulWorkspace: @unchecked Sendable {
     private(set) var accumulators = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var partials = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var packedLeft = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private var packedRight = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    /// One k-block of one right panel, packed just in time (`RightPanels.pack`).
+    let packedRight = UnsafeMutablePointer<Float>.allocate(
+        capacity: BlockedMatmul.depthBlock * MicroKernel.wideColumns)
     private var accumulatorCapacity = 0
     private var packedCapacity = 0
-    private var packedRightCapacity = 0
 
     init() {}
 
@@ -60,17 +61,6 @@ final class MatmulWorkspace: @unchecked Sendable {
         }
     }
 
-    /// Storage for `count` packed right-operand elements, replacing the previous operand's.
-    func reservePackedRight(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count > packedRightCapacity {
-            packedRight.deallocate()
-            packedRight = .allocate(capacity: count)
-            packedRight.initialize(repeating: 0, count: count)
-            packedRightCapacity = count
-        }
-        return packedRight
-    }
-
     deinit {
         packedRight.deallocate()
         accumulators.deallocate()
@@ -97,11 +87,11 @@ private final class WorkspacePool: @unchecked Sendable {
 /// A cache-blocked matmul over register tiles: the fp32 accumulators of a set of left rows times a
 /// packed right operand.
 ///
-/// Loop nest, outermost first (GotoBLAS order with the column panels packed once per operand):
+/// Loop nest, outermost first (GotoBLAS order, both operands packed just in time):
 ///
 /// ```
 /// for each k-block of `depthBlock` (ascending)    pack the rows' k-block into 8-row micro-panels (L2)
-///   for each right panel (48, 16 or 4 wide)       its k-block stays in L1
+///   for each right panel (48, 16 or 4 wide)       pack its k-block, which stays in L1
 ///     for each 8-row micro-panel                  one register tile, accumulators carried in fp32
 /// ```
 ///
@@ -176,9 +166,10 @@ enum BlockedMatmul {
                 for panelIndex in widths.indices {
                     let width = widths[panelIndex]
                     let firstColumn = firstColumns[panelIndex]
-                    let ldb = right.rowStrides[panelIndex]
                     // The panel's k-block stays in L1 while every left micro-panel passes over it.
-                    let b = right.starts[panelIndex] + blockStart * ldb
+                    right.pack(panel: panelIndex, from: blockStart, count: blockDepth, into: workspace.packedRight)
+                    let b = UnsafePointer(workspace.packedRight)
+                    let ldb = width
                     for microPanel in 0..<microPanels {
                         let a = UnsafePointer(packed + microPanel * MicroKernel.rows * blockDepth)
                         let c = accumulators + AccumulatorTiles.offset(microPanel: microPanel, firstColumn: firstColumn,
@@ -212,13 +203,18 @@ enum BlockedMatmul {
                 let target = packed + microPanel * rows * depth
                 let first = microPanel * rows
                 if first + rows <= offsets.count {
-                    // A full micro-panel: eight rows read front to back, one 8-lane column stored per k.
+                    // A full micro-panel: 8 x 8 blocks transposed in registers, one 8-lane column per k.
                     let r0 = left + offsets[first] + start, r1 = left + offsets[first + 1] + start
                     let r2 = left + offsets[first + 2] + start, r3 = left + offsets[first + 3] + start
                     let r4 = left + offsets[first + 4] + start, r5 = left + offsets[first + 5] + start
                     let r6 = left + offsets[first + 6] + start, r7 = left + offsets[first + 7] + start
+                    let fullDepth = depth / 8 * 8
+                    for k in stride(from: 0, to: fullDepth, by: 8) {
+                        Transpose.eightByEight(r0 + k, r1 + k, r2 + k, r3 + k, r4 + k, r5 + k, r6 + k, r7 + k,
+                                               into: target + k * rows, targetStride: rows)
+                    }
                     let columns = UnsafeMutableRawPointer(target)
-                    for k in 0..<depth {
+                    for k in fullDepth..<depth {
                         let column = SIMD8<Float>(r0[k], r1[k], r2[k], r3[k], r4[k], r5[k], r6[k], r7[k])
                         columns.storeBytes(of: column, toByteOffset: k * 32, as: SIMD8<Float>.self)
                     }

@@ -1,12 +1,15 @@
-/// The right operand of one matmul, logically `depth` x `columns`, packed into column panels that
-/// the register tiles stream through: as many 48-wide panels as fit, then 16-wide ones, then
-/// 4-wide ones, the last zero-padded. Each panel is `depth` x width, k-major, so that a panel's
-/// k-block is contiguous and stays in L1. (Reading an operand stored (K, N) in place, row stride
-/// N, was measured slower: its rows alias a few L1 sets.)
+/// The right operand of one matmul, logically `depth` x `columns`, cut into the column panels the
+/// register tiles stream through: as many 48-wide panels as fit, then 16-wide ones, then 4-wide
+/// ones, the last zero-padded.
+///
+/// Panels are packed just in time, one k-block at a time (`pack`), into a small buffer that
+/// stays in L1 while every left micro-panel passes over it (see `BlockedMatmul`). Packing the
+/// whole operand up front costs a write and a re-read of all of it from L3 (an AlltoAll expert's
+/// weight is used by a single tile, so that was pure overhead); reading it in place with its row
+/// stride was measured slower still, because rows 2 KiB apart alias a few L1 sets.
 ///
 /// The elements are fp16 or bf16 values already widened exactly to Float (see `Tensor`); packing
-/// only moves them, and padding columns produce accumulators that nobody reads. The panels live
-/// in the workspace, reused from one operand to the next: valid until it packs the next operand.
+/// only moves them, and padding columns produce accumulators that nobody reads.
 struct RightPanels {
     /// K, the contraction length.
     let depth: Int
@@ -16,10 +19,9 @@ struct RightPanels {
     let widths: [Int]
     /// Per panel: its first column (the sum of the earlier widths).
     let firstColumns: [Int]
-    /// Per panel: its row k = 0.
-    let starts: [UnsafePointer<Float>]
-    /// Per panel: the distance between its consecutive rows, in elements (its width).
-    let rowStrides: [Int]
+    /// Element (k, j) is `source[k * columns + j]`, or `source[j * depth + k]` when `transposed`.
+    private let source: UnsafePointer<Float>?
+    private let transposed: Bool
 
     /// The panel widths covering `columns`: 48s, then 16s, then 4s.
     static func widths(columns: Int) -> [Int] {
@@ -32,13 +34,14 @@ struct RightPanels {
             + Array(repeating: MicroKernel.thinColumns, count: thin)
     }
 
-    /// Packs the operand whose element (k, j) is `storage[offset + k * columns + j]`, or
+    /// The operand whose element (k, j) is `storage[offset + k * columns + j]`, or
     /// `storage[offset + j * depth + k]` when `transposed` (stored (N, K), as x2T and wT allow).
-    init(storage: UnsafeBufferPointer<Float>, offset: Int, depth: Int, columns: Int, transposed: Bool,
-         workspace: MatmulWorkspace) {
+    /// `storage` must stay valid while the panels are used.
+    init(storage: UnsafeBufferPointer<Float>, offset: Int, depth: Int, columns: Int, transposed: Bool) {
         precondition(offset + depth * columns <= storage.count, "the operand lies outside its storage")
         self.depth = depth
         self.columns = columns
+        self.transposed = transposed
         let widths = Self.widths(columns: columns)
         self.widths = widths
         var firstColumns: [Int] = []
@@ -48,43 +51,112 @@ struct RightPanels {
             next += width
         }
         self.firstColumns = firstColumns
-        guard depth > 0, !widths.isEmpty, let source = storage.baseAddress.map({ $0 + offset }) else {
-            starts = []
-            rowStrides = []
-            return
-        }
-        let packed = workspace.reservePackedRight(next * depth)
-        if transposed {
-            // Each logical column is contiguous in storage: read it once, write it down its panel.
-            for (width, first) in zip(widths, firstColumns) {
-                let panel = packed + first * depth
-                let valid = min(width, columns - first)
-                if valid < width { panel.update(repeating: 0, count: width * depth) }
-                for column in 0..<valid {
-                    let from = source + (first + column) * depth
-                    for k in 0..<depth {
-                        panel[k * width + column] = from[k]
-                    }
-                }
-            }
-        } else {
-            // Each row of storage is read once, front to back, handing every panel its piece.
-            for k in 0..<depth {
-                let row = source + k * columns
-                for (width, first) in zip(widths, firstColumns) {
-                    let target = packed + first * depth + k * width
-                    let valid = min(width, columns - first)
-                    target.update(from: row + first, count: valid)
-                    if valid < width { (target + valid).update(repeating: 0, count: width - valid) }
-                }
-            }
-        }
-        let starts = firstColumns.map { UnsafePointer(packed + $0 * depth) }
-        let rowStrides = widths
-        self.starts = starts
-        self.rowStrides = rowStrides
+        source = depth > 0 && columns > 0 ? storage.baseAddress.map { $0 + offset } : nil
     }
 
     /// Columns of the accumulator tile these panels fill: N rounded up to whole panels.
     var paddedColumns: Int { widths.reduce(0, +) }
+
+    /// Writes rows `[start, start + count)` of panel `panel` to `target`, k-major with row stride
+    /// the panel's width (`target[(k - start) * width + c]`), zeros in the padding columns.
+    func pack(panel: Int, from start: Int, count: Int, into target: UnsafeMutablePointer<Float>) {
+        guard let source else { return }
+        let width = widths[panel]
+        let first = firstColumns[panel]
+        let valid = min(width, columns - first)
+        if transposed {
+            // Logical column first + c is storage row first + c, contiguous in k: 8 x 8 blocks of
+            // (column, k) are transposed in registers, the ragged rest moved one by one.
+            let fullColumns = valid / 8 * 8
+            let fullDepth = count / 8 * 8
+            for c in stride(from: 0, to: fullColumns, by: 8) {
+                let column = source + (first + c) * depth + start
+                for k in stride(from: 0, to: fullDepth, by: 8) {
+                    Transpose.eightByEight(column + k, rowStride: depth, into: target + k * width + c,
+                                           targetStride: width)
+                }
+            }
+            for c in 0..<width {
+                let column = source + (first + c) * depth + start
+                let fromK = c < fullColumns ? fullDepth : 0
+                for k in fromK..<count {
+                    target[k * width + c] = c < valid ? column[k] : 0
+                }
+            }
+        } else {
+            // Each storage row hands the panel a contiguous piece of `valid` elements.
+            for k in 0..<count {
+                let row = source + (start + k) * columns + first
+                let to = target + k * width
+                if valid == width {
+                    Transpose.copy(row, into: to, count: width)
+                } else {
+                    to.update(from: row, count: valid)
+                    (to + valid).update(repeating: 0, count: width - valid)
+                }
+            }
+        }
+    }
+}
+
+/// Moving floats in SIMD registers, for the packing of both operands.
+enum Transpose {
+    /// `target[c * targetStride + r] = rows[r * rowStride + c]` for r, c in 0..<8.
+    @inline(__always)
+    static func eightByEight(_ rows: UnsafePointer<Float>, rowStride: Int,
+                             into target: UnsafeMutablePointer<Float>, targetStride: Int) {
+        eightByEight(rows, rows + rowStride, rows + 2 * rowStride, rows + 3 * rowStride, rows + 4 * rowStride,
+                     rows + 5 * rowStride, rows + 6 * rowStride, rows + 7 * rowStride,
+                     into: target, targetStride: targetStride)
+    }
+
+    /// `target[c * targetStride + r] = row_r[c]` for r, c in 0..<8: an 8 x 8 block transposed in
+    /// registers as three rounds of a perfect unshuffle of its 64 elements (each round rotates
+    /// the 6-bit element index by one bit; three swap the row and column bits).
+    @inline(__always)
+    static func eightByEight(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>,
+                             _ r3: UnsafePointer<Float>, _ r4: UnsafePointer<Float>, _ r5: UnsafePointer<Float>,
+                             _ r6: UnsafePointer<Float>, _ r7: UnsafePointer<Float>,
+                             into target: UnsafeMutablePointer<Float>, targetStride: Int) {
+        typealias Row = SIMD8<Float>
+        @inline(__always) func load(_ row: UnsafePointer<Float>) -> Row {
+            UnsafeRawPointer(row).loadUnaligned(as: Row.self)
+        }
+        var (v0, v1, v2, v3) = (load(r0), load(r1), load(r2), load(r3))
+        var (v4, v5, v6, v7) = (load(r4), load(r5), load(r6), load(r7))
+        for _ in 0..<3 {
+            let p0 = SIMD16(lowHalf: v0, highHalf: v1), p1 = SIMD16(lowHalf: v2, highHalf: v3)
+            let p2 = SIMD16(lowHalf: v4, highHalf: v5), p3 = SIMD16(lowHalf: v6, highHalf: v7)
+            (v0, v1, v2, v3) = (p0.evenHalf, p1.evenHalf, p2.evenHalf, p3.evenHalf)
+            (v4, v5, v6, v7) = (p0.oddHalf, p1.oddHalf, p2.oddHalf, p3.oddHalf)
+        }
+        let to = UnsafeMutableRawPointer(target)
+        let targetBytes = targetStride * MemoryLayout<Float>.stride
+        to.storeBytes(of: v0, toByteOffset: 0, as: Row.self)
+        to.storeBytes(of: v1, toByteOffset: targetBytes, as: Row.self)
+        to.storeBytes(of: v2, toByteOffset: 2 * targetBytes, as: Row.self)
+        to.storeBytes(of: v3, toByteOffset: 3 * targetBytes, as: Row.self)
+        to.storeBytes(of: v4, toByteOffset: 4 * targetBytes, as: Row.self)
+        to.storeBytes(of: v5, toByteOffset: 5 * targetBytes, as: Row.self)
+        to.storeBytes(of: v6, toByteOffset: 6 * targetBytes, as: Row.self)
+        to.storeBytes(of: v7, toByteOffset: 7 * targetBytes, as: Row.self)
+    }
+
+    /// `target[0..<count] = source[0..<count]`, 16 floats at a time (inline: a panel row is
+    /// 48 floats, too short to pay for a call to memmove).
+    @inline(__always)
+    static func copy(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+        let from = UnsafeRawPointer(source)
+        let to = UnsafeMutableRawPointer(target)
+        var index = 0
+        while index + 16 <= count {
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self),
+                          toByteOffset: index * 4, as: SIMD16<Float>.self)
+            index += 16
+        }
+        while index < count {
+            target[index] = source[index]
+            index += 1
+        }
+    }
 }
