@@ -17,7 +17,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Write the results as a JSON array instead of a table.")
     var json = false
 
-    @Option(name: .long, help: "Timed runs of the pipelined engine and of OpenBLAS per row (after one warm-up).")
+    @Option(name: .long, help: "Timed runs of the pipelined engine and of OpenBLAS per row (each after a pause and 0.1 s of untimed runs).")
     var repetitions = 5
 
     @Option(name: .long, help: "Runs of the reference engine per row (fewer once a row has used 5 s).")

@@ -61,6 +61,17 @@ struct PipelinedEngineTests {
                        seed: UInt64(maxTiles))
     }
 
+    @Test("AllGatherMatmul batches of arrived tiles, up to every cap, with and without gather output",
+          arguments: [1, 3, 5, 40], [true, false])
+    func allGatherMatmulBatches(maximumBatchRows: Int, gatherOutput: Bool) throws {
+        let call = AllGatherMatmulCall(platform: .a3, dtype: .bfloat16, worldSize: 4, m: 23, k: 260, n: 50,
+                                       x2Transposed: !gatherOutput, bias: gatherOutput, gatherOutput: gatherOutput)
+        let tiling = PipelineTiling(maxTiles: 16, minimumTileRows: 1, maximumBatchRows: maximumBatchRows)
+        // One compute slot: the transports run ahead, so that several tiles have arrived when a
+        // compute stage looks.
+        try Self.check(call, engine: PipelinedEngine(tiling: tiling, computeSlots: 1), seed: UInt64(maximumBatchRows))
+    }
+
     @Test("AllGatherMatmul with special values, without gather output, and with m = 0",
           arguments: [DType.float16, .bfloat16])
     func allGatherMatmulEdges(dtype: DType) throws {

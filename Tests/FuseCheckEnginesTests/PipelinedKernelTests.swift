@@ -30,7 +30,7 @@ struct PipelinedKernelTests {
         return left.values.withUnsafeBufferPointer { a in
             right.tensor.values.withUnsafeBufferPointer { b in
                 let panels = RightPanels(storage: b, offset: 0, depth: depth, columns: columns,
-                                         transposed: right.isTransposed, workspace: workspace)
+                                         transposed: right.isTransposed)
                 let accumulators = BlockedMatmul.accumulate(
                     left: a.baseAddress!, rowOffsets: (0..<rows).map { $0 * depth }, right: panels, order: order,
                     workspace: workspace)

@@ -58,7 +58,7 @@ public enum Benchmark {
 
     /// Runs every case: the reference `referenceRepetitions` times (at most; fewer once it has
     /// used `referenceBudget` seconds), then the pipelined engine and OpenBLAS alternately
-    /// `repetitions` times each after one warm-up, reporting medians.
+    /// `repetitions` times each, each timed run after a pause and a warm-up, reporting medians.
     public static func run(caseIDs: [String] = standardCases, repetitions: Int = 5, referenceRepetitions: Int = 3,
                            referenceBudget: Double = 5,
                            progress: (String) -> Void = { _ in }) throws -> [BenchmarkResult] {
@@ -86,22 +86,28 @@ public enum Benchmark {
 
         progress("\(testCase.id): pipelined and OpenBLAS")
         let engine = PipelinedEngine()
-        var pipelinedOutputs = try completedOutputs(try engine.run(call, inputs: inputs), testCase)  // warm-up
-        work.runOpenBLAS()  // warm-up
+        var pipelinedOutputs = try completedOutputs(try engine.run(call, inputs: inputs), testCase)
         var runs: [(seconds: Double, profile: PipelineProfile?)] = []
         var blasTimes: [Double] = []
-        // Alternating, so that both see the same machine; OpenBLAS's idle threads spin (sched_yield)
-        // for a while after each call, so the pipelined engine goes first and a pause follows. Each
-        // timed run directly follows an untimed run of the same work, so that both are measured in
-        // the same warm state (after the pause, caches and clocks are cold for whichever runs first).
-        for _ in 0..<max(1, repetitions) {
-            Thread.sleep(forTimeInterval: 0.5)
-            _ = try engine.run(call, inputs: inputs)
-            let ((outcome, profile), seconds) = try timed { try engine.runProfiled(call, inputs: inputs) }
-            pipelinedOutputs = try completedOutputs(outcome, testCase)
-            runs.append((seconds, profile))
-            work.runOpenBLAS()
-            blasTimes.append(timed { work.runOpenBLAS() }.seconds)
+        // Both are timed in the same state: each timed run follows a pause (OpenBLAS's idle
+        // threads spin, sched_yield, for a while after each call, and would compete with the
+        // pipelined engine's threads) and then `warmUpSeconds` of untimed runs of the same work
+        // (after a pause, caches and clock speed are cold for whichever runs first: a single
+        // untimed run was measured to leave the engine up to 1.5x slower than back-to-back runs).
+        // The order alternates from one repetition to the next.
+        for repetition in 0..<max(1, repetitions) {
+            for pipelinedTurn in repetition % 2 == 0 ? [true, false] : [false, true] {
+                Thread.sleep(forTimeInterval: pause)
+                if pipelinedTurn {
+                    try warmUp { _ = try engine.run(call, inputs: inputs) }
+                    let ((outcome, profile), seconds) = try timed { try engine.runProfiled(call, inputs: inputs) }
+                    pipelinedOutputs = try completedOutputs(outcome, testCase)
+                    runs.append((seconds, profile))
+                } else {
+                    warmUp { work.runOpenBLAS() }
+                    blasTimes.append(timed { work.runOpenBLAS() }.seconds)
+                }
+            }
         }
         let identical = referenceOutputs.map { bitIdentical($0, pipelinedOutputs, names: call.outputSlots.map(\.name)) }
             ?? false
@@ -121,6 +127,19 @@ public enum Benchmark {
             communicationSeconds: ranks.map(\.communication).reduce(0, +) / Double(max(ranks.count, 1)),
             computeSeconds: ranks.map(\.compute).reduce(0, +) / Double(max(ranks.count, 1)),
             peakMemoryMiB: PeakMemory.mebibytes(), identical: identical)
+    }
+
+    /// The pause before each timed run's warm-up.
+    static let pause = 0.2
+    /// How long each timed run is preceded by untimed runs of the same work (at least one).
+    static let warmUpSeconds = 0.1
+
+    /// Runs `body` until `warmUpSeconds` have passed, at least once.
+    static func warmUp(_ body: () throws -> Void) rethrows {
+        let start = DispatchTime.now().uptimeNanoseconds
+        repeat {
+            try body()
+        } while Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < warmUpSeconds
     }
 
     /// The median (the mean of the middle two for an even count).

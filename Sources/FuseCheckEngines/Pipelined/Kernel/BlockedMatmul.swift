@@ -208,10 +208,14 @@ enum BlockedMatmul {
                     let r2 = left + offsets[first + 2] + start, r3 = left + offsets[first + 3] + start
                     let r4 = left + offsets[first + 4] + start, r5 = left + offsets[first + 5] + start
                     let r6 = left + offsets[first + 6] + start, r7 = left + offsets[first + 7] + start
-                    let fullDepth = depth / 8 * 8
-                    for k in stride(from: 0, to: fullDepth, by: 8) {
+                    // Two blocks per step, so that each row's cache line is used whole at once.
+                    let fullDepth = depth / 16 * 16
+                    for k in stride(from: 0, to: fullDepth, by: 16) {
                         Transpose.eightByEight(r0 + k, r1 + k, r2 + k, r3 + k, r4 + k, r5 + k, r6 + k, r7 + k,
                                                into: target + k * rows, targetStride: rows)
+                        let h = k + 8
+                        Transpose.eightByEight(r0 + h, r1 + h, r2 + h, r3 + h, r4 + h, r5 + h, r6 + h, r7 + h,
+                                               into: target + h * rows, targetStride: rows)
                     }
                     let columns = UnsafeMutableRawPointer(target)
                     for k in fullDepth..<depth {
