@@ -93,7 +93,7 @@ public enum Benchmark {
         // threads spin, sched_yield, for a while after each call, and would compete with the
         // pipelined engine's threads) and then `warmUpSeconds` of untimed runs of the same work
         // (after a pause, caches and clock speed are cold for whichever runs first: a single
-        // untimed run was measured to leave the engine up to 1.5x slower than back-to-back runs).
+        // untimed run left the engine up to 1.5x slower than back-to-back runs in a standalone driver).
         // The order alternates from one repetition to the next.
         for repetition in 0..<max(1, repetitions) {
             for pipelinedTurn in repetition % 2 == 0 ? [true, false] : [false, true] {
