@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
         .target(
             name: "FuseCheckEngines",
-            dependencies: ["FuseCheckOps"],
+            dependencies: ["FuseCheckOps", "CLinux"],
             // The pipelined engine's register tiles need the build machine's vector unit (AVX-512
             // or AVX2, FMA, F16C); for the baseline x86-64 target SIMD FMA becomes library calls.
             // Numerics do not change: every FMA is spelled out and Swift never contracts a*b + c.
@@ -53,6 +53,10 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+
+        // glibc/Linux calls Swift's Glibc module does not import (thread affinity, mallopt);
+        // header-only, nothing to link or install.
+        .systemLibrary(name: "CLinux"),
 
         // MARK: - Unit test bundles
         .testTarget(name: "FuseCheckCoreTests", dependencies: ["FuseCheckCore"]),

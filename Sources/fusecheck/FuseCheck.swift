@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseCheckEngines
 import FuseCheckHarness
 
 /// Exit codes: 0 everything passed, 1 a check failed, 2 a usage or harness error.
@@ -23,6 +24,7 @@ struct FuseCheck: ParsableCommand {
 
     /// Runs a command, mapping every failure onto the documented exit codes.
     static func main() {
+        ProcessTuning.keepFreedMemory()
         do {
             var command = try parseAsRoot()
             try command.run()

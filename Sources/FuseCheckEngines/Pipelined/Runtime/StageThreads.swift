@@ -6,17 +6,24 @@ enum StageThreads {
     ///
     /// Dedicated threads, not a bounded pool: stages block on each other (a compute stage waits
     /// for its transport, a transport hop for a peer's), which could starve a pool of two.
+    ///
+    /// Every thread is created before any body starts: a body started early (a compute stage)
+    /// took a core from the thread still creating the others, which then waited milliseconds for
+    /// it, and the ranks created last started their transport that much later.
     static func run(_ bodies: [@Sendable () -> Void]) {
         let finished = DispatchGroup()
+        let gate = StartGate()
         for body in bodies {
             finished.enter()
             let thread = Thread {
+                gate.wait()
                 body()
                 finished.leave()
             }
             thread.stackSize = 1 << 20
             thread.start()
         }
+        gate.open()
         finished.wait()
     }
 
@@ -44,5 +51,27 @@ enum StageThreads {
             initialized = count
         }
         return [array] + rest
+    }
+}
+
+/// A one-shot gate: `wait` blocks until `open` has been called.
+private final class StartGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var isOpen = false
+
+    func open() {
+        condition.lock()
+        isOpen = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait() {
+        condition.lock()
+        while !isOpen {
+            condition.wait()
+        }
+        condition.unlock()
     }
 }

@@ -1,0 +1,43 @@
+// glibc and Linux calls that Swift's Glibc module does not import (GNU extensions, or headers
+// outside that module), as small inline wrappers. Nothing to link: all of it is in libc.
+#ifndef FUSECHECK_CLINUX_SHIM_H
+#define FUSECHECK_CLINUX_SHIM_H
+
+#include <malloc.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/// A CPU affinity mask for up to 1024 CPUs (the kernel's cpumask as sched_setaffinity takes it).
+typedef struct {
+    unsigned long bits[16];
+} fusecheck_cpu_mask;
+
+/// The calling thread's allowed CPUs; returns 0 on success, -1 on failure (mask left empty).
+static inline int fusecheck_get_affinity(fusecheck_cpu_mask *mask) {
+    for (int i = 0; i < 16; i++) mask->bits[i] = 0;
+    return syscall(SYS_sched_getaffinity, 0, sizeof mask->bits, mask->bits) < 0 ? -1 : 0;
+}
+
+/// Restricts the calling thread to `mask`; returns 0 on success, -1 when refused.
+static inline int fusecheck_set_affinity(const fusecheck_cpu_mask *mask) {
+    return syscall(SYS_sched_setaffinity, 0, sizeof mask->bits, mask->bits) < 0 ? -1 : 0;
+}
+
+/// Whether CPU `cpu` (0..1023) is in `mask`.
+static inline int fusecheck_mask_has(const fusecheck_cpu_mask *mask, int cpu) {
+    return cpu >= 0 && cpu < 1024 && ((mask->bits[cpu / 64] >> (cpu % 64)) & 1UL);
+}
+
+/// The mask holding `cpu` (0..1023) alone.
+static inline fusecheck_cpu_mask fusecheck_mask_of(int cpu) {
+    fusecheck_cpu_mask mask = {{0}};
+    if (cpu >= 0 && cpu < 1024) mask.bits[cpu / 64] = 1UL << (cpu % 64);
+    return mask;
+}
+
+/// mallopt(M_MMAP_THRESHOLD, threshold) and mallopt(M_TRIM_THRESHOLD, trim); 1 when both took.
+static inline int fusecheck_set_malloc_thresholds(int threshold, int trim) {
+    return mallopt(M_MMAP_THRESHOLD, threshold) && mallopt(M_TRIM_THRESHOLD, trim);
+}
+
+#endif
