@@ -73,7 +73,7 @@ public enum Benchmark {
         PeakMemory.reset()
         let call = try testCase.makeCall()
         let inputs = try InputGenerator.inputs(for: testCase)
-        let work = try MatmulWork(call: call, inputs: inputs)
+        var work = try MatmulWork(call: call, inputs: inputs)
 
         progress("\(testCase.id): reference")
         var referenceTimes: [Double] = []

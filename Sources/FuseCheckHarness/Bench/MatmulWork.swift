@@ -17,6 +17,9 @@ struct MatmulWork {
     }
 
     var products: [Product] = []
+    /// Each product's output, allocated once: OpenBLAS is timed on the multiply alone (beta = 0
+    /// overwrites it), not on allocating and zeroing its output.
+    private var outputs: [[Float]] = []
 
     /// 2 * multiply-adds.
     var flops: Double { products.reduce(0) { $0 + 2 * Double($1.rows) * Double($1.columns) * Double($1.depth) } }
@@ -54,12 +57,14 @@ struct MatmulWork {
     }
 
     /// Every product through `cblas_sgemm`, one after the other (each on OpenBLAS's threads).
-    func runOpenBLAS() {
-        for product in products {
-            var output = [Float](repeating: 0, count: product.rows * product.columns)
+    mutating func runOpenBLAS() {
+        if outputs.count != products.count {
+            outputs = products.map { [Float](repeating: 0, count: $0.rows * $0.columns) }
+        }
+        for (index, product) in products.enumerated() {
             product.left.withUnsafeBufferPointer { a in
                 product.right.withUnsafeBufferPointer { b in
-                    output.withUnsafeMutableBufferPointer { c in
+                    outputs[index].withUnsafeMutableBufferPointer { c in
                         OpenBLAS.multiply(a: a.baseAddress!, b: b.baseAddress! + product.rightOffset, c: c.baseAddress!,
                                           rows: product.rows, columns: product.columns, depth: product.depth,
                                           rightTransposed: product.rightTransposed)

@@ -8,6 +8,10 @@
 /// weight is used by a single tile, so that was pure overhead); reading it in place with its row
 /// stride was measured slower still, because rows 2 KiB apart alias a few L1 sets.
 ///
+/// The next pack's source lines are prefetched into L2 while the current panel is in use
+/// (`prefetch`): read where it lies, an operand coming from DRAM or L3 cost the pack a miss per
+/// line, with rows 2 KiB apart defeating the hardware prefetchers.
+///
 /// The elements are fp16 or bf16 values already widened exactly to Float (see `Tensor`); packing
 /// only moves them, and padding columns produce accumulators that nobody reads.
 struct RightPanels {
@@ -56,6 +60,26 @@ struct RightPanels {
 
     /// Columns of the accumulator tile these panels fill: N rounded up to whole panels.
     var paddedColumns: Int { widths.reduce(0, +) }
+
+    /// Prefetches into L2 part `part` of `parts` of what `pack(panel:from:count:into:)` with the
+    /// same panel, start and count reads, so that the prefetches can be spread over the register
+    /// tiles of the panel in use. A hint only: the results never depend on it.
+    func prefetch(panel: Int, from start: Int, count: Int, part: Int, of parts: Int) {
+        guard let source, count > 0 else { return }
+        let first = firstColumns[panel]
+        let valid = min(widths[panel], columns - first)
+        if transposed {
+            // Storage rows first ..< first + valid, each `count` floats from `start`.
+            for c in Prefetch.share(of: valid, part: part, parts: parts) {
+                Prefetch.span(source + (first + c) * depth + start, count: count)
+            }
+        } else {
+            // Storage rows start ..< start + count, each `valid` floats from `first`.
+            for k in Prefetch.share(of: count, part: part, parts: parts) {
+                Prefetch.span(source + (start + k) * columns + first, count: valid)
+            }
+        }
+    }
 
     /// Writes rows `[start, start + count)` of panel `panel` to `target`, k-major with row stride
     /// the panel's width (`target[(k - start) * width + c]`), zeros in the padding columns.
