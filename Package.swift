@@ -21,7 +21,14 @@ let package = Package(
     ],
     targets: [
         // MARK: - Public API
-        .target(name: "FuseCheckCore", dependencies: ["CXXHash"]),
+        .target(
+            name: "FuseCheckCore",
+            dependencies: ["CXXHash"],
+            // fp16 <-> fp32 conversions are single F16C instructions with the build machine's CPU,
+            // library calls (__truncsfhf2, __extendhfsf2) for baseline x86-64; the results are the
+            // same IEEE conversions either way (the conversion tests cover all 65,536 patterns).
+            swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
+        ),
         .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
         .target(
             name: "FuseCheckEngines",
