@@ -1,0 +1,535 @@
+import CLinux
+import Foundation
+import Synchronization
+import Testing
+@testable import FuseCheckEngines
+
+// The pipelined engine's runtime pieces on their own: the chunk board, the compute cores, the
+// stage threads, process tuning and the prefetch helpers. Everything that could block runs on a
+// thread of its own and is waited for with a timeout, so a broken primitive fails its test instead
+// of hanging the run.
+
+// MARK: - Fixtures
+
+/// A value shared between test threads, behind a mutex.
+private final class PipelineRuntimeLocked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    var value: Value { mutex.withLock { $0 } }
+
+    func update(_ body: @Sendable (inout Value) -> Void) {
+        mutex.withLock { body(&$0) }
+    }
+}
+
+/// A buffer of Ints written and read by different test threads; the code under test orders the
+/// accesses.
+private final class PipelineRuntimeBuffer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Int>
+    let count: Int
+
+    init(count: Int, filledWith value: Int) {
+        base = .allocate(capacity: count)
+        base.initialize(repeating: value, count: count)
+        self.count = count
+    }
+
+    deinit { base.deallocate() }
+}
+
+/// Every party arrives and then waits for the others: proves the parties run at the same time.
+private final class PipelineRuntimeRendezvous: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let parties: Int
+    // Guarded by `condition`.
+    private var arrived = 0
+
+    init(parties: Int) { self.parties = parties }
+
+    /// Arrives, then waits for every other party; whether all had arrived before `timeout` seconds.
+    func arriveAndWait(timeout: TimeInterval) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        arrived += 1
+        condition.broadcast()
+        while arrived < parties {
+            if !condition.wait(until: deadline) { return arrived >= parties }
+        }
+        return true
+    }
+}
+
+/// Starts `body` on a new thread.
+private func startThread(_ body: @escaping @Sendable () -> Void) {
+    Thread(block: body).start()
+}
+
+/// Runs `body` on a new thread; whether it finished within `seconds`.
+private func finishesOnThread(within seconds: Double = 5, _ body: @escaping @Sendable () -> Void) -> Bool {
+    let done = DispatchSemaphore(value: 0)
+    startThread {
+        body()
+        done.signal()
+    }
+    return done.wait(timeout: .now() + seconds) == .success
+}
+
+/// Whether `semaphore` is signalled within `seconds`.
+private func signalled(_ semaphore: DispatchSemaphore, within seconds: Double) -> Bool {
+    semaphore.wait(timeout: .now() + seconds) == .success
+}
+
+/// The calling thread's CPU affinity, ascending, read with sched_getaffinity.
+private func currentAffinity() -> [Int32] {
+    var mask = fusecheck_cpu_mask()
+    guard fusecheck_get_affinity(&mask) == 0 else { return [] }
+    return (0..<1024).filter { fusecheck_mask_has(&mask, $0) != 0 }
+}
+
+/// The calling thread's `Cpus_allowed_list` from /proc, expanded; nil when unreadable.
+private func procAllowedCPUs() -> [Int32]? {
+    guard let handle = FileHandle(forReadingAtPath: "/proc/thread-self/status") else { return nil }
+    defer { try? handle.close() }
+    guard let data = try? handle.readToEnd(), let status = String(data: data, encoding: .utf8) else { return nil }
+    let key = "Cpus_allowed_list:"
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return nil }
+    var cpus: [Int32] = []
+    for item in line.dropFirst(key.count).trimmingCharacters(in: .whitespaces).split(separator: ",") {
+        let bounds = item.split(separator: "-").compactMap { Int32($0) }
+        guard let low = bounds.first, let high = bounds.last, low <= high else { return nil }
+        cpus += Array(low...high)
+    }
+    return cpus
+}
+
+// MARK: - ChunkBoard
+
+@Suite("PipelineRuntime: chunk board")
+struct PipelineRuntimeChunkBoardTests {
+    @Test("a fresh board has no chunk arrived")
+    func freshBoardIsEmpty() {
+        let board = ChunkBoard(slots: 16)
+        let arrived = (0..<16).filter { board.hasArrived($0) }
+        #expect(arrived.isEmpty, "chunks \(arrived) arrived on a fresh board")
+    }
+
+    @Test("publishing a chunk marks it, and only it, as arrived", arguments: [0, 5, 15])
+    func publishMarksOneChunk(slot: Int) {
+        let board = ChunkBoard(slots: 16)
+        board.publish(slot)
+        #expect(board.hasArrived(slot))
+        let others = (0..<16).filter { $0 != slot && board.hasArrived($0) }
+        #expect(others.isEmpty, "publishing \(slot) also marked \(others)")
+        board.publish(slot)
+        #expect(board.hasArrived(slot), "publishing twice unmarked chunk \(slot)")
+    }
+
+    @Test("waiting for a published chunk returns at once")
+    func waitForPublishedChunkReturns() {
+        let board = ChunkBoard(slots: 4)
+        board.publish(2)
+        #expect(finishesOnThread(within: 2) { board.wait(2) })
+    }
+
+    @Test("a waiter blocks until its chunk is published, and other chunks do not release it")
+    func waiterReleasedByPublish() {
+        let board = ChunkBoard(slots: 4)
+        let released = DispatchSemaphore(value: 0)
+        startThread {
+            board.wait(2)
+            released.signal()
+        }
+        #expect(!signalled(released, within: 0.05), "wait(2) returned before chunk 2 was published")
+        board.publish(1)
+        board.publish(3)
+        #expect(!signalled(released, within: 0.05), "publishing chunks 1 and 3 released a waiter of chunk 2")
+        board.publish(2)
+        #expect(signalled(released, within: 5), "publishing chunk 2 did not release its waiter")
+    }
+
+    @Test("one publish releases every waiter of that chunk")
+    func publishReleasesAllWaiters() {
+        let board = ChunkBoard(slots: 2)
+        let waiters = 4
+        let released = DispatchSemaphore(value: 0)
+        for _ in 0..<waiters {
+            startThread {
+                board.wait(1)
+                released.signal()
+            }
+        }
+        #expect(!signalled(released, within: 0.05), "a waiter returned before chunk 1 was published")
+        board.publish(1)
+        let count = (0..<waiters).filter { _ in signalled(released, within: 5) }.count
+        #expect(count == waiters, "\(count) of \(waiters) waiters released")
+    }
+
+    @Test("bytes written before a publish are visible to the thread that waited for it")
+    func publishedDataIsVisible() {
+        let (chunks, chunkSize, unwritten) = (256, 64, -1)
+        let board = ChunkBoard(slots: chunks)
+        let buffer = PipelineRuntimeBuffer(count: chunks * chunkSize, filledWith: unwritten)
+        let firstMismatch = PipelineRuntimeLocked<String?>(nil)
+        @Sendable func expected(_ chunk: Int, _ index: Int) -> Int { chunk &* 1_000_003 &+ index }
+
+        let consumerDone = DispatchSemaphore(value: 0)
+        startThread {
+            let deadline = Date(timeIntervalSinceNow: 5)
+            for chunk in 0..<chunks {
+                if chunk.isMultiple(of: 2) {
+                    board.wait(chunk)
+                } else {
+                    // The non-blocking path: an acquiring load of the flag.
+                    while !board.hasArrived(chunk) && Date() < deadline { sched_yield() }
+                }
+                for index in 0..<chunkSize {
+                    let value = buffer.base[chunk * chunkSize + index]
+                    if value != expected(chunk, index) {
+                        let message = "chunk \(chunk)[\(index)]: expected \(expected(chunk, index)), read \(value)"
+                        firstMismatch.update { if $0 == nil { $0 = message } }
+                        break
+                    }
+                }
+            }
+            consumerDone.signal()
+        }
+        startThread {
+            for chunk in 0..<chunks {
+                // Let the consumer get ahead and sleep in `wait`: one that returned early would read
+                // the chunk before it is written.
+                if chunk.isMultiple(of: 2) { usleep(50) }
+                for index in 0..<chunkSize {
+                    buffer.base[chunk * chunkSize + index] = expected(chunk, index)
+                }
+                board.publish(chunk)
+            }
+        }
+        #expect(signalled(consumerDone, within: 10), "the consumer did not see every chunk arrive")
+        #expect(firstMismatch.value == nil, "\(firstMismatch.value ?? "")")
+    }
+}
+
+// MARK: - ComputeCores
+
+@Suite("PipelineRuntime: compute cores")
+struct PipelineRuntimeComputeCoresTests {
+    @Test("the allowed CPUs are non-empty, ascending, below 1024 and those /proc lists")
+    func allowedCPUs() {
+        let cpus = ComputeCores.allowedCPUs()
+        #expect(!cpus.isEmpty)
+        #expect(zip(cpus, cpus.dropFirst()).allSatisfy { $0 < $1 }, "not strictly ascending: \(cpus)")
+        #expect(cpus.allSatisfy { 0 <= $0 && $0 < 1024 }, "out of range: \(cpus)")
+        #expect(cpus == currentAffinity())
+        let listed = procAllowedCPUs()
+        #expect(listed == cpus, "sched_getaffinity gave \(cpus), /proc/thread-self/status lists \(listed ?? [])")
+    }
+
+    @Test("holding a core pins the thread to the first allowed CPU; releasing restores its affinity",
+          .enabled(if: !ComputeCores.allowedCPUs().isEmpty, "needs an allowed CPU"))
+    func holdPinsAndRestores() {
+        let allowed = ComputeCores.allowedCPUs()
+        let cores = ComputeCores(count: 1)
+        let observed = PipelineRuntimeLocked<[[Int32]]>([])
+        let finished = finishesOnThread {
+            let original = currentAffinity()
+            let hold = cores.hold()
+            hold.acquire()
+            let pinned = currentAffinity()
+            hold.release()
+            let restored = currentAffinity()
+            hold.acquire()
+            let pinnedAgain = currentAffinity()
+            hold.release()
+            observed.update { $0 = [original, pinned, restored, pinnedAgain, currentAffinity()] }
+        }
+        #expect(finished)
+        let affinities = observed.value
+        guard affinities.count == 5 else {
+            Issue.record("the holding thread reported \(affinities.count) affinities, expected 5")
+            return
+        }
+        let (original, pinned, restored, pinnedAgain, restoredAgain) =
+            (affinities[0], affinities[1], affinities[2], affinities[3], affinities[4])
+        #expect(original == allowed, "a new thread's affinity \(original) is not the allowed set \(allowed)")
+        #expect(pinned == [allowed[0]], "held: \(pinned), expected only CPU \(allowed[0])")
+        #expect(restored == original, "released: \(restored), expected the original \(original)")
+        #expect(pinnedAgain == [allowed[0]], "held again: \(pinnedAgain)")
+        #expect(restoredAgain == original, "released again: \(restoredAgain)")
+    }
+
+    @Test("with two cores, the first holder runs on the first allowed CPU and the second on the second",
+          .enabled(if: ComputeCores.allowedCPUs().count >= 2, "needs two allowed CPUs"))
+    func twoHoldersPinnedToDistinctCPUs() {
+        let allowed = ComputeCores.allowedCPUs()
+        let cores = ComputeCores(count: 2)
+        let first = PipelineRuntimeLocked<[Int32]>([])
+        let second = PipelineRuntimeLocked<[Int32]>([])
+        let firstHolds = DispatchSemaphore(value: 0)
+        let letFirstGo = DispatchSemaphore(value: 0)
+        let firstDone = DispatchSemaphore(value: 0)
+        startThread {
+            let hold = cores.hold()
+            hold.acquire()
+            let affinity = currentAffinity()
+            first.update { $0 = affinity }
+            firstHolds.signal()
+            letFirstGo.wait()
+            hold.release()
+            firstDone.signal()
+        }
+        #expect(signalled(firstHolds, within: 5))
+        let secondFinished = finishesOnThread {
+            let hold = cores.hold()
+            hold.acquire()
+            let affinity = currentAffinity()
+            second.update { $0 = affinity }
+            hold.release()
+        }
+        letFirstGo.signal()
+        #expect(secondFinished, "a second holder blocked although there are two cores")
+        #expect(signalled(firstDone, within: 5))
+        #expect(first.value == [allowed[0]], "first holder: \(first.value)")
+        #expect(second.value == [allowed[1]], "second holder: \(second.value)")
+    }
+
+    @Test("with more cores than allowed CPUs, holding a core leaves the affinity alone")
+    func unpinnedWhenTooFewCPUs() {
+        let cores = ComputeCores(count: ComputeCores.allowedCPUs().count + 1)
+        let observed = PipelineRuntimeLocked<[[Int32]]>([])
+        let finished = finishesOnThread {
+            let original = currentAffinity()
+            let hold = cores.hold()
+            hold.acquire()
+            let held = currentAffinity()
+            hold.release()
+            observed.update { $0 = [original, held] }
+        }
+        #expect(finished)
+        let affinities = observed.value
+        #expect(affinities.count == 2 && affinities[0] == affinities[1], "before, while held: \(affinities)")
+    }
+
+    @Test("with one core, a second holder waits in acquire until the first releases")
+    func oneCoreIsExclusive() {
+        let cores = ComputeCores(count: 1)
+        let events = PipelineRuntimeLocked<[String]>([])
+        let firstHolds = DispatchSemaphore(value: 0)
+        let letFirstGo = DispatchSemaphore(value: 0)
+        let secondHolds = DispatchSemaphore(value: 0)
+        startThread {
+            let hold = cores.hold()
+            hold.acquire()
+            firstHolds.signal()
+            letFirstGo.wait()
+            events.update { $0.append("first releases") }
+            hold.release()
+        }
+        #expect(signalled(firstHolds, within: 5))
+        startThread {
+            let hold = cores.hold()
+            hold.acquire()
+            events.update { $0.append("second holds") }
+            secondHolds.signal()
+            hold.release()
+        }
+        #expect(!signalled(secondHolds, within: 0.1), "the second holder got the only core while the first held it")
+        letFirstGo.signal()
+        #expect(signalled(secondHolds, within: 5), "the second holder never got the core")
+        #expect(events.value == ["first releases", "second holds"])
+    }
+
+    @Test("acquiring twice holds one core, and releasing gives it back")
+    func acquireIsIdempotent() {
+        let cores = ComputeCores(count: 1)
+        let finished = finishesOnThread {
+            let hold = cores.hold()
+            hold.acquire()
+            hold.acquire()
+            hold.release()
+            hold.release()
+            let other = cores.hold()
+            other.acquire()
+            other.release()
+        }
+        #expect(finished, "a second acquire, or an acquire after release, blocked")
+    }
+
+    @Test("a hold that goes away gives its core back")
+    func droppedHoldReleases() {
+        let cores = ComputeCores(count: 1)
+        let finished = finishesOnThread {
+            do {
+                let hold = cores.hold()
+                hold.acquire()
+            }
+            let other = cores.hold()
+            other.acquire()
+            other.release()
+        }
+        #expect(finished, "the core of a dropped hold was never given back")
+    }
+
+    @Test("waiting for a chunk that has not arrived gives the core to another stage")
+    func waitForReleasesCoreWhileWaiting() {
+        let cores = ComputeCores(count: 1)
+        let board = ChunkBoard(slots: 1)
+        let firstWaits = DispatchSemaphore(value: 0)
+        let firstResumed = DispatchSemaphore(value: 0)
+        startThread {
+            let hold = cores.hold()
+            hold.acquire()
+            firstWaits.signal()
+            hold.waitFor(0, on: board)
+            firstResumed.signal()
+        }
+        #expect(signalled(firstWaits, within: 5))
+        let secondHeld = finishesOnThread {
+            let hold = cores.hold()
+            hold.acquire()
+            hold.release()
+        }
+        #expect(secondHeld, "the core stayed with a stage waiting for its chunk")
+        #expect(!signalled(firstResumed, within: 0.05), "waitFor returned before the chunk arrived")
+        board.publish(0)
+        #expect(signalled(firstResumed, within: 5), "waitFor did not return after the chunk arrived")
+    }
+
+    @Test("waiting for a chunk that has arrived keeps the core")
+    func waitForKeepsCoreWhenArrived() {
+        let cores = ComputeCores(count: 1)
+        let board = ChunkBoard(slots: 1)
+        board.publish(0)
+        let firstHolds = DispatchSemaphore(value: 0)
+        let letFirstGo = DispatchSemaphore(value: 0)
+        let secondHolds = DispatchSemaphore(value: 0)
+        startThread {
+            let hold = cores.hold()
+            hold.acquire()
+            hold.waitFor(0, on: board)
+            firstHolds.signal()
+            letFirstGo.wait()
+            hold.release()
+        }
+        #expect(signalled(firstHolds, within: 5))
+        startThread {
+            let hold = cores.hold()
+            hold.acquire()
+            secondHolds.signal()
+            hold.release()
+        }
+        #expect(!signalled(secondHolds, within: 0.1), "waitFor on an arrived chunk gave the core away")
+        letFirstGo.signal()
+        #expect(signalled(secondHolds, within: 5))
+    }
+
+    @Test("two cores admit two holders at once, never more (four threads contending)")
+    func atMostCountHolders() {
+        let (coreCount, threads, rounds) = (2, 4, 25)
+        let cores = ComputeCores(count: coreCount)
+        // (holding now, most ever holding at once)
+        let holders = PipelineRuntimeLocked<(now: Int, most: Int)>((0, 0))
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<threads {
+            startThread {
+                let hold = cores.hold()
+                for _ in 0..<rounds {
+                    hold.acquire()
+                    holders.update { $0.now += 1; $0.most = max($0.most, $0.now) }
+                    usleep(200)
+                    holders.update { $0.now -= 1 }
+                    hold.release()
+                }
+                done.signal()
+            }
+        }
+        let finished = (0..<threads).filter { _ in signalled(done, within: 10) }.count
+        #expect(finished == threads, "\(threads - finished) threads never finished")
+        #expect(holders.value.most <= coreCount, "\(holders.value.most) holders at once with \(coreCount) cores")
+        #expect(holders.value.now == 0)
+    }
+}
+
+// MARK: - ProcessTuning
+
+@Suite("PipelineRuntime: process tuning")
+struct PipelineRuntimeProcessTuningTests {
+    @Test("glibc takes both malloc settings")
+    func keepFreedMemory() {
+        #expect(ProcessTuning.keepFreedMemory())
+    }
+}
+
+// MARK: - Prefetch
+
+@Suite("PipelineRuntime: prefetch")
+struct PipelineRuntimePrefetchTests {
+    @Test("shares partition 0..<count into contiguous, in-order, even parts",
+          arguments: [0, 1, 2, 3, 7, 16, 17, 100, 1000, 4099], [1, 2, 3, 4, 5, 8, 16, 64])
+    func sharesPartition(count: Int, parts: Int) {
+        let shares = (0..<parts).map { Prefetch.share(of: count, part: $0, parts: parts) }
+        #expect(shares.first?.lowerBound == 0, "count \(count), \(parts) parts: \(shares)")
+        #expect(shares.last?.upperBound == count, "count \(count), \(parts) parts: \(shares)")
+        let gap = shares.indices.dropLast().first { shares[$0].upperBound != shares[$0 + 1].lowerBound }
+        #expect(gap == nil, "count \(count), \(parts) parts: part \(gap ?? -1) does not meet the next: \(shares)")
+        #expect(shares.map(\.count).reduce(0, +) == count)
+        let sizes = shares.map(\.count)
+        #expect((sizes.max() ?? 0) - (sizes.min() ?? 0) <= 1, "count \(count), \(parts) parts: sizes \(sizes)")
+    }
+
+    @Test("prefetching a span never faults and never changes memory", arguments: [0, 1, 15, 16, 17, 1000])
+    func spanIsHarmless(count: Int) {
+        let capacity = 1000 + 32
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride,
+                                                   alignment: Prefetch.lineBytes)
+        defer { raw.deallocate() }
+        let floats = raw.bindMemory(to: Float.self, capacity: capacity)
+        for index in 0..<capacity { floats[index] = Float(index) }
+        for offset in 0..<17 {
+            Prefetch.span(UnsafePointer(floats + offset), count: count)
+        }
+        let changed = (0..<capacity).first { floats[$0] != Float($0) }
+        #expect(changed == nil, "element \(changed ?? -1) changed")
+    }
+}
+
+// MARK: - StageThreads
+
+@Suite("PipelineRuntime: stage threads")
+struct PipelineRuntimeStageThreadsTests {
+    @Test("every body runs exactly once, all at the same time, and run returns after the last")
+    func bodiesRunConcurrentlyOnce() {
+        let bodyCount = 8
+        let runs = PipelineRuntimeLocked<[Int]>(Array(repeating: 0, count: bodyCount))
+        let metAll = PipelineRuntimeLocked<Int>(0)
+        let finished = PipelineRuntimeLocked<Int>(0)
+        let rendezvous = PipelineRuntimeRendezvous(parties: bodyCount)
+        let bodies: [@Sendable () -> Void] = (0..<bodyCount).map { index in
+            {
+                runs.update { $0[index] += 1 }
+                // Only bodies on separate threads, all started, can all get past this.
+                if rendezvous.arriveAndWait(timeout: 2) { metAll.update { $0 += 1 } }
+                // The last bodies finish well after the others.
+                if index >= bodyCount - 2 { usleep(20_000) }
+                finished.update { $0 += 1 }
+            }
+        }
+        let finishedAtReturn = PipelineRuntimeLocked<Int>(-1)
+        let returned = finishesOnThread(within: 10) {
+            StageThreads.run(bodies)
+            let count = finished.value
+            finishedAtReturn.update { $0 = count }
+        }
+        #expect(returned, "StageThreads.run did not return")
+        #expect(runs.value == Array(repeating: 1, count: bodyCount), "runs per body: \(runs.value)")
+        #expect(metAll.value == bodyCount, "\(metAll.value) of \(bodyCount) bodies saw all the others running")
+        #expect(finishedAtReturn.value == bodyCount, "run returned after \(finishedAtReturn.value) bodies finished")
+    }
+
+    @Test("running no bodies returns at once")
+    func noBodies() {
+        #expect(finishesOnThread(within: 2) { StageThreads.run([]) })
+    }
+}
