@@ -33,6 +33,18 @@ enum PipelinedEpilogue {
                         out[j] = OutputRounding.matmulOutput(acc: acc[j], bias: bias[j], dtype: dtype,
                                                              epilogue: .ideal).rounded
                     }
+                case (.relu, _):
+                    // ReLU of a Float is that Float or 0, so act(Double(t)) is a Float exactly and
+                    // rounding it once is `roundOnce`'s Float path: the same bits without the
+                    // Double detour per element. NaN keeps the general path (and its payload).
+                    let preActivation = y3.map { $0 + offset + first }
+                    for j in 0..<count {
+                        let (rounded, t) = OutputRounding.matmulOutput(acc: acc[j], bias: rowBias.map { $0[j] },
+                                                                       dtype: dtype, epilogue: .ideal)
+                        out[j] = t.isNaN ? roundOnce(activation.apply(Double(t)), to: dtype)
+                                         : dtype.round(max(t, 0))
+                        preActivation?[j] = rounded
+                    }
                 default:
                     let preActivation = y3.map { $0 + offset + first }
                     for j in 0..<count {
