@@ -104,9 +104,6 @@ enum BlockedMatmul {
     /// the AVX-512 machine against the other loop order, left micro-panel in L1 and right panels
     /// streamed from L2: about 10% faster.)
     static let depthBlock = 128
-    /// How many packs ahead the right operand is prefetched into L2 (`RightPanels.prefetch`).
-    /// 1, 2 and 3 measured the same on both benchmark operators.
-    static let prefetchDistance = 1
 
     /// Computes the accumulators of the rows starting at `left + rowOffsets[i]` (each at least
     /// `right.depth` long) times `right`, in `order`. The result is valid until `workspace` is
@@ -174,10 +171,11 @@ enum BlockedMatmul {
                     right.pack(panel: panelIndex, from: blockStart, count: blockDepth, into: workspace.packedRight)
                     let b = UnsafePointer(workspace.packedRight)
                     let ldb = width
-                    // The source of the pack `prefetchDistance` packs ahead, in (k-block, panel) order.
-                    let ahead = panelIndex + prefetchDistance
-                    let nextPanel = ahead % widths.count
-                    let nextStart = blockStart + ahead / widths.count * depthBlock
+                    // The next pack's source: the next panel, or the first one of the next k-block.
+                    // (Prefetching two or three packs ahead measured the same on both benchmark
+                    // operators.)
+                    let nextPanel = panelIndex + 1 < widths.count ? panelIndex + 1 : 0
+                    let nextStart = nextPanel == 0 ? blockStart + blockDepth : blockStart
                     let nextDepth = min(depthBlock, kRange.upperBound - nextStart)
                     for microPanel in 0..<microPanels {
                         if nextDepth > 0 {

@@ -8,7 +8,7 @@ public enum ProcessTuning {
     ///
     /// The engines' outputs (a gathered x1, a y2) are arrays of megabytes allocated per call. By
     /// default a block that size is a fresh `mmap`, so every call faulted its pages in again: up
-    /// to 4,000 page faults and 10 ms of CPU per AllGatherMatmul benchmark call, more than a
+    /// to 4,000 page faults and 10 ms of CPU per AllGatherMatmul benchmark call, about a
     /// fifth of the call, depending on what the process had freed before. Reused heap memory is
     /// already mapped, as memory from a framework's caching allocator is for a real kernel.
     @discardableResult
