@@ -38,7 +38,7 @@ let package = Package(
             // Numerics do not change: every FMA is spelled out and Swift never contracts a*b + c.
             swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
         ),
-        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "COpenBLAS"]),
+        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "COpenBLAS", "CLinux"]),
         .executableTarget(
             name: "fusecheck",
             dependencies: [
@@ -61,7 +61,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
-        // glibc/Linux calls Swift's Glibc module does not import (thread affinity, mallopt);
+        // glibc/Linux calls Swift's Glibc module does not import (thread affinity, mallopt, pidfd_open);
         // header-only, nothing to link or install.
         .systemLibrary(name: "CLinux"),
 

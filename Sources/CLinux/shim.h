@@ -46,4 +46,14 @@ static inline void fusecheck_prefetch_l2(const void *address) {
     __builtin_prefetch(address, 0, 2);
 }
 
+/// A file descriptor that becomes readable when process `pid` (a child of the caller) exits,
+/// without reaping it (pidfd_open(2), Linux 5.3); -1 where the kernel lacks it.
+static inline int fusecheck_pidfd_open(int pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    return -1;
+#endif
+}
+
 #endif

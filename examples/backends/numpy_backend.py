@@ -433,9 +433,12 @@ def run_case(folder, out):
 # Modes
 # ---------------------------------------------------------------------------------------------
 
-def reply(status, message=None, constraints=None):
-    """Writes one reply line and flushes (the harness waits for it)."""
+def reply(status, message=None, constraints=None, case=None):
+    """Writes one reply line and flushes (the harness waits for it). `case` echoes the request's
+    case folder, so that the harness can tell a late reply to an earlier request."""
     line = {"status": status}
+    if case is not None:
+        line["case"] = case
     if message is not None:
         line["message"] = message
     if constraints is not None:
@@ -459,9 +462,9 @@ def serve(run=run_case):
             status, message, constraints = run(folder, out)
         except Exception as error:  # a bug here is the harness's "error" verdict, not a hang
             traceback.print_exc(file=sys.stderr)
-            reply("error", f"{type(error).__name__}: {error}")
+            reply("error", f"{type(error).__name__}: {error}", case=folder)
             continue
-        reply(status, message, constraints)
+        reply(status, message, constraints, case=folder)
 
 
 def case_folders(paths):

@@ -15,6 +15,8 @@ public struct BackendFailure: Error, Sendable, Equatable, CustomStringConvertibl
         case protocolError = "protocol-error"
         /// Outputs missing, of the wrong shape or dtype, truncated or unreadable.
         case badOutput = "bad-output"
+        /// The run was stopped (SIGINT, SIGTERM) while the case ran: no verdict.
+        case interrupted
     }
 
     /// What kind of failure.

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLinux
 import Synchronization
 
 /// A child process running `/bin/sh -c COMMAND` in a process group of its own, with its standard
@@ -13,34 +14,93 @@ import Synchronization
 ///
 /// Every system call of the subprocess backend is made here. The child gets default signal
 /// dispositions and an empty signal mask (the harness ignores SIGPIPE, and ignored signals
-/// would otherwise be inherited across exec). Killing the child kills its whole process group,
-/// so a shell wrapper's or `mpirun`'s children go with it.
+/// would otherwise be inherited across exec). Ending the child ends everything it started:
+///
+/// - its process group, so that a shell wrapper's or `mpirun`'s children go with it;
+/// - every process whose environment carries the child's token (`FUSECHECK_BACKEND_TOKEN`),
+///   found in `/proc`, so that a descendant that left the group (`setsid`, a daemon's double
+///   fork) goes too. Only a descendant that clears its environment escapes; the protocol doc
+///   says so.
+///
+/// A simple command (words only, no shell operators) is run as `exec COMMAND`, so that the
+/// backend itself is the child and its death or a closed stdout is seen at once, not hidden by
+/// a waiting shell. The child's exit is watched through a pidfd where the kernel has them, so
+/// a crashed backend whose grandchild still holds stdout is a crash, not a timeout.
 final class ChildProcess {
     /// The child's pid, which is also its process group id.
     let pid: pid_t
+    /// The value of `FUSECHECK_BACKEND_TOKEN` in the child's environment.
+    let token: String
     private var stdinFD: Int32
     private var stdoutFD: Int32
     private var stderrFD: Int32
-    /// Bytes read from stdout that do not yet form a full line.
+    /// A pidfd of the child, readable once it has exited; -1 where unavailable.
+    private var exitFD: Int32
+    /// Bytes read from stdout: consumed lines before `lineStart`, then unread bytes. Compacted
+    /// when the consumed part is large, so that reading is linear in what the child writes.
     private var stdoutBuffer: [UInt8] = []
+    private var lineStart = 0
+    /// How many bytes from `lineStart` on are known to hold no newline.
+    private var scanned = 0
     /// Whether stdout has reached end of file.
     private(set) var stdoutClosed = false
+    /// Whether the child itself has exited (its pidfd fired), whoever still holds its stdout.
+    private(set) var childExited = false
     /// The wait status once the child has been reaped.
     private(set) var exitStatus: Int32?
+
+    /// The environment variable that marks a backend's descendants.
+    static let tokenVariable = "FUSECHECK_BACKEND_TOKEN"
+    /// At most this many bytes are read from a pipe per wake-up, so that a child writing without
+    /// pause cannot keep the harness in a read loop past its deadline.
+    private static let readBudget = 1 << 20
 
     /// Ignores SIGPIPE in the harness once, so that writing to a dead child is an EPIPE error
     /// instead of the harness's death.
     private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
-    /// Starts `/bin/sh -c command` with `environment` (`KEY=VALUE` strings).
+    /// Starts `/bin/sh -c command` (`exec command` for a simple command) with `environment`
+    /// (`KEY=VALUE` strings) and a fresh token.
     init(command: String, environment: [String]) throws(ChildProcessError) {
         _ = Self.ignoreBrokenPipes
+        let token = "\(getpid())-\(UInt64.random(in: 1...UInt64.max))"
+        self.token = token
+        let shellCommand = Self.isSimple(command) ? "exec " + command : command
+        let fullEnvironment = environment.filter { !$0.hasPrefix(Self.tokenVariable + "=") }
+            + ["\(Self.tokenVariable)=\(token)"]
         (pid, stdinFD, stdoutFD, stderrFD) = try Self.spawnLock.withLock { _ throws(ChildProcessError) in
-            try Self.spawn(command: command, environment: environment)
+            try Self.spawn(command: shellCommand, environment: fullEnvironment)
         }
         for fd in [stdinFD, stdoutFD, stderrFD] {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         }
+        exitFD = fusecheck_pidfd_open(pid)
+        if exitFD >= 0 { _ = fcntl(exitFD, F_SETFD, FD_CLOEXEC) }
+    }
+
+    /// Whether `command` is a plain list of words that `exec` can prefix: no operators,
+    /// redirections, substitutions, globs, assignments in front, or shell keywords and builtins
+    /// first. Quoted words are fine; anything unusual keeps the shell.
+    static func isSimple(_ command: String) -> Bool {
+        let forbidden = Set(";&|<>(){}$`\\*?[]~!#\n\r")
+        guard !command.isEmpty, !command.contains(where: forbidden.contains) else { return false }
+        var quote: Character?
+        for character in command {
+            if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "'" || character == "\"" {
+                quote = character
+            }
+        }
+        guard quote == nil else { return false }
+        let first = command.split(separator: " ", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+        let shellWords: Set<String> = [
+            "exec", "cd", ".", "source", "eval", "export", "set", "unset", "read", "trap", "ulimit", "umask",
+            "wait", "shift", "alias", "local", "return", "exit", "break", "continue", "times", "type", "hash",
+            "getopts", "readonly", "command", "builtin", "while", "until", "for", "if", "case", "then", "do",
+        ]
+        return !first.isEmpty && !first.contains("=") && !first.contains("'") && !first.contains("\"")
+            && !shellWords.contains(first)
     }
 
     /// Held while pipes are made and a child is spawned, so that no other child started here
@@ -146,67 +206,162 @@ final class ChildProcess {
     enum LineResult: Equatable {
         /// A full line, without its newline.
         case line([UInt8])
-        /// stdout reached end of file; the bytes of an unterminated last line, if any.
+        /// stdout reached end of file, or the child itself exited; the bytes of an unterminated
+        /// last line, if any.
         case endOfFile([UInt8])
         /// The deadline passed.
         case timedOut
         /// More than `limit` bytes without a newline.
         case overlong
+        /// The run is being stopped (`Interruption`).
+        case interrupted
     }
 
     /// Waits for the next line on stdout until `deadline`, meanwhile handing everything the
     /// child writes to stderr to `stderr` (so that a chatty child never blocks on a full pipe).
+    ///
+    /// The deadline holds whatever the child writes: it is checked before every line handed
+    /// out, so a flood of lines the caller skips still ends at the deadline.
     func readLine(before deadline: ContinuousClock.Instant, limit: Int, stderr: (ArraySlice<UInt8>) -> Void) -> LineResult {
         while true {
-            if let newline = stdoutBuffer.firstIndex(of: 0x0A) {
-                let line = Array(stdoutBuffer[..<newline])
-                stdoutBuffer.removeSubrange(...newline)
-                return .line(line)
-            }
-            if stdoutBuffer.count > limit { return .overlong }
-            if stdoutClosed {
+            if Interruption.isRequested { return .interrupted }
+            if ContinuousClock.now >= deadline { return .timedOut }
+            if let line = takeBufferedLine() { return .line(line) }
+            if stdoutBuffer.count - lineStart > limit { return .overlong }
+            if stdoutClosed || childExited {
                 drainStderr(stderr)
-                let rest = stdoutBuffer
-                stdoutBuffer = []
+                let rest = Array(stdoutBuffer[lineStart...])
+                discardBuffer()
                 return .endOfFile(rest)
             }
-            let milliseconds = Self.milliseconds(until: deadline)
-            guard milliseconds > 0 else { return .timedOut }
-            var pollFDs = [pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)]
-            if stderrFD >= 0 { pollFDs.append(pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0)) }
-            let ready = poll(&pollFDs, nfds_t(pollFDs.count), milliseconds)
-            if ready < 0 && errno != EINTR { return .timedOut }
-            if pollFDs.count > 1 && pollFDs[1].revents != 0 { drainStderr(stderr) }
-            if pollFDs[0].revents != 0 { readAvailableStdout() }
+            waitForActivity(until: deadline, stderr: stderr)
         }
+    }
+
+    /// The result of waiting for a number of bytes.
+    enum BytesResult: Equatable {
+        /// Exactly the bytes asked for.
+        case bytes([UInt8])
+        /// stdout ended (or the child exited) first; the bytes that did arrive.
+        case endOfFile([UInt8])
+        /// The deadline passed.
+        case timedOut
+        /// The run is being stopped (`Interruption`).
+        case interrupted
+    }
+
+    /// Waits for exactly `count` bytes on stdout until `deadline`.
+    func readBytes(_ count: Int, before deadline: ContinuousClock.Instant,
+                   stderr: (ArraySlice<UInt8>) -> Void) -> BytesResult {
+        while true {
+            if stdoutBuffer.count - lineStart >= count {
+                let bytes = Array(stdoutBuffer[lineStart..<(lineStart + count)])
+                lineStart += count
+                scanned = 0
+                compactIfWorthIt()
+                return .bytes(bytes)
+            }
+            if Interruption.isRequested { return .interrupted }
+            if ContinuousClock.now >= deadline { return .timedOut }
+            if stdoutClosed || childExited {
+                let rest = Array(stdoutBuffer[lineStart...])
+                discardBuffer()
+                return .endOfFile(rest)
+            }
+            waitForActivity(until: deadline, stderr: stderr)
+        }
+    }
+
+    /// One poll over stdout, stderr, the child's exit and the interruption pipe; reads what is
+    /// ready. Returns at once if anything is, else at the deadline.
+    private func waitForActivity(until deadline: ContinuousClock.Instant, stderr: (ArraySlice<UInt8>) -> Void) {
+        var pollFDs = [pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)]
+        let stderrIndex = stderrFD >= 0 ? pollFDs.count : nil
+        if stderrFD >= 0 { pollFDs.append(pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0)) }
+        let exitIndex = exitFD >= 0 ? pollFDs.count : nil
+        if exitFD >= 0 { pollFDs.append(pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)) }
+        if let wake = Interruption.wakeDescriptor { pollFDs.append(pollfd(fd: wake, events: Int16(POLLIN), revents: 0)) }
+        let ready = poll(&pollFDs, nfds_t(pollFDs.count), Self.milliseconds(until: deadline))
+        guard ready > 0 else { return }
+        if let stderrIndex, pollFDs[stderrIndex].revents != 0 { drainStderr(stderr) }
+        if pollFDs[0].revents != 0 { readAvailableStdout() }
+        if let exitIndex, pollFDs[exitIndex].revents != 0 {
+            // What the child wrote before it died is in the pipe now: take it before saying so.
+            readAvailableStdout()
+            childExited = true
+        }
+    }
+
+    /// The next full line in the buffer, if there is one.
+    private func takeBufferedLine() -> [UInt8]? {
+        let searchFrom = lineStart + scanned
+        guard searchFrom < stdoutBuffer.count,
+              let newline = stdoutBuffer[searchFrom...].firstIndex(of: 0x0A) else {
+            scanned = stdoutBuffer.count - lineStart
+            return nil
+        }
+        let line = Array(stdoutBuffer[lineStart..<newline])
+        lineStart = newline + 1
+        scanned = 0
+        compactIfWorthIt()
+        return line
+    }
+
+    /// Drops the consumed bytes once they are more than half the buffer (amortized linear).
+    private func compactIfWorthIt() {
+        if lineStart == stdoutBuffer.count {
+            discardBuffer()
+        } else if lineStart > 65_536 && lineStart * 2 > stdoutBuffer.count {
+            stdoutBuffer.removeFirst(lineStart)
+            lineStart = 0
+        }
+    }
+
+    private func discardBuffer() {
+        stdoutBuffer.removeAll(keepingCapacity: true)
+        lineStart = 0
+        scanned = 0
     }
 
     /// Whether bytes are waiting on stdout right now (output the harness did not ask for).
     func hasPendingOutput() -> Bool {
-        if !stdoutBuffer.isEmpty { return true }
+        if stdoutBuffer.count > lineStart { return true }
         guard !stdoutClosed else { return false }
         var pollFD = pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)
         guard poll(&pollFD, 1, 0) > 0 else { return false }
         readAvailableStdout()
-        return !stdoutBuffer.isEmpty
+        return stdoutBuffer.count > lineStart
     }
 
     /// Everything waiting on stdout right now, without waiting for a newline.
     func takePendingOutput() -> [UInt8] {
         _ = hasPendingOutput()
-        let bytes = stdoutBuffer
-        stdoutBuffer = []
+        let bytes = Array(stdoutBuffer[lineStart...])
+        discardBuffer()
         return bytes
     }
 
-    /// Hands whatever is waiting on stderr to `sink`, without blocking.
+    /// Whether the child has exited (or closed stdout) by now, without waiting.
+    func hasEnded() -> Bool {
+        if stdoutClosed || childExited { return true }
+        if exitFD >= 0 {
+            var pollFD = pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)
+            if poll(&pollFD, 1, 0) > 0 { childExited = true }
+        }
+        return childExited
+    }
+
+    /// Hands whatever is waiting on stderr to `sink`, without blocking (at most `readBudget`
+    /// bytes per call).
     func drainStderr(_ sink: (ArraySlice<UInt8>) -> Void) {
         guard stderrFD >= 0 else { return }
         var chunk = [UInt8](repeating: 0, count: 16_384)
-        while true {
+        var budget = Self.readBudget
+        while budget > 0 {
             let count = chunk.withUnsafeMutableBytes { read(stderrFD, $0.baseAddress, $0.count) }
             if count > 0 {
                 sink(chunk[..<count])
+                budget -= count
             } else if count < 0 && errno == EINTR {
                 continue
             } else {
@@ -216,12 +371,16 @@ final class ChildProcess {
         }
     }
 
+    /// Reads what is waiting on stdout, at most `readBudget` bytes.
     private func readAvailableStdout() {
+        guard stdoutFD >= 0 else { return }
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
+        var budget = Self.readBudget
+        while budget > 0 {
             let count = chunk.withUnsafeMutableBytes { read(stdoutFD, $0.baseAddress, $0.count) }
             if count > 0 {
                 stdoutBuffer.append(contentsOf: chunk[..<count])
+                budget -= count
             } else if count < 0 && errno == EINTR {
                 continue
             } else {
@@ -238,11 +397,11 @@ final class ChildProcess {
     func shutDown(grace: Duration) {
         closeStdin()
         let deadline = ContinuousClock.now + grace
-        while !stdoutClosed && ContinuousClock.now < deadline {
-            if case .timedOut = readLine(before: deadline, limit: Int.max, stderr: { _ in }) { break }
-            stdoutBuffer = []
+        reading: while true {
+            // Lines after the last request are nobody's reply: read and dropped until the end.
+            guard case .line = readLine(before: deadline, limit: Int.max, stderr: { _ in }) else { break reading }
         }
-        _ = reap(waitingUpTo: stdoutClosed ? grace : .zero)
+        _ = reap(waitingUpTo: stdoutClosed || childExited ? grace : .zero)
         terminate()
     }
 
@@ -260,12 +419,13 @@ final class ChildProcess {
         }
     }
 
-    /// Kills the child's whole process group with SIGKILL, reaps the child and closes every pipe.
-    /// Safe to call more than once.
+    /// Kills the child's whole process group and every process carrying its token with SIGKILL,
+    /// reaps the child and closes every pipe. Safe to call more than once.
     func terminate() {
         if exitStatus == nil || !allClosed {
             // The group id stays reserved while the unreaped child (or any member) exists.
             _ = kill(-pid, SIGKILL)
+            Self.killProcesses(carrying: token)
         }
         if exitStatus == nil {
             var status: Int32 = 0
@@ -275,6 +435,60 @@ final class ChildProcess {
         closeStdin()
         if stdoutFD >= 0 { close(stdoutFD); stdoutFD = -1; stdoutClosed = true }
         if stderrFD >= 0 { close(stderrFD); stderrFD = -1 }
+        if exitFD >= 0 { close(exitFD); exitFD = -1 }
+    }
+
+    /// Sends SIGKILL to every process (but this one) whose environment holds
+    /// `FUSECHECK_BACKEND_TOKEN=token`, found by reading `/proc/PID/environ`; a few rounds, for
+    /// processes forked while the first round ran.
+    static func killProcesses(carrying token: String) {
+        let marker = Array("\(tokenVariable)=\(token)".utf8) + [0]
+        let me = getpid()
+        for _ in 0..<3 {
+            var killed = 0
+            for pid in processIDs() where pid != me {
+                guard environment(of: pid, contains: marker) else { continue }
+                if kill(pid, SIGKILL) == 0 { killed += 1 }
+            }
+            if killed == 0 { return }
+        }
+    }
+
+    /// The pids in /proc.
+    private static func processIDs() -> [pid_t] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var pids: [pid_t] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let pid = pid_t(name) { pids.append(pid) }
+        }
+        return pids
+    }
+
+    /// Whether `/proc/PID/environ` (NUL-separated `KEY=VALUE`) holds `marker` (`KEY=VALUE\0`)
+    /// as a whole entry. Reads at most 1 MiB.
+    private static func environment(of pid: pid_t, contains marker: [UInt8]) -> Bool {
+        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var contents: [UInt8] = [0]  // a leading NUL, so every entry starts after one
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while contents.count < 1 << 20 {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 { contents.append(contentsOf: chunk[..<count]) } else if count < 0 && errno == EINTR { continue } else { break }
+        }
+        if contents.last != 0 { contents.append(0) }
+        let needle = [0] + marker
+        guard contents.count >= needle.count else { return false }
+        return contents.withUnsafeBufferPointer { haystack in
+            for start in 0...(haystack.count - needle.count) where haystack[start + 1] == needle[1] {
+                if haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
+            }
+            return false
+        }
     }
 
     private var allClosed: Bool { stdinFD < 0 && stdoutFD < 0 && stderrFD < 0 }

@@ -75,6 +75,14 @@ public enum LiveProtocol {
         }
     }
 
+    /// The case folder a reply names in its optional `"case"` key (the request's `case`, echoed
+    /// back), or nil if it names none. A reply naming another case than the one asked is a late
+    /// reply to an earlier request.
+    public static func echoedCase(_ line: [UInt8]) -> String? {
+        struct Echo: Decodable { var `case`: String? }
+        return (try? JSONDecoder().decode(Echo.self, from: Data(line)))?.case
+    }
+
     /// Why a reply line is not a reply.
     public struct ReplyError: Error, Sendable, Equatable, CustomStringConvertible {
         public let description: String

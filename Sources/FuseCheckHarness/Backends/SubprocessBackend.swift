@@ -164,8 +164,8 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         let out = folder + "/" + CaseFolder.outputFolder
 
         // Output nobody asked for (a second reply to the last request) would be taken as this
-        // case's reply: start afresh instead.
-        // A backend that ended after its last reply is restarted without blaming this case.
+        // case's reply, and a backend that ended after its last reply would be blamed for this
+        // case: start afresh instead, with a note.
         if let child = state.child {
             if child.hasPendingOutput() {
                 let unsolicited = String(decoding: child.takePendingOutput().prefix(200), as: UTF8.self)
@@ -173,7 +173,7 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
                 log.note("the backend wrote unsolicited output after its last reply (\(unsolicited)); restarting it")
                 child.terminate()
                 state.child = nil
-            } else if child.stdoutClosed {
+            } else if child.hasEnded() {
                 child.drainStderr { log.append($0) }
                 _ = child.reap(waitingUpTo: .milliseconds(500))
                 log.note("the backend \(child.exitDescription) after its last reply; restarting it")
@@ -181,6 +181,37 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
                 state.child = nil
             }
         }
+        let reused = state.child != nil
+        let first = attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started)
+        guard reused, case .retry(let why, _) = first else { return first.outcome }
+        // The process had answered earlier cases and went away (or answered late) around this
+        // request: whether it even read the request is unknowable, so the case runs once more on a
+        // fresh process, and only a second failure is this case's.
+        log.note("\(why); restarting it and running this case again")
+        state.child?.terminate()
+        state.child = nil
+        try? FileManager.default.removeItem(atPath: out)
+        try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        return attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started).outcome
+    }
+
+    /// One request and its reply.
+    private enum Attempt {
+        /// A verdict.
+        case done(BackendOutcome)
+        /// A failure that a process which replied to earlier cases may have caused without
+        /// reading this request: it died before replying, or its reply names another case.
+        case retry(why: String, outcome: BackendOutcome)
+
+        var outcome: BackendOutcome {
+            switch self {
+            case .done(let outcome), .retry(_, let outcome): outcome
+            }
+        }
+    }
+
+    private func attempt(folder: String, out: String, call: any FusedOperatorCall, state: inout State,
+                         log: inout StderrLog, started: inout Bool) -> Attempt {
         let child: ChildProcess
         if let running = state.child {
             child = running
@@ -188,7 +219,7 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
             do {
                 child = try ChildProcess(command: configuration.command, environment: environment())
             } catch {
-                return .failed(BackendFailure(.crash, "\(error)"))
+                return .done(.failed(BackendFailure(.crash, "\(error)")))
             }
             state.child = child
             state.processStarts += 1
@@ -211,37 +242,47 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
                 if !partial.isEmpty {
                     message += " (its last, unterminated output: \(String(decoding: partial.prefix(200), as: UTF8.self)))"
                 }
-                return .failed(BackendFailure(.crash, message))
+                return .retry(why: "the backend \(child.exitDescription) without replying",
+                              outcome: .failed(BackendFailure(.crash, message)))
             case .timedOut:
                 child.terminate()
-                return .failed(BackendFailure(.timeout, "no reply within \(describe(configuration.timeout)); "
-                    + "the backend was killed"))
+                return .done(.failed(BackendFailure(.timeout, "no reply within \(describe(configuration.timeout)); "
+                    + "the backend was killed")))
             case .overlong:
-                return .failed(BackendFailure(.protocolError, "a reply line longer than "
-                    + "\(configuration.replyLimit) bytes"))
+                return .done(.failed(BackendFailure(.protocolError, "a reply line longer than "
+                    + "\(configuration.replyLimit) bytes")))
+            case .interrupted:
+                child.terminate()
+                return .done(.failed(BackendFailure(.interrupted, "the run was interrupted; the backend was killed")))
             }
-            // Blank lines (a stray print()) are skipped; anything else must be the reply.
+            // Blank lines (a stray print()) are skipped; anything else must be the reply. The
+            // deadline holds however many there are.
             if !reply.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { break }
         }
         child.drainStderr { log.append($0) }
 
+        if let echoed = LiveProtocol.echoedCase(reply), echoed != folder {
+            return .retry(why: "the backend replied for another case (\(echoed)): a late reply to an earlier request",
+                          outcome: .failed(BackendFailure(.protocolError, "the reply names the case folder \(echoed), "
+                              + "not this case's \(folder)")))
+        }
         switch LiveProtocol.parseReply(reply) {
         case .failure(let error):
-            return .failed(BackendFailure(.protocolError, error.description))
+            return .done(.failed(BackendFailure(.protocolError, error.description)))
         case .success(.error(let message)):
-            return .failed(BackendFailure(.crash, "the backend reported an error: \(message)"))
+            return .done(.failed(BackendFailure(.crash, "the backend reported an error: \(message)")))
         case .success(.rejected(let message, let constraints)):
             var ids = constraints
             if ids == nil, case .success(let rejection)? = rejectionFile(out).map(CaseFolder.readRejection) {
                 ids = rejection.constraints
             }
-            return .rejected(constraintIDs: ids ?? [], message: message)
+            return .done(.rejected(constraintIDs: ids ?? [], message: message))
         case .success(.ok):
             if rejectionFile(out) != nil {
-                return .failed(BackendFailure(.badOutput, "the reply is ok but \(CaseFolder.outputFolder)/"
-                    + "\(CaseFolder.rejectionFile) exists"))
+                return .done(.failed(BackendFailure(.badOutput, "the reply is ok but \(CaseFolder.outputFolder)/"
+                    + "\(CaseFolder.rejectionFile) exists")))
             }
-            return CaseFolder.readOutputs(out, call: call)
+            return .done(CaseFolder.readOutputs(out, call: call))
         }
     }
 

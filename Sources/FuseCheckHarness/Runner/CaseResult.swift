@@ -21,11 +21,13 @@ public enum CaseStatus: String, Sendable, Codable, CaseIterable {
     case badOutput = "bad-output"
     /// The harness could not run the case (a malformed case): not a verdict on the backend.
     case harnessError = "harness-error"
+    /// The run was stopped (SIGINT, SIGTERM) while the case ran: no verdict.
+    case interrupted
 
     /// Whether this status counts as a failure of the backend.
     public var isFailure: Bool {
         switch self {
-        case .pass, .warn, .rejectedAsExpected, .harnessError: false
+        case .pass, .warn, .rejectedAsExpected, .harnessError, .interrupted: false
         default: true
         }
     }

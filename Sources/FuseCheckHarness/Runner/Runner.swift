@@ -34,6 +34,16 @@ public struct Runner: Sendable {
     /// Runs one case. `expectedRejection` is the constraint an invalid-suite case violates;
     /// `golden` may be passed in when it was computed before (the self-test reuses it).
     public func run(_ testCase: Case, expectedRejection: String? = nil, golden precomputed: Golden? = nil) -> CaseResult {
+        var result = judge(testCase, expectedRejection: expectedRejection, golden: precomputed)
+        // Messages quote the backend (its stderr, reply messages, file contents): nothing of it
+        // reaches a terminal or a report unescaped.
+        result.message = UntrustedText.sanitizedLine(result.message)
+        result.stderr = result.stderr.map(UntrustedText.sanitized)
+        result.rejection = result.rejection.map(UntrustedText.sanitizedLine)
+        return result
+    }
+
+    private func judge(_ testCase: Case, expectedRejection: String?, golden precomputed: Golden?) -> CaseResult {
         let start = Date()
         var result = CaseResult(id: testCase.id, op: testCase.op.rawValue, dtype: testCase.dtype.shortName,
                                 platform: testCase.platform.rawValue, backend: backend.name, status: .pass,
@@ -115,12 +125,16 @@ public struct Runner: Sendable {
         }
     }
 
-    /// Runs a list of cases in order, reporting each result as it arrives.
+    /// Runs a list of cases in order, reporting each result as it arrives. Stops early when the
+    /// run is interrupted (`Interruption`): the case that was running then has no verdict and is
+    /// left out.
     public func run(_ cases: [Case], expectations: [String: String] = [:],
                     progress: (Int, Int, CaseResult) -> Void = { _, _, _ in }) -> [CaseResult] {
         var results: [CaseResult] = []
         for (index, testCase) in cases.enumerated() {
+            if Interruption.isRequested { break }
             let result = run(testCase, expectedRejection: expectations[testCase.id])
+            if result.status == .interrupted { break }
             results.append(result)
             progress(index + 1, cases.count, result)
         }

@@ -17,6 +17,7 @@ Behaves like numpy_backend.py, except on cases whose id contains SUBSTRING (ever
     missing         leaves the first output out
     two-replies     replies twice (the second line arrives unrequested)
     quiet-exit      replies ok, then exits before the next request
+    late-reply      replies ok, then 0.3 s later replies ok again (to the same case, echoed)
 
 The thin wrappers crash_backend.py, hang_backend.py, garbage_backend.py,
 wrong_shape_backend.py and truncated_backend.py run one mode each.
@@ -33,7 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy_backend  # noqa: E402
 
 MODES = ("crash", "hang", "garbage", "unknown-status", "error", "wrong-shape", "wrong-dtype",
-         "truncated", "missing", "two-replies", "quiet-exit")
+         "truncated", "missing", "two-replies", "quiet-exit", "late-reply")
 
 
 def first_output(out):
@@ -75,7 +76,7 @@ def main(argv):
             case_id = json.load(file)["case_id"]
         if trigger not in case_id:
             status, message, constraints = numpy_backend.run_case(folder, out)
-            numpy_backend.reply(status, message, constraints)
+            numpy_backend.reply(status, message, constraints, case=folder)
             continue
         print(f"misbehave: {mode} on {case_id}", file=sys.stderr, flush=True)
         if mode == "crash":
@@ -97,6 +98,11 @@ def main(argv):
             numpy_backend.run_case(folder, out)
             numpy_backend.reply("ok")
             numpy_backend.reply("ok")
+        elif mode == "late-reply":
+            numpy_backend.run_case(folder, out)
+            numpy_backend.reply("ok", case=folder)
+            time.sleep(0.3)
+            numpy_backend.reply("ok", case=folder)
         elif mode == "quiet-exit":
             numpy_backend.run_case(folder, out)
             numpy_backend.reply("ok")
