@@ -10,8 +10,11 @@ struct BackendOptions: ParsableArguments {
     @Option(name: .customLong("backend-cmd"), help: "An external backend: a command speaking the live protocol of docs/backend-protocol.md on stdin/stdout.")
     var backendCommand: String?
 
-    @Option(name: .long, help: "Per-case timeout in seconds for --backend-cmd.")
+    @Option(name: .long, help: "Per-case timeout in seconds (for --backend-cmd, and for built-in backends in their worker).")
     var timeout: Double = 60
+
+    @Flag(name: .customLong("in-process"), help: "Run a built-in backend inside the harness process instead of a worker process (a trap in it then ends the run; also FUSECHECK_IN_PROCESS=1).")
+    var inProcess = false
 
     func validate() throws {
         if backend != nil && backendCommand != nil {
@@ -37,11 +40,13 @@ struct BackendOptions: ParsableArguments {
         if let backendCommand {
             return SubprocessBackend(command: backendCommand, timeout: .milliseconds(Int64(timeout * 1000)))
         }
-        return try BackendCatalog.backend(named: backend ?? BackendCatalog.defaultName)
+        return try BackendCatalog.backend(named: backend ?? BackendCatalog.defaultName,
+                                          workerCommand: EngineIsolation.workerCommand(inProcess: inProcess),
+                                          timeout: .milliseconds(Int64(timeout * 1000)))
     }
 }
 
-/// Stops an external backend's process, if the backend has one.
+/// Stops the backend's process or worker, if it has one.
 func shutDown(_ backend: any Backend) {
-    (backend as? SubprocessBackend)?.shutDown()
+    backend.shutDown()
 }

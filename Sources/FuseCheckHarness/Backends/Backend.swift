@@ -56,6 +56,13 @@ public protocol Backend: Sendable {
     var namesConstraints: Bool { get }
     /// Runs one case.
     func run(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors) -> BackendOutcome
+    /// Ends whatever the backend started (a process, a worker); a later `run` starts afresh.
+    func shutDown()
+}
+
+extension Backend {
+    /// A backend that starts no process or worker has nothing to end.
+    public func shutDown() {}
 }
 
 /// A built-in engine as a backend.

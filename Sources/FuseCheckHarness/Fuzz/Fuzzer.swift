@@ -98,7 +98,7 @@ public enum Fuzzer {
                 progress(state.progress(since: start))
             }
         }
-        for backend in backends { (backend as? SubprocessBackend)?.shutDown() }
+        for backend in backends { backend.shutDown() }
         return state.summary(options: options, backend: backendName, seconds: Date().timeIntervalSince(start))
     }
 

@@ -14,15 +14,25 @@ public enum BackendCatalog {
 
     /// Every name `backend(named:)` accepts.
     public static var names: [String] {
-        BuiltInEngines.names + CorrectVariants.all.map(\.name) + mutants.map(\.name)
+        BuiltInEngines.names + CorrectVariants.all.map(\.name) + mutants.map(\.name) + [TrappingEngine.name]
     }
 
-    /// The backend with this name.
-    public static func backend(named name: String) throws -> any Backend {
-        if let variant = CorrectVariants.all.first(where: { $0.name == name }) { return EngineBackend(variant) }
-        if let mutant = mutants.first(where: { $0.name == name }) { return EngineBackend(mutant) }
-        if BuiltInEngines.names.contains(name) { return EngineBackend(try BuiltInEngines.engine(named: name)) }
+    /// The engine behind the backend with this name.
+    public static func engine(named name: String) throws -> any Engine {
+        if let variant = CorrectVariants.all.first(where: { $0.name == name }) { return variant }
+        if let mutant = mutants.first(where: { $0.name == name }) { return mutant }
+        if name == TrappingEngine.name { return TrappingEngine() }
+        if BuiltInEngines.names.contains(name) { return try BuiltInEngines.engine(named: name) }
         throw HarnessError("unknown backend \"\(name)\"; known: \(names.joined(separator: ", "))")
+    }
+
+    /// The backend with this name. With a `workerCommand` the engine runs in a worker process
+    /// (`IsolatedEngineBackend`), so that a trap in it is a verdict; without, in this process.
+    public static func backend(named name: String, workerCommand: String? = nil,
+                               timeout: Duration = SubprocessBackend.defaultTimeout) throws -> any Backend {
+        let engine = try engine(named: name)
+        guard let workerCommand else { return EngineBackend(engine) }
+        return IsolatedEngineBackend(name: name, workerCommand: workerCommand, timeout: timeout)
     }
 }
 
