@@ -3,6 +3,7 @@
 #ifndef FUSECHECK_CLINUX_SHIM_H
 #define FUSECHECK_CLINUX_SHIM_H
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,6 +45,13 @@ static inline int fusecheck_set_malloc_thresholds(int threshold, int trim) {
 /// waiting for it. A hint: it never faults, and does nothing on an invalid address.
 static inline void fusecheck_prefetch_l2(const void *address) {
     __builtin_prefetch(address, 0, 2);
+}
+
+/// Asks for a pipe buffer of `size` bytes (fcntl F_SETPIPE_SZ, 1031 on Linux, a GNU extension);
+/// returns the size granted, or -1 when refused (an unprivileged user asking past
+/// /proc/sys/fs/pipe-max-size).
+static inline int fusecheck_set_pipe_size(int fd, int size) {
+    return fcntl(fd, 1031, size);
 }
 
 /// A file descriptor that becomes readable when process `pid` (a child of the caller) exits,

@@ -61,6 +61,7 @@ struct FuzzCommand: ParsableCommand {
         options.findingsFolder = findings
         let display = FuzzDisplay()
         let backendOptions = self.backendOptions
+        Interruption.install()
         let summary = try Fuzzer.run(options, backendName: backendOptions.name,
                                      reproBackendArguments: backendOptions.reproArguments,
                                      makeBackend: { try backendOptions.make() },
@@ -75,6 +76,13 @@ struct FuzzCommand: ParsableCommand {
         print(String(format: "fuzz: %d cases in %.1f s (%.1f cases/s) on %@, seed %llu, shard %d/%d: %@",
                      summary.casesRun, summary.seconds, summary.casesPerSecond, summary.backend, summary.seed,
                      summary.shard, summary.shards, counts))
+        if summary.interrupted, let status = Interruption.exitStatus {
+            printError("interrupted by \(Interruption.signalName ?? "a signal"): the summary holds the cases done")
+            for finding in summary.findings {
+                print("  \(finding.signature)  (\(finding.occurrences)x)" + (finding.path.map { "  repro: fusecheck replay \($0)" } ?? ""))
+            }
+            throw ExitCode(status)
+        }
         if summary.findings.isEmpty {
             print("no findings")
             return

@@ -82,6 +82,7 @@ struct ReportOptions: ParsableArguments {
 /// Runs cases with a progress line and collects the report.
 func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [String: String],
              criterion: Criterion) -> RunReport {
+    Interruption.install()
     let progress = Progress("run \(suiteName) on \(runner.backend.name)")
     let start = Date()
     var failed = 0
@@ -89,8 +90,12 @@ func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [St
         if result.status.isFailure { failed += 1 }
         progress.update(done, total, note: failed > 0 ? "\(failed) failed" : nil)
     }
+    // Interrupted: the backend (its process group, its worker) is ended and its scratch folders
+    // removed before the report of the cases done is written.
+    if Interruption.isRequested { runner.backend.shutDown() }
     return RunReport(suite: suiteName, backend: runner.backend.name, criterion: criterion.rawValue,
-                     seconds: Date().timeIntervalSince(start), results: results)
+                     seconds: Date().timeIntervalSince(start), results: results,
+                     interruptedBy: Interruption.signalName)
 }
 
 /// Writes the reports, prints failures with their repro lines and the summary table, and sets the exit status.
@@ -112,6 +117,10 @@ func finish(_ report: RunReport, options: ReportOptions) throws {
     let parts = CaseStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
     print(String(format: "%d cases in %.1f s on %@ (criterion %@): %@", report.results.count, report.seconds,
                  report.backend, report.criterion, parts.joined(separator: ", ")))
+    if let signal = report.interruptedBy, let status = Interruption.exitStatus {
+        printError("interrupted by \(signal): the report holds the \(report.results.count) case(s) done")
+        throw ExitCode(status)
+    }
     if report.results.isEmpty {
         printError("error: no case ran (check --suite, --filter, --platform)")
         throw ExitStatus.checkFailed

@@ -13,8 +13,7 @@ struct EngineWorkerProtocolTests {
         world[0, "a"] = Tensor(dtype: .float32, shape: [2, 3], values: patterns.map(Float.init(bitPattern:)))
         world[1, "a"] = Tensor.empty(.float16)
         world[1, "b"] = Tensor(dtype: .bfloat16, shape: [1, 1], values: [-0.0])
-        let (entries, payload) = EngineWorkerProtocol.flatten(world)
-        let back = try EngineWorkerProtocol.world(entries, payload: payload, rankCount: 2)
+        let back = try throughFrame(world).get()
         #expect(back[0, "a"]!.values.map(\.bitPattern) == patterns)
         #expect(back[1, "a"]!.spec == Tensor.empty(.float16).spec)
         #expect(back[1, "b"]!.values[0].sign == .minus)
@@ -23,9 +22,13 @@ struct EngineWorkerProtocolTests {
     @Test("a frame whose payload is short or whose ranks are out of range is an error, not a trap")
     func malformed() throws {
         let entry = EngineWorkerProtocol.TensorEntry(rank: 0, name: "x", dtype: .float32, shape: [4])
-        #expect(throws: HarnessError.self) { try EngineWorkerProtocol.world([entry], payload: [0, 0], rankCount: 1) }
+        #expect(throws: HarnessError.self) { try EngineWorkerProtocol.world([entry], rankCount: 1) { _ in false }.get() }
+        for shape in [[-1], [1 << 40, 1 << 40], [Int.max, 2]] {
+            let absurd = EngineWorkerProtocol.TensorEntry(rank: 0, name: "x", dtype: .float32, shape: shape)
+            #expect(throws: HarnessError.self) { try EngineWorkerProtocol.world([absurd], rankCount: 1) { _ in true }.get() }
+        }
         let outside = EngineWorkerProtocol.TensorEntry(rank: 3, name: "x", dtype: .float32, shape: [0])
-        #expect(throws: HarnessError.self) { try EngineWorkerProtocol.world([outside], payload: [], rankCount: 1) }
+        #expect(throws: HarnessError.self) { try EngineWorkerProtocol.world([outside], rankCount: 1) { _ in true }.get() }
     }
 }
 
@@ -88,6 +91,19 @@ struct IsolationTests {
         let results = json?["results"] as? [[String: Any]] ?? []
         #expect(results.count > 1)
         #expect(results.allSatisfy { $0["status"] as? String == "crash" }, "\(results.map { $0["status"] ?? "" })")
+    }
+}
+
+/// `world` through the frame encoding: its entries, its tensors' bytes, and back.
+private func throughFrame(_ world: WorldTensors) -> Result<WorldTensors, HarnessError> {
+    var payload: [UInt8] = []
+    for tensor in EngineWorkerProtocol.tensors(of: world) { tensor.values.withUnsafeBytes { payload += $0 } }
+    var offset = 0
+    return EngineWorkerProtocol.world(EngineWorkerProtocol.entries(of: world), rankCount: world.rankCount) { buffer in
+        guard offset + buffer.count <= payload.count else { return false }
+        payload.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + buffer.count)])) }
+        offset += buffer.count
+        return true
     }
 }
 

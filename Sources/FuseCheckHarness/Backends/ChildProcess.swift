@@ -183,12 +183,16 @@ final class ChildProcess {
     /// Writes `bytes` to the child's stdin before `deadline`. False if the child closed its
     /// stdin (it died) or the deadline passed.
     func send(_ bytes: [UInt8], before deadline: ContinuousClock.Instant) -> Bool {
+        bytes.withUnsafeBytes { send($0, before: deadline) }
+    }
+
+    /// Writes the bytes of `buffer` to the child's stdin before `deadline`.
+    func send(_ buffer: UnsafeRawBufferPointer, before deadline: ContinuousClock.Instant) -> Bool {
         guard stdinFD >= 0 else { return false }
+        guard let base = buffer.baseAddress else { return true }
         var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { buffer in
-                write(stdinFD, buffer.baseAddress, buffer.count)
-            }
+        while offset < buffer.count {
+            let written = write(stdinFD, base + offset, buffer.count - offset)
             if written > 0 {
                 offset += written
                 continue
@@ -200,6 +204,12 @@ final class ChildProcess {
             _ = poll(&pollFD, 1, milliseconds)
         }
         return true
+    }
+
+    /// Asks for larger stdin and stdout pipes (for a child that exchanges tensors, not lines);
+    /// the kernel may grant less.
+    func enlargePipes(to size: Int) {
+        for fd in [stdinFD, stdoutFD] where fd >= 0 { _ = fusecheck_set_pipe_size(fd, Int32(clamping: size)) }
     }
 
     /// The result of waiting for a line.
@@ -238,35 +248,52 @@ final class ChildProcess {
         }
     }
 
-    /// The result of waiting for a number of bytes.
-    enum BytesResult: Equatable {
-        /// Exactly the bytes asked for.
-        case bytes([UInt8])
-        /// stdout ended (or the child exited) first; the bytes that did arrive.
-        case endOfFile([UInt8])
+    /// The result of filling a buffer from stdout.
+    enum FillResult: Equatable {
+        /// The buffer is full.
+        case filled
+        /// stdout ended (or the child exited) first.
+        case endOfFile
         /// The deadline passed.
         case timedOut
         /// The run is being stopped (`Interruption`).
         case interrupted
     }
 
-    /// Waits for exactly `count` bytes on stdout until `deadline`.
-    func readBytes(_ count: Int, before deadline: ContinuousClock.Instant,
-                   stderr: (ArraySlice<UInt8>) -> Void) -> BytesResult {
+    /// Fills `destination` from stdout before `deadline`: first from what is buffered, then
+    /// straight from the pipe into `destination`, with no copy in between.
+    func readBytes(into destination: UnsafeMutableRawBufferPointer, before deadline: ContinuousClock.Instant,
+                   stderr: (ArraySlice<UInt8>) -> Void) -> FillResult {
+        guard let base = destination.baseAddress else { return .filled }
+        var filled = 0
         while true {
-            if stdoutBuffer.count - lineStart >= count {
-                let bytes = Array(stdoutBuffer[lineStart..<(lineStart + count)])
-                lineStart += count
+            let buffered = min(stdoutBuffer.count - lineStart, destination.count - filled)
+            if buffered > 0 {
+                stdoutBuffer.withUnsafeBytes { source in
+                    (base + filled).copyMemory(from: source.baseAddress! + lineStart, byteCount: buffered)
+                }
+                lineStart += buffered
                 scanned = 0
+                filled += buffered
                 compactIfWorthIt()
-                return .bytes(bytes)
             }
+            while filled < destination.count && stdoutFD >= 0 && !stdoutClosed {
+                let count = read(stdoutFD, base + filled, destination.count - filled)
+                if count > 0 {
+                    filled += count
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    if count == 0 { stdoutClosed = true }
+                    break
+                }
+            }
+            if filled == destination.count { return .filled }
             if Interruption.isRequested { return .interrupted }
             if ContinuousClock.now >= deadline { return .timedOut }
             if stdoutClosed || childExited {
-                let rest = Array(stdoutBuffer[lineStart...])
-                discardBuffer()
-                return .endOfFile(rest)
+                if stdoutBuffer.count == lineStart { return .endOfFile }
+                continue  // take what the child wrote before it exited
             }
             waitForActivity(until: deadline, stderr: stderr)
         }

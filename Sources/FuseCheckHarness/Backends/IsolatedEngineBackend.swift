@@ -85,9 +85,9 @@ public final class IsolatedEngineBackend: StderrReportingBackend, Sendable {
 
     private func exchange(call: any FusedOperatorCall, inputs: WorldTensors, child slot: inout ChildProcess?,
                           log: inout StderrLog, started: inout Bool) -> BackendOutcome {
-        let request: [UInt8]
+        let header: [UInt8]
         do {
-            request = try EngineWorkerProtocol.request(backend: name, call: call, inputs: inputs)
+            header = try EngineWorkerProtocol.requestHeader(backend: name, call: call, inputs: inputs)
         } catch {
             return .failed(BackendFailure(.crash, "the harness could not encode the call: \(error)"))
         }
@@ -104,16 +104,22 @@ public final class IsolatedEngineBackend: StderrReportingBackend, Sendable {
             } catch {
                 return .failed(BackendFailure(.crash, "cannot start the engine worker: \(error)"))
             }
+            child.enlargePipes(to: 1 << 20)
             slot = child
             starts.add(1, ordering: .relaxed)
             started = true
         }
         let deadline = ContinuousClock.now + timeout
-        _ = child.send(request, before: deadline)
-        let header: [UInt8]
+        // A dead worker shows as end of file below.
+        if child.send(header, before: deadline) {
+            for tensor in EngineWorkerProtocol.tensors(of: inputs) {
+                guard tensor.values.withUnsafeBytes({ child.send($0, before: deadline) }) else { break }
+            }
+        }
+        let replyLine: [UInt8]
         switch child.readLine(before: deadline, limit: 1 << 24, stderr: { log.append($0) }) {
         case .line(let line):
-            header = line
+            replyLine = line
         case .endOfFile:
             _ = child.reap(waitingUpTo: .seconds(1))
             child.drainStderr { log.append($0) }
@@ -128,7 +134,7 @@ public final class IsolatedEngineBackend: StderrReportingBackend, Sendable {
         }
         let reply: EngineWorkerProtocol.ReplyHeader
         do {
-            reply = try JSONDecoder().decode(EngineWorkerProtocol.ReplyHeader.self, from: Data(header))
+            reply = try JSONDecoder().decode(EngineWorkerProtocol.ReplyHeader.self, from: Data(replyLine))
         } catch {
             return .failed(BackendFailure(.protocolError, "the engine worker's reply is unreadable: \(error)"))
         }
@@ -139,23 +145,25 @@ public final class IsolatedEngineBackend: StderrReportingBackend, Sendable {
         case .threw:
             return .failed(BackendFailure(.crash, "\(name) threw: \(reply.message ?? "")"))
         case .completed:
-            let entries = reply.tensors ?? []
-            let byteCount = entries.reduce(0) { $0 + $1.elementCount * 4 }
-            switch child.readBytes(byteCount, before: deadline, stderr: { log.append($0) }) {
-            case .bytes(let payload):
-                do {
-                    return .completed(try EngineWorkerProtocol.world(entries, payload: payload,
-                                                                     rankCount: call.rankCount))
-                } catch {
-                    return .failed(BackendFailure(.protocolError, "the engine worker's tensors are unreadable: \(error)"))
+            var failure: BackendFailure?
+            let outputs = EngineWorkerProtocol.world(reply.tensors ?? [], rankCount: call.rankCount) { destination in
+                switch child.readBytes(into: destination, before: deadline, stderr: { log.append($0) }) {
+                case .filled:
+                    return true
+                case .endOfFile:
+                    _ = child.reap(waitingUpTo: .seconds(1))
+                    failure = BackendFailure(.crash, "the engine worker \(child.exitDescription) while sending outputs")
+                case .timedOut:
+                    failure = BackendFailure(.timeout, "the engine worker's outputs did not arrive within \(timeout)")
+                case .interrupted:
+                    failure = BackendFailure(.interrupted, "the run was interrupted; the worker was killed")
                 }
-            case .endOfFile:
-                _ = child.reap(waitingUpTo: .seconds(1))
-                return .failed(BackendFailure(.crash, "the engine worker \(child.exitDescription) while sending outputs"))
-            case .timedOut:
-                return .failed(BackendFailure(.timeout, "the engine worker's outputs did not arrive within \(timeout)"))
-            case .interrupted:
-                return .failed(BackendFailure(.interrupted, "the run was interrupted; the worker was killed"))
+                return false
+            }
+            switch outputs {
+            case .success(let world): return .completed(world)
+            case .failure(let error):
+                return .failed(failure ?? BackendFailure(.protocolError, "the engine worker's tensors are unreadable: \(error)"))
             }
         }
     }
@@ -177,7 +185,16 @@ enum EngineWorkerProtocol {
         var dtype: DType
         var shape: [Int]
 
-        var elementCount: Int { shape.reduce(1, *) }
+        /// The number of elements; nil for a negative dimension or a count past 2^34.
+        var elementCount: Int? {
+            var count = 1
+            for extent in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+                guard extent >= 0, !overflow, product <= 1 << 34 else { return nil }
+                count = product
+            }
+            return count
+        }
     }
 
     struct RequestHeader: Decodable {
@@ -205,62 +222,57 @@ enum EngineWorkerProtocol {
         var message: String?
     }
 
-    /// A request frame.
-    static func request(backend: String, call: any FusedOperatorCall, inputs: WorldTensors) throws -> [UInt8] {
-        let (entries, payload) = flatten(inputs)
+    /// A request's header line (with its newline); the tensors of `tensors(of: inputs)` follow.
+    static func requestHeader(backend: String, call: any FusedOperatorCall, inputs: WorldTensors) throws -> [UInt8] {
+        let entries = self.entries(of: inputs)
         func encode<Call: FusedOperatorCall>(_ call: Call) throws -> Data {
             try JSONEncoder().encode(RequestHeaderWithCall(backend: backend, op: Call.operatorID.rawValue, call: call,
                                                            tensors: entries))
         }
-        return Array(try encode(call)) + [0x0A] + payload
+        return Array(try encode(call)) + [0x0A]
     }
 
-    /// A reply frame.
-    static func reply(_ header: ReplyHeader, outputs: WorldTensors? = nil) throws -> [UInt8] {
+    /// A reply's header line (with its newline); for a completed call the tensors of
+    /// `tensors(of: outputs)` follow.
+    static func replyHeader(_ header: ReplyHeader, outputs: WorldTensors? = nil) throws -> [UInt8] {
         var header = header
-        var payload: [UInt8] = []
-        if let outputs {
-            let flat = flatten(outputs)
-            header.tensors = flat.entries
-            payload = flat.payload
-        }
-        return Array(try JSONEncoder().encode(header)) + [0x0A] + payload
+        if let outputs { header.tensors = entries(of: outputs) }
+        return Array(try JSONEncoder().encode(header)) + [0x0A]
     }
 
-    /// The entries (rank-major, names sorted) and payload of `world`.
-    static func flatten(_ world: WorldTensors) -> (entries: [TensorEntry], payload: [UInt8]) {
-        var entries: [TensorEntry] = []
-        var payload: [UInt8] = []
-        for rank in 0..<world.rankCount {
-            for name in world.ranks[rank].keys.sorted() {
+    /// The entries of `world`'s tensors, rank by rank, names sorted: the order of the payload.
+    static func entries(of world: WorldTensors) -> [TensorEntry] {
+        (0..<world.rankCount).flatMap { rank in
+            world.ranks[rank].keys.sorted().map { name in
                 let tensor = world.ranks[rank][name]!
-                entries.append(TensorEntry(rank: rank, name: name, dtype: tensor.dtype, shape: tensor.shape))
-                tensor.values.withUnsafeBytes { payload.append(contentsOf: $0) }
+                return TensorEntry(rank: rank, name: name, dtype: tensor.dtype, shape: tensor.shape)
             }
         }
-        return (entries, payload)
     }
 
-    /// The world a frame's entries and payload describe.
-    static func world(_ entries: [TensorEntry], payload: [UInt8], rankCount: Int) throws -> WorldTensors {
+    /// `world`'s tensors in payload order.
+    static func tensors(of world: WorldTensors) -> [Tensor] {
+        (0..<world.rankCount).flatMap { rank in world.ranks[rank].keys.sorted().map { world.ranks[rank][$0]! } }
+    }
+
+    /// The world that `entries` describe, each tensor's elements read by `fill`, which fills the
+    /// buffer it is given with the tensor's bytes (false: the bytes could not be had).
+    static func world(_ entries: [TensorEntry], rankCount: Int,
+                      fill: (UnsafeMutableRawBufferPointer) -> Bool) -> Result<WorldTensors, HarnessError> {
         var world = WorldTensors(rankCount: rankCount)
-        var offset = 0
         for entry in entries {
-            guard entry.rank >= 0, entry.rank < rankCount, entry.shape.allSatisfy({ $0 >= 0 }) else {
-                throw HarnessError("tensor \(entry.name) of rank \(entry.rank) is out of range")
+            guard entry.rank >= 0, entry.rank < rankCount, let elementCount = entry.elementCount else {
+                return .failure(HarnessError("tensor \(entry.name) of rank \(entry.rank) is out of range"))
             }
-            let bytes = entry.elementCount * 4
-            guard offset + bytes <= payload.count else { throw HarnessError("the payload is short") }
-            var values = [Float](repeating: 0, count: entry.elementCount)
-            values.withUnsafeMutableBytes { destination in
-                payload.withUnsafeBytes { source in
-                    destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[offset..<(offset + bytes)]))
-                }
+            var complete = true
+            let values = [Float](unsafeUninitializedCapacity: elementCount) { buffer, count in
+                complete = fill(UnsafeMutableRawBufferPointer(buffer))
+                count = elementCount
             }
-            offset += bytes
+            guard complete else { return .failure(HarnessError("the tensors of the frame are incomplete")) }
             world.ranks[entry.rank][entry.name] = Tensor(dtype: entry.dtype, shape: entry.shape, values: values)
         }
-        return world
+        return .success(world)
     }
 }
 
@@ -273,64 +285,116 @@ public enum EngineWorker {
     /// Serves requests from standard input until it ends. A trap in an engine ends the process,
     /// which the harness reports as a crash of that case.
     public static func serve() {
-        let input = FileHandle.standardInput
-        let output = FileHandle.standardOutput
-        var buffer: [UInt8] = []
-        var ended = false
-        func fill() -> Bool {
-            guard !ended else { return false }
-            let data = input.availableData
-            if data.isEmpty { ended = true; return false }
-            buffer.append(contentsOf: data)
-            return true
-        }
+        var input = DescriptorReader(fd: 0)
         var engines: [String: any Engine] = [:]
-        while true {
-            var newline = buffer.firstIndex(of: 0x0A)
-            while newline == nil {
-                guard fill() else { return }
-                newline = buffer.firstIndex(of: 0x0A)
-            }
-            let headerBytes = Array(buffer[..<newline!])
-            buffer.removeSubrange(...newline!)
-            let reply: [UInt8]
+        while let line = input.readLine() {
+            var header: [UInt8]
+            var outputs: WorldTensors?
             do {
-                let header = try JSONDecoder().decode(EngineWorkerProtocol.RequestHeader.self, from: Data(headerBytes))
-                let byteCount = header.tensors.reduce(0) { $0 + $1.elementCount * 4 }
-                while buffer.count < byteCount { guard fill() else { return } }
-                let payload = Array(buffer[..<byteCount])
-                buffer.removeSubrange(..<byteCount)
-                reply = try answer(header, headerBytes: headerBytes, payload: payload, engines: &engines)
+                let request = try JSONDecoder().decode(EngineWorkerProtocol.RequestHeader.self, from: Data(line))
+                let decodedCall = try call(of: request, headerBytes: line)
+                let inputs = try EngineWorkerProtocol.world(request.tensors, rankCount: decodedCall.rankCount) {
+                    input.read(into: $0)
+                }.get()
+                let engine = try engines[request.backend] ?? BackendCatalog.engine(named: request.backend)
+                engines[request.backend] = engine
+                switch try engine.run(decodedCall, inputs: inputs) {
+                case .completed(let world):
+                    outputs = world
+                    header = try EngineWorkerProtocol.replyHeader(.init(status: .completed), outputs: world)
+                case .rejected(let violations):
+                    header = try EngineWorkerProtocol.replyHeader(.init(
+                        status: .rejected, constraints: violations.map(\.constraint.id),
+                        message: violations.map(\.description).joined(separator: "; ")))
+                }
             } catch {
-                reply = (try? EngineWorkerProtocol.reply(.init(status: .threw, message: "\(error)"))) ?? []
+                // After a malformed frame the stream is out of step: answer, then stop.
+                let reply = try? EngineWorkerProtocol.replyHeader(.init(status: .threw, message: "\(error)"))
+                _ = (reply ?? []).withUnsafeBytes { writeAll(1, $0) }
+                return
             }
-            output.write(Data(reply))
+            guard header.withUnsafeBytes({ writeAll(1, $0) }) else { return }
+            for tensor in outputs.map(EngineWorkerProtocol.tensors(of:)) ?? [] {
+                guard tensor.values.withUnsafeBytes({ writeAll(1, $0) }) else { return }
+            }
         }
     }
 
-    private static func answer(_ header: EngineWorkerProtocol.RequestHeader, headerBytes: [UInt8], payload: [UInt8],
-                               engines: inout [String: any Engine]) throws -> [UInt8] {
-        guard let type = OperatorCatalogue.operators.first(where: { $0.operatorID.rawValue == header.op }) else {
-            throw HarnessError("unknown operator \(header.op)")
+    private static func call(of request: EngineWorkerProtocol.RequestHeader, headerBytes: [UInt8]) throws
+        -> any FusedOperatorCall {
+        guard let type = OperatorCatalogue.operators.first(where: { $0.operatorID.rawValue == request.op }) else {
+            throw HarnessError("unknown operator \(request.op)")
         }
         func decode<Call: FusedOperatorCall>(_: Call.Type) throws -> any FusedOperatorCall {
             try JSONDecoder().decode(EngineWorkerProtocol.CallField<Call>.self, from: Data(headerBytes)).call
         }
-        let call = try decode(type)
-        let inputs = try EngineWorkerProtocol.world(header.tensors, payload: payload, rankCount: call.rankCount)
-        let engine: any Engine
-        if let known = engines[header.backend] {
-            engine = known
-        } else {
-            engine = try BackendCatalog.engine(named: header.backend)
-            engines[header.backend] = engine
+        return try decode(type)
+    }
+
+    /// Writes all of `bytes` to `fd` (blocking); false if the reader went away.
+    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(fd, base + offset, bytes.count - offset)
+            if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { return false }
         }
-        switch try engine.run(call, inputs: inputs) {
-        case .completed(let outputs):
-            return try EngineWorkerProtocol.reply(.init(status: .completed), outputs: outputs)
-        case .rejected(let violations):
-            return try EngineWorkerProtocol.reply(.init(status: .rejected, constraints: violations.map(\.constraint.id),
-                                                        message: violations.map(\.description).joined(separator: "; ")))
+        return true
+    }
+}
+
+/// Lines and exact byte counts from a blocking descriptor, with no copy of large reads.
+private struct DescriptorReader {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next line without its newline; nil at end of input.
+    mutating func readLine() -> [UInt8]? {
+        var scanned = 0  // bytes from `start` on known to hold no newline
+        while true {
+            if let newline = buffer[(start + scanned)...].firstIndex(of: 0x0A) {
+                let line = Array(buffer[start..<newline])
+                start = newline + 1
+                return line
+            }
+            scanned = buffer.count - start
+            guard refill() else { return nil }
+        }
+    }
+
+    /// Fills `destination` from what is buffered, then straight from the descriptor.
+    mutating func read(into destination: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let base = destination.baseAddress else { return true }
+        let buffered = min(buffer.count - start, destination.count)
+        if buffered > 0 {
+            buffer.withUnsafeBytes { base.copyMemory(from: $0.baseAddress! + start, byteCount: buffered) }
+            start += buffered
+        }
+        var filled = buffered
+        while filled < destination.count {
+            let count = Glibc.read(fd, base + filled, destination.count - filled)
+            if count > 0 { filled += count } else if count < 0 && errno == EINTR { continue } else { return false }
+        }
+        return true
+    }
+
+    private mutating func refill() -> Bool {
+        if start > 0 {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                buffer.append(contentsOf: chunk[..<count])
+                return true
+            }
+            if count < 0 && errno == EINTR { continue }
+            return false
         }
     }
 }

@@ -45,6 +45,8 @@ public struct FuzzSummary: Sendable, Codable {
     public var casesPerSecond: Double
     /// The stream indices run, in order (for merging shards and checking they are disjoint).
     public var indices: [Int]
+    /// Whether SIGINT or SIGTERM stopped the campaign before its budget was spent.
+    public var interrupted: Bool
 }
 
 /// Live counts for the progress line.
@@ -76,10 +78,11 @@ public enum Fuzzer {
         DispatchQueue.concurrentPerform(iterations: backends.count) { job in
             let runner = Runner(backend: backends[job],
                                 reproBackendArguments: reproBackendArguments ?? "--backend '\(backendName)'")
-            while let k = state.claim(limit: options.cases, deadline: deadline) {
+            while !Interruption.isRequested, let k = state.claim(limit: options.cases, deadline: deadline) {
                 let index = options.shard + k * options.shards
                 let entry = stream.entry(index)
                 let result = runner.run(entry.testCase, expectedRejection: entry.expectedRejection)
+                if result.status == .interrupted { break }  // no verdict: the case is not counted
                 var isNew = false
                 let signature = Finding.signature(of: result)
                 if result.status.isFailure {
@@ -198,6 +201,6 @@ final class FuzzState: @unchecked Sendable {
         return FuzzSummary(seed: options.seed, shard: options.shard, shards: options.shards, backend: backend,
                            casesRun: indices.count, counts: counts, findings: order.compactMap { findings[$0] },
                            seconds: seconds, casesPerSecond: Double(indices.count) / max(seconds, 1e-9),
-                           indices: indices.sorted())
+                           indices: indices.sorted(), interrupted: Interruption.isRequested)
     }
 }

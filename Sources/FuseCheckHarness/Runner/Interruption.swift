@@ -59,6 +59,11 @@ public enum Interruption {
         return number == 0 ? nil : number
     }
 
+    /// The name of the signal that asked for the stop (`SIGINT`, `SIGTERM`), if any.
+    public static var signalName: String? {
+        signal.map { $0 == SIGINT ? "SIGINT" : $0 == SIGTERM ? "SIGTERM" : "signal \($0)" }
+    }
+
     /// The exit status for a run stopped by `signal`: 128 plus its number (130 for SIGINT, 143
     /// for SIGTERM).
     public static var exitStatus: Int32? { signal.map { 128 + $0 } }

@@ -10,13 +10,18 @@ public struct RunReport: Sendable, Codable {
     public var criterion: String
     public var seconds: Double
     public var results: [CaseResult]
+    /// The signal (`SIGINT`, `SIGTERM`) that stopped the run before every case ran, or nil for a
+    /// complete run; `results` then holds the cases done.
+    public var interruptedBy: String?
 
-    public init(suite: String, backend: String, criterion: String, seconds: Double, results: [CaseResult]) {
+    public init(suite: String, backend: String, criterion: String, seconds: Double, results: [CaseResult],
+                interruptedBy: String? = nil) {
         self.suite = suite
         self.backend = backend
         self.criterion = criterion
         self.seconds = seconds
         self.results = results
+        self.interruptedBy = interruptedBy
     }
 
     /// Cases that failed in any way.
