@@ -31,13 +31,19 @@ public enum Interruption {
         }
         _ = received.load(ordering: .relaxed)  // initialize the global before any handler runs
         pipeEnds.store(Int64(fds[0]) << 32 | Int64(fds[1]), ordering: .releasing)
+        // A parent may have started the harness with these signals blocked (Foundation's Process
+        // passes its mask on): unblock them, or the handlers would never run.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
         for number in [SIGINT, SIGTERM] {
+            sigaddset(&unblock, number)
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in Interruption.handle(number) }
             sigemptyset(&action.sa_mask)
             action.sa_flags = 0  // no SA_RESTART: a blocking call returns EINTR
             sigaction(number, &action, nil)
         }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     private static func handle(_ number: Int32) {
