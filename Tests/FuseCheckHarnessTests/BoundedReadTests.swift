@@ -74,7 +74,8 @@ struct BoundedReadTests {
         let folder = try temporaryFolder() + "/case"
         try CaseFolder.write(Self.testCase, to: folder)
         try FileManager.default.createDirectory(atPath: folder + "/out", withIntermediateDirectories: true)
-        try writeSparseFile(folder + "/out/rejected.json", prefix: Array(#"{"message": ""#.utf8), size: Self.sparseSize)
+        let prefix = Array(#"{"message": ""#.utf8)
+        try writeSparseFile(folder + "/out/rejected.json", prefix: prefix, size: Self.sparseSize)
         let failure = expectCheap("reading the sparse rejection") {
             CaseFolderOutcomeTests.failure(CaseFolder.readOutcome(folder: folder, call: try! Self.testCase.makeCall()))
         }

@@ -40,7 +40,8 @@ struct JSONLinesTests {
         let suite = Suite(name: "one", cases: [try Case(id: Self.cases[0])])
         let golden = folder + "/golden.jsonl"
         let records = try Goldens.record(suite, to: golden, environment: [:])
-        try Data(crlf(try String(contentsOfFile: golden, encoding: .utf8)).utf8).write(to: URL(fileURLWithPath: golden))
+        let text = try String(contentsOfFile: golden, encoding: .utf8)
+        try Data(crlf(text).utf8).write(to: URL(fileURLWithPath: golden))
         #expect(try Goldens.load(path: golden).records == records)
 
         let export = folder + "/export"

@@ -27,12 +27,18 @@ final class BoundedFile {
     /// Up to `count` bytes from the current position: fewer only at the end of the file; nil on a
     /// read error.
     func read(upToCount count: Int) -> [UInt8]? {
-        guard count > 0 else { return [] }
+        // A regular file is not asked for more than it has left, so that a header claiming gigabytes
+        // of data in a short file costs no gigabyte buffer.
+        var wanted = count
+        if let size, case let position = lseek(descriptor, 0, SEEK_CUR), position >= 0 {
+            wanted = min(count, max(size - Int(position), 0))
+        }
+        guard wanted > 0 else { return [] }
         var failed = false
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
             initialized = 0
-            while initialized < count {
-                let got = Glibc.read(descriptor, buffer.baseAddress! + initialized, count - initialized)
+            while initialized < wanted {
+                let got = Glibc.read(descriptor, buffer.baseAddress! + initialized, wanted - initialized)
                 if got < 0 && errno == EINTR { continue }
                 if got < 0 { failed = true }
                 if got <= 0 { break }

@@ -175,8 +175,9 @@ public enum CaseFolder {
                         throw mismatch
                     }
                     if valid && reader.header.shape != slot.spec.shape {
-                        return .failed(BackendFailure(.badOutput, "\(label) has shape "
-                            + "\(shapeDescription(reader.header.shape)), expected \(shapeDescription(slot.spec.shape))"))
+                        let found = shapeDescription(reader.header.shape)
+                        let expected = shapeDescription(slot.spec.shape)
+                        return .failed(BackendFailure(.badOutput, "\(label) has shape \(found), expected \(expected)"))
                     }
                     tensor = try reader.array(dataLimit: MemoryBudget.current.bytes).tensor(as: slot.spec.dtype)
                 } catch {
