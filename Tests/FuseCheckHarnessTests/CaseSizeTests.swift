@@ -163,6 +163,16 @@ struct CaseSizeCommandLineTests {
         #expect(try fusecheck(arguments).status == 2, "fusecheck \(arguments.joined(separator: " "))")
     }
 
+    @Test("replaying a finding whose case is over the budget exits 2")
+    func replay() throws {
+        let testCase = try Case(id: CaseSizeTests.absurdIDs[3])
+        let result = Runner(backend: EngineBackend(ReferenceEngine())).run(testCase)
+        let finding = Finding(testCase: testCase, backend: "reference", signature: "agmm:-:harness-error",
+                              original: testCase.id, shrinkSteps: 0, result: result)
+        let path = try finding.write(to: try temporaryFolder())
+        #expect(try fusecheck(["replay", path]).status == 2)
+    }
+
     @Test("a suite file with an absurd case among good ones reports it as a harness error and runs the rest")
     func suiteFile() throws {
         let path = try temporaryFolder() + "/absurd.jsonl"
