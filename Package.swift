@@ -18,6 +18,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Property-based tests of the parsers (test bundles only).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // MARK: - Public API
@@ -69,6 +71,12 @@ let package = Package(
         .testTarget(name: "FuseCheckCoreTests", dependencies: ["FuseCheckCore"]),
         .testTarget(name: "FuseCheckOpsTests", dependencies: ["FuseCheckOps"]),
         .testTarget(name: "FuseCheckEnginesTests", dependencies: ["FuseCheckEngines"]),
-        .testTarget(name: "FuseCheckHarnessTests", dependencies: ["FuseCheckHarness"]),
+        .testTarget(
+            name: "FuseCheckHarnessTests",
+            dependencies: [
+                "FuseCheckHarness",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
     ]
 )

@@ -174,6 +174,7 @@ struct ReplayCommand: ParsableCommand {
         }
         if let stderr = result.stderr, !stderr.isEmpty { print("stderr\n\(stderr)") }
         print("repro      \(result.repro)")
-        if result.status.isFailure || result.status == .harnessError { throw ExitStatus.checkFailed }
+        if result.status == .harnessError { throw ExitStatus.harnessError }
+        if result.status.isFailure { throw ExitStatus.checkFailed }
     }
 }

@@ -125,5 +125,5 @@ func finish(_ report: RunReport, options: ReportOptions) throws {
         printError("error: no case ran (check --suite, --filter, --platform)")
         throw ExitStatus.checkFailed
     }
-    if !report.passed { throw ExitStatus.checkFailed }
+    if !report.passed { throw ExitCode(report.exitCode) }
 }

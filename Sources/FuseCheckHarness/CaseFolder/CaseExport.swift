@@ -84,8 +84,12 @@ public enum CaseExport {
         }
         let root = URL(fileURLWithPath: directory).standardizedFileURL.path
         var entries: [ExportEntry] = []
+        var seen = Set<String>()
         for line in lines.dropFirst() {
             let record = try JSONLines.decode(ExportRecord.self, line: line.text, path: path, number: line.number)
+            guard seen.insert(record.id).inserted else {
+                throw HarnessError("\(path):\(line.number): case \(record.id) appears twice")
+            }
             guard !record.folder.hasPrefix("/"), !record.folder.split(separator: "/").contains("..") else {
                 throw HarnessError("\(path):\(line.number): folder \(record.folder) is not inside the export")
             }

@@ -18,6 +18,10 @@ public enum CaseFolder {
     public static let outputFolder = "out"
     /// The file a backend writes, inside `out/`, to reject a case.
     public static let rejectionFile = "rejected.json"
+    /// Larger manifests are refused.
+    public static let manifestLimit = 1 << 20
+    /// Larger rejection files are bad output (they are read no further than this, plus one byte).
+    public static let rejectionLimit = 1 << 20
 
     /// `rank{r}`.
     public static func rankFolder(_ rank: Int) -> String { "rank\(rank)" }
@@ -50,13 +54,15 @@ public enum CaseFolder {
         }
     }
 
-    /// Reads a case folder's manifest, checking its format version.
+    /// Reads a case folder's manifest (at most `manifestLimit` bytes), checking its format version.
     public static func readManifest(_ folder: String) throws -> CaseManifest {
         let path = folder + "/" + manifestFile
-        guard let data = FileManager.default.contents(atPath: path) else { throw HarnessError("cannot read \(path)") }
+        guard case .complete(let bytes) = BoundedFile.contents(atPath: path, limit: manifestLimit) else {
+            throw HarnessError("cannot read \(path), or it is larger than \(MemoryBudget(bytes: manifestLimit))")
+        }
         let manifest: CaseManifest
         do {
-            manifest = try JSONDecoder().decode(CaseManifest.self, from: data)
+            manifest = try JSONDecoder().decode(CaseManifest.self, from: Data(bytes))
         } catch {
             throw HarnessError("\(path) is not a case manifest: \(error)")
         }
@@ -70,6 +76,11 @@ public enum CaseFolder {
     /// Reads `folder/rank{r}/{input}.npy` for every rank and input of the manifest.
     public static func readInputs(_ folder: String) throws -> WorldTensors {
         let manifest = try readManifest(folder)
+        // The rank list bounds the world: a manifest cannot make the harness allocate a billion ranks.
+        guard (0...manifest.world.ranks.count).contains(manifest.world.size) else {
+            throw HarnessError("\(folder)/\(manifestFile): world size \(manifest.world.size) with "
+                + "\(manifest.world.ranks.count) ranks listed")
+        }
         var world = WorldTensors(rankCount: manifest.world.size)
         for rank in 0..<manifest.world.size {
             for (name, input) in manifest.inputs {
@@ -109,14 +120,21 @@ public enum CaseFolder {
         return readOutputs(out, call: call)
     }
 
-    /// Reads `out/rejected.json`.
+    /// Reads `out/rejected.json`, at most `rejectionLimit` bytes of it.
     public static func readRejection(_ out: String) -> Result<BackendRejection, BackendFailure> {
         let path = out + "/" + rejectionFile
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let bytes: [UInt8]
+        switch BoundedFile.contents(atPath: path, limit: rejectionLimit) {
+        case .complete(let contents):
+            bytes = contents
+        case .tooLarge:
+            return .failure(BackendFailure(.badOutput, "\(outputFolder)/\(rejectionFile) is larger than "
+                + "\(MemoryBudget(bytes: rejectionLimit))"))
+        case nil:
             return .failure(BackendFailure(.badOutput, "cannot read \(outputFolder)/\(rejectionFile)"))
         }
         do {
-            return .success(try JSONDecoder().decode(BackendRejection.self, from: data))
+            return .success(try JSONDecoder().decode(BackendRejection.self, from: Data(bytes)))
         } catch {
             return .failure(BackendFailure(.badOutput, "\(outputFolder)/\(rejectionFile) is not "
                 + "{\"message\": string, \"constraints\": [string]}: \(describe(error))"))
@@ -126,10 +144,13 @@ public enum CaseFolder {
     /// Reads the requested outputs of every rank from `out/rank{r}/{name}.npy`.
     ///
     /// For a valid call each requested output must exist with the slot's dtype and exact shape,
-    /// else the outcome is a `bad-output` failure naming the rank and file. Outputs that were not
+    /// else the outcome is a `bad-output` failure naming the rank and file. A file is judged by its
+    /// header before its data is read, and no more data is read than the slot's shape needs plus
+    /// one byte, so a huge (or sparse) file costs no memory. Outputs that were not
     /// requested are not read (the backend need not write them); they become the empty tensor,
     /// as the reference engine produces them. For an invalid call (which the backend should have
-    /// rejected) whatever requested outputs can be read are returned as they are.
+    /// rejected) whatever requested outputs can be read within `MemoryBudget.current` are returned
+    /// as they are.
     public static func readOutputs(_ out: String, call: any FusedOperatorCall) -> BackendOutcome {
         let requested = Set((call as? any CaseFolderDescribable)?.requestedOutputs ?? call.outputSlots.map(\.name))
         let valid = call.isValid
@@ -149,14 +170,19 @@ public enum CaseFolder {
                 }
                 let tensor: Tensor
                 do {
-                    tensor = try NpyFile.read(path: path).tensor(as: slot.spec.dtype)
+                    let reader = try NpyFileReader(path: path)
+                    if valid, let mismatch = NpyElementType.mismatch(reader.header.elementType, for: slot.spec.dtype) {
+                        throw mismatch
+                    }
+                    if valid && reader.header.shape != slot.spec.shape {
+                        let found = shapeDescription(reader.header.shape)
+                        let expected = shapeDescription(slot.spec.shape)
+                        return .failed(BackendFailure(.badOutput, "\(label) has shape \(found), expected \(expected)"))
+                    }
+                    tensor = try reader.array(dataLimit: MemoryBudget.current.bytes).tensor(as: slot.spec.dtype)
                 } catch {
                     if !valid { continue }
                     return .failed(BackendFailure(.badOutput, "\(label): \(error)"))
-                }
-                if valid && tensor.shape != slot.spec.shape {
-                    return .failed(BackendFailure(.badOutput, "\(label) has shape \(shapeDescription(tensor.shape)), "
-                        + "expected \(shapeDescription(slot.spec.shape))"))
                 }
                 world[rank, slot.name] = tensor
             }

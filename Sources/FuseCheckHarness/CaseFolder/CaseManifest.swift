@@ -198,9 +198,12 @@ extension AlltoAllAllGatherBatchMatMulCall: CaseFolderDescribable {
     /// aclnn `AlltoAllAllGatherBatchMatMul`'s parameter names; E, C, H and M are the global sizes
     /// read from x and weight (0 where their shapes are malformed).
     public var manifestAttributes: [String: ManifestValue] {
-        [
+        // Wrapping, not trapping: a call over the memory budget never gets this far, but a manifest
+        // of any call must not crash.
+        let outputWidth = localOutputWidth.multipliedReportingOverflow(by: tp).partialValue
+        return [
             "ep_world_size": .int(ep), "tp_world_size": .int(tp),
-            "E": .int(experts), "C": .int(capacity), "H": .int(hidden), "M": .int(localOutputWidth * tp),
+            "E": .int(experts), "C": .int(capacity), "H": .int(hidden), "M": .int(outputWidth),
             "x_shard_type": .int(xShardType),
             "act_type": .int(actType),
             "weight_transposed": .bool(weightTransposed),

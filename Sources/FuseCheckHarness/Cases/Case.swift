@@ -111,15 +111,36 @@ extension Case {
             }
         }
         try record.checkParameters(params)
+        try Self.checkIntegers(params)
         self.init(op: op, platform: platform, dtype: dtype, params: params, data: data, seed: seed)
     }
 
-    /// The operator call this case describes.
+    /// Throws if a value written as an integer, or as a shape like `4x256`, does not fit `Int`:
+    /// such a value must not silently become a default or an "invalid shape" further on.
+    static func checkIntegers(_ params: [String: String]) throws(CaseFormatError) {
+        for key in params.keys.sorted() {
+            let value = params[key]!
+            for piece in value.split(separator: "x", omittingEmptySubsequences: false) {
+                let digits = piece.hasPrefix("-") ? piece.dropFirst() : piece
+                guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { continue }
+                guard Int(piece) != nil else {
+                    throw CaseFormatError("parameter \(key) = \"\(value)\" does not fit a 64-bit integer")
+                }
+            }
+        }
+    }
+
+    /// The operator call this case describes, if its tensors fit in `MemoryBudget.current`.
+    ///
+    /// Every entry point (run, suites, exports, goldens, replay, show, the input generator) builds
+    /// its call here, so a case too large to hold is a harness error before anything is allocated.
     public func makeCall() throws -> any FusedOperatorCall {
         guard let record = OperatorRegistry.record(for: op) else {
             throw CaseFormatError("unknown operator \"\(op)\"")
         }
-        return try record.makeCall(self)
+        let call = try record.makeCall(self)
+        try MemoryBudget.current.check(call, caseID: id)
+        return call
     }
 }
 
@@ -143,6 +164,7 @@ extension Case: Codable {
         let raw = try container.decodeIfPresent([String: ParameterValue].self, forKey: .params) ?? [:]
         let params = raw.mapValues(\.text)
         try record.checkParameters(params)
+        try Self.checkIntegers(params)
         let data = try container.decode(DataMode.self, forKey: .data)
         let seed = try container.decode(UInt64.self, forKey: .seed)
         self.init(op: op, platform: platform, dtype: dtype, params: params, data: data, seed: seed)

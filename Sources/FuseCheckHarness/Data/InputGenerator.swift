@@ -8,12 +8,13 @@ import FuseCheckOps
 /// same on every platform, in every order of generation, and differs between ranks.
 public enum InputGenerator {
     /// Every rank's inputs for a case (any call shape, also invalid ones, so that backends can be
-    /// given the inputs of a case they must reject).
+    /// given the inputs of a case they must reject). A case over `MemoryBudget.current` is refused
+    /// (by `Case.makeCall()`) before anything is allocated.
     public static func inputs(for testCase: Case) throws -> WorldTensors {
         guard let record = OperatorRegistry.record(for: testCase.op) else {
             throw CaseFormatError("unknown operator \"\(testCase.op)\"")
         }
-        let call = try record.makeCall(testCase)
+        let call = try testCase.makeCall()
         let caseID = testCase.id
         var world = WorldTensors(rankCount: max(call.rankCount, 0))
         for rank in 0..<world.rankCount {

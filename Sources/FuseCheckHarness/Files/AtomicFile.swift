@@ -50,7 +50,8 @@ public enum JSONLines {
         String(decoding: try encoder().encode(value), as: UTF8.self)
     }
 
-    /// The non-empty lines of a text file with their 1-based line numbers.
+    /// The non-empty lines of a text file with their 1-based line numbers. Lines end in LF or CRLF;
+    /// surrounding whitespace (a stray CR included) is dropped.
     public static func readLines(_ path: String) throws -> [(number: Int, text: String)] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw HarnessError("cannot read \(path)")
@@ -58,8 +59,10 @@ public enum JSONLines {
         guard let text = String(data: data, encoding: .utf8) else {
             throw HarnessError("\(path) is not UTF-8 text")
         }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+        // "\r\n" is one Character (grapheme cluster) in Swift, so it must be named as a separator.
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+        return lines.enumerated().compactMap { index, line in
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             return trimmed.isEmpty ? nil : (index + 1, trimmed)
         }
     }

@@ -31,11 +31,7 @@ public struct NpyArray: Sendable, Equatable {
     /// The array as a tensor of `dtype`, which must be stored as `NpyElementType.storage(of: dtype)`
     /// (bf16 as raw `<u2` bits).
     public func tensor(as dtype: DType) throws(NpyFormatError) -> Tensor {
-        let expected = NpyElementType.storage(of: dtype)
-        guard elementType == expected else {
-            throw NpyFormatError("holds \(elementType.descr) elements; \(dtype.rawValue) is stored as \(expected.descr)"
-                + (dtype == .bfloat16 ? " (raw bfloat16 bits: write array.view('<u2'))" : ""))
-        }
+        if let mismatch = NpyElementType.mismatch(elementType, for: dtype) { throw mismatch }
         return Tensor(dtype: dtype, shape: shape, values: bits.map(dtype.value(ofBits:)))
     }
 }
@@ -54,6 +50,15 @@ public enum NpyElementType: String, Sendable, CaseIterable, Hashable {
 
     /// Bytes per element.
     public var byteWidth: Int { self == .float32 ? 4 : 2 }
+
+    /// The error for a file holding `found` elements where a tensor of `dtype` is expected; nil if
+    /// `found` is how `dtype` is stored.
+    static func mismatch(_ found: NpyElementType, for dtype: DType) -> NpyFormatError? {
+        let expected = storage(of: dtype)
+        guard found != expected else { return nil }
+        return NpyFormatError("holds \(found.descr) elements; \(dtype.rawValue) is stored as \(expected.descr)"
+            + (dtype == .bfloat16 ? " (raw bfloat16 bits: write array.view('<u2'))" : ""))
+    }
 
     /// How elements of `dtype` are stored.
     public static func storage(of dtype: DType) -> NpyElementType {

@@ -73,38 +73,61 @@ public enum NpyFile {
     /// Parses the bytes of a `.npy` file.
     public static func decode<Bytes: Collection<UInt8>>(_ input: Bytes) throws(NpyFormatError) -> NpyArray {
         let bytes = Array(input)
-        guard bytes.count >= magic.count + 2, Array(bytes[0..<magic.count]) == magic else {
+        var position = 0
+        let header = try readHeader { count in
+            let end = position + min(count, bytes.count - position)
+            defer { position = end }
+            return Array(bytes[position..<end])
+        }
+        return try array(bytes[position...], header: header, available: bytes.count - position)
+    }
+
+    /// Reads the `.npy` file at `path`: its header, then at most the data its shape needs plus one
+    /// byte (to tell surplus data), never the whole file. Data of more than `dataLimit` bytes is
+    /// refused before it is read. A missing or unreadable file is an `NpyFormatError` too.
+    public static func read(path: String, dataLimit: Int = MemoryBudget.current.bytes) throws(NpyFormatError)
+        -> NpyArray {
+        try NpyFileReader(path: path).array(dataLimit: dataLimit)
+    }
+
+    /// Reads the magic, version and header through `next(n)`, which returns the next n bytes, fewer
+    /// only at the end of the input; at most `headerLimit` plus 12 bytes are asked for.
+    static func readHeader(_ next: (Int) throws(NpyFormatError) -> [UInt8]) throws(NpyFormatError) -> NpyHeader {
+        let start = try next(magic.count + 2)
+        guard start.count == magic.count + 2, Array(start[0..<magic.count]) == magic else {
             throw NpyFormatError("not a .npy file: it does not start with the magic \\x93NUMPY")
         }
-        let (major, minor) = (bytes[6], bytes[7])
+        let (major, minor) = (start[6], start[7])
         guard (1...3).contains(major), minor == 0 else {
             throw NpyFormatError("unsupported .npy format version \(major).\(minor) (1.0, 2.0 and 3.0 are read)")
         }
         let lengthWidth = major == 1 ? 2 : 4
-        let headerStart = 8 + lengthWidth
-        guard bytes.count >= headerStart else {
+        let lengthBytes = try next(lengthWidth)
+        guard lengthBytes.count == lengthWidth else {
             throw NpyFormatError("truncated: the file ends inside the header length")
         }
         var headerLength = 0
         for index in 0..<lengthWidth {
-            headerLength |= Int(bytes[8 + index]) << (8 * index)
+            headerLength |= Int(lengthBytes[index]) << (8 * index)
         }
         guard headerLength <= headerLimit else {
             throw NpyFormatError("absurd header length \(headerLength) bytes (at most \(headerLimit) are read)")
         }
-        let dataStart = headerStart + headerLength
-        guard bytes.count >= dataStart else {
+        let headerBytes = try next(headerLength)
+        guard headerBytes.count == headerLength else {
             throw NpyFormatError("truncated: the header says \(headerLength) bytes, the file ends after "
-                + "\(bytes.count - headerStart)")
+                + "\(headerBytes.count)")
         }
-        let headerBytes = bytes[headerStart..<dataStart]
         // Versions 1 and 2 are latin-1; version 3 is UTF-8. The dictionary itself is ASCII either way.
         let headerText = major == 3
             ? String(decoding: headerBytes, as: UTF8.self)
             : String(headerBytes.map { Character(Unicode.Scalar($0)) })
-        let header = try NpyHeader(parsing: headerText)
+        return try NpyHeader(parsing: headerText)
+    }
 
-        let width = header.elementType.byteWidth
+    /// The number of data bytes a header's shape needs; absurd shapes (more than `Int.max / 8`
+    /// elements) are refused.
+    static func dataByteCount(_ header: NpyHeader) throws(NpyFormatError) -> Int {
         var count = 1
         for dimension in header.shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
@@ -113,20 +136,27 @@ public enum NpyFile {
             }
             count = product
         }
-        let available = bytes.count - dataStart
-        guard available >= count * width else {
-            throw NpyFormatError("truncated: shape \(shapeDescription(header.shape)) of \(header.elementType.descr) "
-                + "needs \(count * width) bytes of data, the file has \(available)")
-        }
-        guard available == count * width else {
-            throw NpyFormatError("\(available - count * width) bytes after the data of shape "
-                + "\(shapeDescription(header.shape)) of \(header.elementType.descr)")
-        }
+        return count * header.elementType.byteWidth
+    }
 
+    /// The array from the bytes after the header. `available` is how many bytes follow the header
+    /// in the file (`data` may hold only the first `dataByteCount + 1` of them).
+    static func array(_ data: ArraySlice<UInt8>, header: NpyHeader, available: Int) throws(NpyFormatError)
+        -> NpyArray {
+        let needed = try dataByteCount(header)
+        let described = "shape \(shapeDescription(header.shape)) of \(header.elementType.descr)"
+        guard available >= needed else {
+            throw NpyFormatError("truncated: \(described) needs \(needed) bytes of data, the file has \(available)")
+        }
+        guard available == needed else {
+            throw NpyFormatError("\(available - needed) bytes after the data of \(described)")
+        }
+        let width = header.elementType.byteWidth
+        let count = needed / width
         var stored = [UInt32](repeating: 0, count: count)
-        bytes.withUnsafeBufferPointer { buffer in
+        data.withUnsafeBufferPointer { buffer in
             for index in 0..<count {
-                let offset = dataStart + index * width
+                let offset = index * width
                 var value: UInt32 = 0
                 for byte in 0..<width {
                     value |= UInt32(buffer[offset + byte]) << (8 * UInt32(byte))
@@ -136,14 +166,6 @@ public enum NpyFile {
         }
         let bits = header.fortranOrder ? cOrder(fromFortranOrder: stored, shape: header.shape) : stored
         return NpyArray(elementType: header.elementType, shape: header.shape, bits: bits)
-    }
-
-    /// Reads the `.npy` file at `path`. A missing or unreadable file is an `NpyFormatError` too.
-    public static func read(path: String) throws(NpyFormatError) -> NpyArray {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw NpyFormatError("cannot read \(path)")
-        }
-        return try decode(data)
     }
 
     /// Elements stored column-major (first index fastest) rearranged row-major.
@@ -170,6 +192,44 @@ public enum NpyFile {
             }
         }
         return result
+    }
+}
+
+/// A `.npy` file whose header has been read and not its data: the caller can refuse a file by
+/// its header (a shape or element type it did not ask for) before reading a byte of data.
+struct NpyFileReader {
+    /// The file's header.
+    let header: NpyHeader
+    private let file: BoundedFile
+    private let path: String
+    private let headerByteCount: Int
+
+    /// Opens `path` and reads its header (at most `NpyFile.headerLimit` plus 12 bytes).
+    init(path: String) throws(NpyFormatError) {
+        guard let file = BoundedFile(path: path) else { throw NpyFormatError("cannot read \(path)") }
+        var consumed = 0
+        header = try NpyFile.readHeader { count throws(NpyFormatError) in
+            guard let bytes = file.read(upToCount: count) else { throw NpyFormatError("cannot read \(path)") }
+            consumed += bytes.count
+            return bytes
+        }
+        self.file = file
+        self.path = path
+        headerByteCount = consumed
+    }
+
+    /// Reads the data: at most what the header's shape needs plus one byte. Refuses, before
+    /// reading, a shape needing more than `dataLimit` bytes.
+    func array(dataLimit: Int) throws(NpyFormatError) -> NpyArray {
+        let needed = try NpyFile.dataByteCount(header)
+        guard needed <= dataLimit else {
+            throw NpyFormatError("shape \(shapeDescription(header.shape)) of \(header.elementType.descr) needs "
+                + "\(needed) bytes of data, more than the \(dataLimit) this read allows")
+        }
+        guard let data = file.read(upToCount: needed + 1) else { throw NpyFormatError("cannot read \(path)") }
+        // Past the data, the file size (of a regular file) says how many surplus bytes there are.
+        let available = data.count > needed ? (file.size.map { $0 - headerByteCount } ?? data.count) : data.count
+        return try NpyFile.array(data[...], header: header, available: available)
     }
 }
 

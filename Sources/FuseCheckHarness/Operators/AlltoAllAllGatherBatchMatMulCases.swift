@@ -43,7 +43,7 @@ public struct AlltoAllAllGatherBatchMatMulCases: OperatorCaseRecord {
         let capacity = try integer(testCase, "C")
         let hidden = try integer(testCase, "H")
         let outputWidth = try integer(testCase, "M")
-        guard ep > 0, tp > 0, ep * tp <= 4096, experts >= 0, capacity >= 0, hidden >= 0, outputWidth >= 0 else {
+        guard ep > 0, tp > 0, ep <= 4096, tp <= 4096, ep * tp <= 4096, experts >= 0, capacity >= 0, hidden >= 0, outputWidth >= 0 else {
             throw CaseFormatError("sizes out of range in \(testCase.id)")
         }
         let shardType = try integer(testCase, "shard")

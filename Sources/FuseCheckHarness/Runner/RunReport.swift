@@ -32,6 +32,17 @@ public struct RunReport: Sendable, Codable {
         !results.isEmpty && failures.isEmpty && !results.contains { $0.status == .harnessError }
     }
 
+    /// Whether some case could not be run by the harness (a malformed case, one over the memory budget).
+    public var hasHarnessErrors: Bool { results.contains { $0.status == .harnessError } }
+
+    /// The process exit status the run ends with (README, "Exit status"): 0 if it passed; 1 if a
+    /// check failed (some backend failure) or no case ran; 2 if its only problems are harness
+    /// errors, which are no verdict on the backend.
+    public var exitCode: Int32 {
+        if results.isEmpty || !failures.isEmpty { return 1 }
+        return hasHarnessErrors ? 2 : 0
+    }
+
     /// Counts per status.
     public var counts: [CaseStatus: Int] {
         Dictionary(grouping: results, by: \.status).mapValues(\.count)

@@ -86,8 +86,8 @@ public struct AllGatherMatmulCall: FusedOperatorCall {
     public var outputSlots: [TensorSlot] {
         let dtype = x1.dtype
         return [
-            TensorSlot("output", TensorSpec(dtype, [m * worldSize, n]), kind: .matmul),
-            TensorSlot("gather_out", TensorSpec(dtype, gatherOutput ? [m * worldSize, k] : [0]),
+            TensorSlot("output", TensorSpec(dtype, [saturatingProduct(m, worldSize), n]), kind: .matmul),
+            TensorSlot("gather_out", TensorSpec(dtype, gatherOutput ? [saturatingProduct(m, worldSize), k] : [0]),
                        kind: .dataMovement),
         ]
     }

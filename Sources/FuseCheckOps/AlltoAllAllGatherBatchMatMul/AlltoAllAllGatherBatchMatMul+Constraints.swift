@@ -87,14 +87,15 @@ extension AlltoAllAllGatherBatchMatMulCall {
         entry("AAGBMM-EXPERT-MATCH", "weight[0] * ep equals x[0] (E divisible by ep)",
               "ops.md §5; \(doc) data relations") { call in
             guard call.x.rank == 3, call.weight.rank == 3,
-                  call.localExperts * call.ep != call.experts else { return nil }
+                  !product(call.localExperts, call.ep, equals: call.experts) else { return nil }
             return "weight[0] = \(call.localExperts), ep = \(call.ep), x[0] = \(call.experts)"
         },
         entry("AAGBMM-H-MATCH", "shard 0: x[2] * tp equals H; shard 1: x[2] equals H",
               "ops.md §5; \(doc) shape relations") { call in
             guard call.x.rank == 3, call.weight.rank == 3, let shard = call.shard else { return nil }
-            let gathered = shard == .gatherH ? call.x.shape[2] * call.tp : call.x.shape[2]
-            guard gathered != call.hidden else { return nil }
+            let matches = shard == .gatherH ? product(call.x.shape[2], call.tp, equals: call.hidden)
+                : call.x.shape[2] == call.hidden
+            guard !matches else { return nil }
             return shard == .gatherH
                 ? "x[2] = \(call.x.shape[2]), tp = \(call.tp), H = \(call.hidden)"
                 : "x[2] = \(call.x.shape[2]), H = \(call.hidden)"

@@ -86,7 +86,7 @@ public struct AlltoAllAllGatherBatchMatMulCall: FusedOperatorCall {
                   y2Requested: y2Requested, y3Requested: y3Requested)
     }
 
-    public var rankCount: Int { ep * tp }
+    public var rankCount: Int { saturatingProduct(ep, tp) }
 
     /// The shard type, if valid.
     public var shard: ShardType? { ShardType(rawValue: xShardType) }
@@ -98,7 +98,7 @@ public struct AlltoAllAllGatherBatchMatMulCall: FusedOperatorCall {
     /// Experts per EP rank, E/ep (weight's first dimension).
     public var localExperts: Int { weight.rank == 3 ? weight.shape[0] : 0 }
     /// Capacity C: x's second dimension, times tp for shard type 1.
-    public var capacity: Int { x.rank == 3 ? x.shape[1] * (xShardType == 1 ? tp : 1) : 0 }
+    public var capacity: Int { x.rank == 3 ? saturatingProduct(x.shape[1], xShardType == 1 ? tp : 1) : 0 }
     /// Rows of x per rank along the capacity axis (C or C/tp).
     public var localCapacity: Int { x.rank == 3 ? x.shape[1] : 0 }
     /// Hidden size H: the contraction length, weight's logical second dimension.
@@ -115,7 +115,7 @@ public struct AlltoAllAllGatherBatchMatMulCall: FusedOperatorCall {
     /// y1 (E/ep, ep*C, M/tp); y2 (E/ep, ep*C, H) and y3 (E/ep, ep*C, M/tp) when requested, else `[0]`.
     public var outputSlots: [TensorSlot] {
         let dtype = x.dtype
-        let rows = ep * capacity
+        let rows = saturatingProduct(ep, capacity)
         let y3Produced = y3Requested && actType != 0
         return [
             TensorSlot("y1", TensorSpec(dtype, [localExperts, rows, localOutputWidth]),
