@@ -29,6 +29,8 @@ public struct FindingSummary: Sendable, Codable {
     public var caseID: String
     public var original: String
     public var path: String?
+    /// Why the finding could not be written to the findings folder (nil: written, or not asked for).
+    public var writeError: String?
     public var occurrences: Int
 }
 
@@ -90,10 +92,15 @@ public enum Fuzzer {
                     let finding = shrink(entry, result: result, signature: signature, runner: runner,
                                          backendName: backendName, limit: options.shrinkLimit)
                     var path: String?
+                    var writeError: String?
                     if let folder = options.findingsFolder {
-                        path = try? finding.write(to: folder)
+                        do {
+                            path = try finding.write(to: folder)
+                        } catch {
+                            writeError = "\(error)"
+                        }
                     }
-                    state.complete(signature: signature, finding: finding, path: path)
+                    state.complete(signature: signature, finding: finding, path: path, writeError: writeError)
                 }
                 progress(state.progress(since: start))
             }
@@ -178,11 +185,12 @@ final class FuzzState: @unchecked Sendable {
         return true
     }
 
-    func complete(signature: String, finding: Finding, path: String?) {
+    func complete(signature: String, finding: Finding, path: String?, writeError: String?) {
         lock.lock()
         defer { lock.unlock() }
         findings[signature]?.caseID = finding.testCase.id
         findings[signature]?.path = path
+        findings[signature]?.writeError = writeError
     }
 
     func progress(since start: Date) -> FuzzProgress {
