@@ -31,7 +31,9 @@ func fusecheckOutcome(_ arguments: [String]) throws -> CommandOutcome {
     process.waitUntilExit()
     try output.close()
     try errors.close()
-    let read = { (path: String) in String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+    let read = { (path: String) in
+        String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
     return CommandOutcome(status: process.terminationStatus, output: read(outputPath), errors: read(errorPath))
 }
 
@@ -99,7 +101,8 @@ struct OutputLocationTests {
     func nonRegularTarget() throws {
         let folder = try temporaryFolder()
         #expect(mkfifo(folder + "/fifo", 0o600) == 0)
-        try FileManager.default.createSymbolicLink(atPath: folder + "/link", withDestinationPath: folder + "/elsewhere")
+        try FileManager.default.createSymbolicLink(atPath: folder + "/link",
+                                                   withDestinationPath: folder + "/elsewhere")
         for path in [folder + "/fifo", folder + "/link"] {
             let outcome = try fusecheckOutcome(["run", "--case", biasCase, "--backend", "reference", "--json", path])
             #expect(outcome.status == 2 && outcome.errors.contains(path), "\(path): \(outcome.errors)")
@@ -163,7 +166,8 @@ struct ArgumentRangeTests {
         let outcome = try fusecheckOutcome(arguments)
         let command = arguments.joined(separator: " ")
         #expect(outcome.status == 2, "\(command)")
-        #expect(outcome.errors.contains(option) && !outcome.errors.contains("Missing value"), "\(command): \(outcome.errors)")
+        #expect(outcome.errors.contains(option) && !outcome.errors.contains("Missing value"),
+                "\(command): \(outcome.errors)")
         #expect(outcome.output.isEmpty, "\(command) ran: \(outcome.output)")
     }
 

@@ -95,7 +95,8 @@ struct AtomicFileTests {
 
 @Suite("Export targets: only a new or empty folder")
 struct ExportTargetTests {
-    static let suite = Suite(name: "one", cases: [try! Case(id: "agmm:a3:fp16:ws=2:m=1:k=256:n=1:data=uniform:seed=1")])
+    static let suite = Suite(name: "one",
+                             cases: [try! Case(id: "agmm:a3:fp16:ws=2:m=1:k=256:n=1:data=uniform:seed=1")])
 
     @Test("export --out onto an existing file is refused and the file survives")
     func existingFile() throws {

@@ -28,7 +28,7 @@ public enum AtomicFile {
             try writeAll(data, to: descriptor, path: temporary)
             // Keep the permissions of a file being replaced (a report someone made private).
             var existing = stat()
-            if lstat(path, &existing) == 0 { _ = fchmod(descriptor, existing.st_mode & 0o7777) }
+            if lstat(path, &existing) == 0 { _ = fchmod(descriptor, existing.st_mode & 0o777) }
             guard close(descriptor) == 0 else { throw HarnessError("cannot write \(path): \(errnoText())") }
             // Checked again just before the rename: what is there now is what gets replaced.
             try OutputLocation.refuseNonRegular(path)
