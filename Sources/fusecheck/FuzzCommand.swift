@@ -79,6 +79,10 @@ struct FuzzCommand: ParsableCommand {
         options.jobs = jobs
         options.budget = budget
         options.findingsFolder = findings
+        let onTerminal = isatty(STDERR_FILENO) != 0  // then the message starts below the progress line
+        options.findingNotWritten = { signature, error in
+            printError((onTerminal ? "\n" : "") + "error: finding \(signature) could not be written: \(error)")
+        }
         let display = FuzzDisplay()
         let backendOptions = self.backendOptions
         let summary = try Fuzzer.run(options, backendName: backendOptions.name,
@@ -106,7 +110,8 @@ struct FuzzCommand: ParsableCommand {
         // (enough to rerun it), and the run is a harness error.
         let unwritten = summary.findings.filter { $0.writeError != nil }
         for finding in unwritten {
-            printError("error: finding \(finding.signature) was not written: \(finding.writeError ?? "")")
+            printError("error: finding \(finding.signature) was not written to \(findings): "
+                + (finding.writeError ?? ""))
             printError("  repro: fusecheck run --case '\(finding.caseID)' \(backendOptions.reproArguments)")
         }
         var reportFailed = false

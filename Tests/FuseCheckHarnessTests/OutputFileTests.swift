@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import FuseCheckEngines
 @testable import FuseCheckHarness
@@ -168,10 +169,13 @@ struct OutputLocationCheckTests {
         options.cases = 120
         options.budget = 1 << 13
         options.findingsFolder = file
+        let told = Mutex<[String]>([])
+        options.findingNotWritten = { signature, _ in told.withLock { $0.append(signature) } }
         let mutant = MutantEngine(.biasIgnored)
         let summary = try Fuzzer.run(options, backendName: mutant.name, makeBackend: { EngineBackend(mutant) })
         let finding = try #require(summary.findings.first, "\(mutant.name) not found in 120 cases")
         #expect(finding.path == nil)
         #expect(finding.writeError?.contains(file) == true, "\(finding.writeError ?? "no error")")
+        #expect(told.withLock { $0 } == summary.findings.map(\.signature), "each failure is told as it happens")
     }
 }

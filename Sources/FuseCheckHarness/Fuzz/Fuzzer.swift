@@ -17,6 +17,8 @@ public struct FuzzOptions: Sendable {
     public var budget = RandomCases.defaultBudget
     /// Where findings are written (nil: not written).
     public var findingsFolder: String?
+    /// Told at once, with the signature and the error, when a finding cannot be written.
+    public var findingNotWritten: (@Sendable (_ signature: String, _ error: String) -> Void)?
     /// How many shrinking runs one finding may take.
     public var shrinkLimit = 400
 
@@ -98,6 +100,7 @@ public enum Fuzzer {
                             path = try finding.write(to: folder)
                         } catch {
                             writeError = "\(error)"
+                            options.findingNotWritten?(signature, "\(error)")
                         }
                     }
                     state.complete(signature: signature, finding: finding, path: path, writeError: writeError)
