@@ -10,8 +10,15 @@ struct BackendOptions: ParsableArguments {
     @Option(name: .customLong("backend-cmd"), help: "An external backend: a command speaking the live protocol of docs/backend-protocol.md on stdin/stdout.")
     var backendCommand: String?
 
-    @Option(name: .long, help: "Per-case timeout in seconds (for --backend-cmd, and for built-in backends in their worker).")
+    // Parsed unconditionally so that `--timeout -1` reaches the range check instead of being
+    // taken for an option.
+    @Option(name: .long, parsing: .unconditional,
+            help: "Per-case timeout in seconds for --backend-cmd and for built-in backends in their worker (more than 0, at most \(Self.maximumTimeout)).")
     var timeout: Double = 60
+
+    /// The longest per-case timeout: one day. Longer ones are mistakes (and overflow the
+    /// milliseconds a timeout is counted in).
+    static let maximumTimeout: Double = 86_400
 
     @Flag(name: .customLong("in-process"), help: "Run a built-in backend inside the harness process instead of a worker process (a trap in it then ends the run; also FUSECHECK_IN_PROCESS=1).")
     var inProcess = false
@@ -20,7 +27,10 @@ struct BackendOptions: ParsableArguments {
         if backend != nil && backendCommand != nil {
             throw ValidationError("give --backend or --backend-cmd, not both")
         }
-        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        guard timeout > 0 && timeout <= Self.maximumTimeout else {
+            throw ValidationError("--timeout must be a number of seconds in (0, \(Int(Self.maximumTimeout))] "
+                + "(at most one day), not \(timeout)")
+        }
     }
 
     /// The name reports use.

@@ -15,12 +15,13 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "The suite: smoke, invalid, nightly, or a .jsonl path.")
     var suite = "smoke"
 
-    @Option(name: .long, help: "The folder to create (must not exist or be empty).")
+    @Option(name: .long, help: "The folder to create (must not exist, or be an empty folder).")
     var out: String
 
     @OptionGroup var layoutOptions: LayoutOptions
 
     func run() throws {
+        try CaseExport.checkTarget(out)
         let loaded = try layoutOptions.layout.suite(suite)
         let progress = Progress("export \(loaded.name)")
         let records = try CaseExport.export(loaded, to: out, progress: progress.update)
@@ -42,6 +43,7 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var reportOptions: ReportOptions
 
     func run() throws {
+        try reportOptions.checkLocations()
         let (header, entries) = try CaseExport.read(directory)
         let backend = try ExportedOutcomesBackend(directory: directory)
         let runner = Runner(backend: backend, criterion: reportOptions.criterion,

@@ -48,6 +48,13 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
+/// Where a command's human-readable text goes: standard output, or standard error when a report
+/// is written to standard output (`--json -`), so that the report stays parseable.
+func textPrinter(reportOnStandardOutput: Bool) -> (String) -> Void {
+    if reportOnStandardOutput { return { printError($0) } }
+    return { print($0) }
+}
+
 /// Options shared by the commands that read corpora and goldens.
 struct LayoutOptions: ParsableArguments {
     @Option(name: .long, help: "The folder holding corpora/ and reference/ (default: found upward from here).")

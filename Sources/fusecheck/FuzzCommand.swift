@@ -14,13 +14,16 @@ struct FuzzCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Stop after this many seconds.")
+    // Budgets and the seed are parsed unconditionally so that a negative number reaches the range
+    // check (otherwise `--seconds -1` is taken for an option and reported as a missing value).
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many seconds (a positive number).")
     var seconds: Double?
 
-    @Option(name: .long, help: "Stop after this many cases (of this shard).")
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many cases of this shard (at least 1).")
     var cases: Int?
 
-    @Option(name: .long, help: "The seed of the case stream.")
+    @Option(name: .long, parsing: .unconditional, help: "The seed of the case stream (0 to 2^64 - 1).",
+            transform: FuzzCommand.parseSeed)
     var seed: UInt64 = 1
 
     @OptionGroup var backendOptions: BackendOptions
@@ -28,21 +31,35 @@ struct FuzzCommand: ParsableCommand {
     @Option(name: .long, help: "This machine's part of the stream, I/N (0-based).")
     var shard = "0/1"
 
-    @Option(name: .long, help: "Where to write findings.")
+    @Option(name: .long, help: "The folder to write findings into (created if missing).")
     var findings = "findings"
 
-    @Option(name: .long, help: "Worker threads (each with its own backend).")
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads (each with its own backend).")
     var jobs = 1
 
-    @Option(name: .long, help: "The most multiply-adds one case may cost over the whole world.")
+    @Option(name: .long, parsing: .unconditional,
+            help: "The most multiply-adds one case may cost over the whole world.")
     var budget = RandomCases.defaultBudget
 
-    @Option(name: .long, help: "Write the summary as JSON to this path.")
+    @Option(name: .long, help: "Write the summary as JSON to this path (- for standard output).")
     var json: String?
+
+    /// A seed: a whole number that fits 64 bits, said so when it does not.
+    @Sendable static func parseSeed(_ text: String) throws -> UInt64 {
+        guard let seed = UInt64(text) else {
+            throw ValidationError("--seed must be a whole number from 0 to \(UInt64.max), not \(text)")
+        }
+        return seed
+    }
 
     func validate() throws {
         if seconds == nil && cases == nil { throw ValidationError("give --seconds N or --cases N") }
-        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let seconds, !(seconds > 0 && seconds.isFinite) {
+            throw ValidationError("--seconds must be a finite number of seconds greater than 0, not \(seconds)")
+        }
+        if let cases, cases < 1 { throw ValidationError("--cases must be at least 1, not \(cases)") }
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1, not \(jobs)") }
+        if budget < 1 { throw ValidationError("--budget must be at least 1, not \(budget)") }
     }
 
     func run() throws {
@@ -50,6 +67,9 @@ struct FuzzCommand: ParsableCommand {
         guard parts.count == 2, parts[1] >= 1, parts[0] >= 0, parts[0] < parts[1] else {
             throw HarnessError("--shard must be I/N with 0 <= I < N, e.g. 0/4")
         }
+        // Every output location is checked before the first case runs.
+        try OutputLocation.checkFolder(findings, option: "--findings")
+        if let json { try OutputLocation.checkReport(json, option: "--json") }
         var options = FuzzOptions()
         options.seed = seed
         options.shard = parts[0]
@@ -59,6 +79,10 @@ struct FuzzCommand: ParsableCommand {
         options.jobs = jobs
         options.budget = budget
         options.findingsFolder = findings
+        let onTerminal = isatty(STDERR_FILENO) != 0  // then the message starts below the progress line
+        options.findingNotWritten = { signature, error in
+            printError((onTerminal ? "\n" : "") + "error: finding \(signature) could not be written: \(error)")
+        }
         let display = FuzzDisplay()
         let backendOptions = self.backendOptions
         Interruption.install()
@@ -67,33 +91,47 @@ struct FuzzCommand: ParsableCommand {
                                      makeBackend: { try backendOptions.make() },
                                      progress: display.update)
         display.finish()
+        // With the JSON summary on standard output, the human-readable one goes to standard error.
+        let say = textPrinter(reportOnStandardOutput: json == OutputLocation.standardOutput)
+        let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        say(String(format: "fuzz: %d cases in %.1f s (%.1f cases/s) on %@, seed %llu, shard %d/%d: %@",
+                   summary.casesRun, summary.seconds, summary.casesPerSecond, summary.backend, summary.seed,
+                   summary.shard, summary.shards, counts))
+        if summary.findings.isEmpty {
+            say("no findings")
+        } else {
+            say("\(summary.findings.count) finding(s):")
+        }
+        for finding in summary.findings {
+            say("  \(finding.signature)  (\(finding.occurrences)x)")
+            say("    shrunk to \(finding.caseID)")
+            if let path = finding.path { say("    repro: fusecheck replay \(path)") }
+        }
+        // A finding that could not be written is not dropped silently: it is named with its case id
+        // (enough to rerun it), and the run is a harness error.
+        let unwritten = summary.findings.filter { $0.writeError != nil }
+        for finding in unwritten {
+            printError("error: finding \(finding.signature) was not written to \(findings): "
+                + (finding.writeError ?? ""))
+            printError("  repro: fusecheck run --case '\(finding.caseID)' \(backendOptions.reproArguments)")
+        }
+        var reportFailed = false
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try AtomicFile.write(try encoder.encode(summary), to: json)
+            do {
+                try OutputLocation.writeReport(try encoder.encode(summary), to: json)
+            } catch {
+                printError("error: the summary was not written: \(error)")
+                reportFailed = true
+            }
         }
-        let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        print(String(format: "fuzz: %d cases in %.1f s (%.1f cases/s) on %@, seed %llu, shard %d/%d: %@",
-                     summary.casesRun, summary.seconds, summary.casesPerSecond, summary.backend, summary.seed,
-                     summary.shard, summary.shards, counts))
+        if !unwritten.isEmpty || reportFailed { throw ExitStatus.harnessError }
         if summary.interrupted, let status = Interruption.exitStatus {
             printError("interrupted by \(Interruption.signalName ?? "a signal"): the summary holds the cases done")
-            for finding in summary.findings {
-                print("  \(finding.signature)  (\(finding.occurrences)x)" + (finding.path.map { "  repro: fusecheck replay \($0)" } ?? ""))
-            }
             throw ExitCode(status)
         }
-        if summary.findings.isEmpty {
-            print("no findings")
-            return
-        }
-        print("\(summary.findings.count) finding(s):")
-        for finding in summary.findings {
-            print("  \(finding.signature)  (\(finding.occurrences)x)")
-            print("    shrunk to \(finding.caseID)")
-            if let path = finding.path { print("    repro: fusecheck replay \(path)") }
-        }
-        throw ExitStatus.checkFailed
+        if !summary.findings.isEmpty { throw ExitStatus.checkFailed }
     }
 }
 
@@ -124,7 +162,10 @@ struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Rerun a finding (a repro file written by `fusecheck fuzz`) with full diagnostics.",
-        discussion: "Exit status 1 if the case still fails."
+        discussion: """
+            Runs the backend named by --backend or --backend-cmd (default: \(BackendCatalog.defaultName)); the \
+            backend recorded in the file is shown, never run. Exit status 1 if the case still fails.
+            """
     )
 
     @Argument(help: "The finding's JSON file.")
@@ -134,24 +175,18 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let finding = try Finding.load(path: file)
-        var options = backendOptions
-        if options.backend == nil && options.backendCommand == nil {
-            // The backend recorded in the file.
-            if finding.backend.hasPrefix("cmd:") {
-                options.backendCommand = String(finding.backend.dropFirst(4))
-            } else {
-                options.backend = finding.backend
-            }
-        }
-        let backendName = options.name
-        let backend = try options.make()
+        // Only the command line chooses what runs: a finding may come from anywhere (a CI
+        // artifact), and its `backend` may be a shell command. It is shown, never used.
+        let backend = try backendOptions.make()
         defer { shutDown(backend) }
-        let runner = Runner(backend: backend, reproBackendArguments: options.reproArguments)
+        let runner = Runner(backend: backend, reproBackendArguments: backendOptions.reproArguments)
         let result = runner.run(finding.testCase, expectedRejection: finding.expect)
         print("case       \(result.id)")
         if let expect = finding.expect { print("expect     rejection with \(expect)") }
-        print("backend    \(backendName)")
-        print("recorded   \(finding.signature) (shrunk from \(finding.original) in \(finding.shrinkSteps) steps)")
+        print("backend    \(backendOptions.name)")
+        print("recorded with backend: \(printable(finding.backend))")
+        print("recorded   \(printable(finding.signature)) (shrunk from \(printable(finding.original)) in "
+            + "\(finding.shrinkSteps) steps)")
         print("verdict    \(result.status.rawValue)\(result.message.isEmpty ? "" : ": " + result.message)")
         if let rejection = result.rejection { print("rejection  \(rejection)") }
         for output in result.outputs {
@@ -177,4 +212,11 @@ struct ReplayCommand: ParsableCommand {
         if result.status == .harnessError { throw ExitStatus.harnessError }
         if result.status.isFailure { throw ExitStatus.checkFailed }
     }
+}
+
+/// Text from a file made safe for a terminal: control characters (escape sequences) shown as `\u{..}`.
+func printable(_ text: String) -> String {
+    String(text.unicodeScalars.map { scalar in
+        scalar.properties.generalCategory == .control ? "\\u{\(String(scalar.value, radix: 16))}" : "\(scalar)"
+    }.joined())
 }

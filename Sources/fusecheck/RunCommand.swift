@@ -36,6 +36,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var layoutOptions: LayoutOptions
 
     func run() throws {
+        try reportOptions.checkLocations()
         let (suiteName, cases, expectations) = try selectCases()
         let backend = try backendOptions.make()
         defer { shutDown(backend) }
@@ -72,11 +73,28 @@ struct ReportOptions: ParsableArguments {
     @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
     var criterion: Criterion = .fusecheck
 
-    @Option(name: .long, help: "Write the full report as JSON to this path.")
+    @Option(name: .long, help: "Write the full report as JSON to this path (- for standard output).")
     var json: String?
 
-    @Option(name: .long, help: "Write a JUnit XML report to this path.")
+    @Option(name: .long, help: "Write a JUnit XML report to this path (- for standard output).")
     var junit: String?
+
+    func validate() throws {
+        if json == OutputLocation.standardOutput && junit == OutputLocation.standardOutput {
+            throw ValidationError("only one of --json and --junit can go to standard output (-)")
+        }
+    }
+
+    /// Whether a report goes to standard output (and the text to standard error).
+    var reportOnStandardOutput: Bool {
+        json == OutputLocation.standardOutput || junit == OutputLocation.standardOutput
+    }
+
+    /// Checks, before anything runs, that every report can be written where it is asked for.
+    func checkLocations() throws {
+        if let json { try OutputLocation.checkReport(json, option: "--json") }
+        if let junit { try OutputLocation.checkReport(junit, option: "--junit") }
+    }
 }
 
 /// Runs cases with a progress line and collects the report.
@@ -98,25 +116,36 @@ func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [St
                      interruptedBy: Interruption.signalName)
 }
 
-/// Writes the reports, prints failures with their repro lines and the summary table, and sets the exit status.
+/// Prints failures with their repro lines and the summary table, writes the reports, and sets the
+/// exit status. The text comes first, so that a report that cannot be written loses nothing else.
 func finish(_ report: RunReport, options: ReportOptions) throws {
-    if let json = options.json { try AtomicFile.write(try report.json(), to: json) }
-    if let junit = options.junit { try AtomicFile.write(Data(report.junit().utf8), to: junit) }
+    let say = textPrinter(reportOnStandardOutput: options.reportOnStandardOutput)
     let problems = report.results.filter { $0.status.isFailure || $0.status == .harnessError }
     for result in problems.prefix(50) {
-        print("\(result.status.rawValue.uppercased()) \(result.id)")
-        print("  \(result.message)")
+        say("\(result.status.rawValue.uppercased()) \(result.id)")
+        say("  \(result.message)")
         if let stderr = result.stderr, !stderr.isEmpty {
-            print("  stderr: " + stderr.split(separator: "\n").suffix(5).joined(separator: "\n          "))
+            say("  stderr: " + stderr.split(separator: "\n").suffix(5).joined(separator: "\n          "))
         }
-        print("  repro: \(result.repro)")
+        say("  repro: \(result.repro)")
     }
-    if problems.count > 50 { print("... and \(problems.count - 50) more (see --json)") }
-    print(report.summaryTable())
+    if problems.count > 50 { say("... and \(problems.count - 50) more (see --json)") }
+    say(report.summaryTable())
     let counts = report.counts
     let parts = CaseStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
-    print(String(format: "%d cases in %.1f s on %@ (criterion %@): %@", report.results.count, report.seconds,
-                 report.backend, report.criterion, parts.joined(separator: ", ")))
+    say(String(format: "%d cases in %.1f s on %@ (criterion %@): %@", report.results.count, report.seconds,
+               report.backend, report.criterion, parts.joined(separator: ", ")))
+    var reportFailed = false
+    for (path, make) in [(options.json, { try report.json() }), (options.junit, { Data(report.junit().utf8) })] {
+        guard let path else { continue }
+        do {
+            try OutputLocation.writeReport(try make(), to: path)
+        } catch {
+            printError("error: the report was not written: \(error)")
+            reportFailed = true
+        }
+    }
+    if reportFailed { throw ExitStatus.harnessError }
     if let signal = report.interruptedBy, let status = Interruption.exitStatus {
         printError("interrupted by \(signal): the report holds the \(report.results.count) case(s) done")
         throw ExitCode(status)

@@ -20,14 +20,12 @@ public enum CaseExport {
 
     /// Writes every case of `suite` as a case folder under `directory/cases/`, and the expected
     /// outcome of each (the reference engine's rejection or output digests) to
-    /// `directory/expected.jsonl`. `directory` must not exist or be empty; the export is
+    /// `directory/expected.jsonl`. `directory` must not exist or be an empty folder; the export is
     /// assembled under a temporary name and renamed into place.
     @discardableResult
     public static func export(_ suite: Suite, to directory: String, engine: any Engine = ReferenceEngine(),
                               progress: (Int, Int) -> Void = { _, _ in }) throws -> [ExportRecord] {
-        if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory), !contents.isEmpty {
-            throw HarnessError("\(directory) is not empty; export into a new folder")
-        }
+        try checkTarget(directory)
         var records: [ExportRecord] = []
         let width = max(4, String(suite.cases.count).count)
         try CaseFolder.assembleAtomically(at: directory) { temporary in
@@ -57,6 +55,22 @@ public enum CaseExport {
                                  to: temporary + "/" + expectationsFile)
         }
         return records
+    }
+
+    /// Throws unless `directory` is free for an export: nothing there, or an empty folder (not a
+    /// symlink to one). Anything else would be replaced by the export, so it is refused.
+    public static func checkTarget(_ directory: String) throws {
+        guard let kind = FileKind(at: directory) else { return }
+        guard kind == .directory else {
+            throw HarnessError("\(directory) exists and is \(kind); export into a new or empty folder")
+        }
+        let contents: [String]
+        do {
+            contents = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw HarnessError("cannot read the folder \(directory); export into a new or empty folder")
+        }
+        guard contents.isEmpty else { throw HarnessError("\(directory) is not empty; export into a new folder") }
     }
 
     /// Reads an export back: every case with its folder (an absolute path) and expectation.

@@ -6,12 +6,15 @@ import FuseCheckCore
 /// moved into `corpora/regressions/` it is run by `swift test` from then on.
 public struct Finding: Sendable, Codable {
     /// This file format's version.
-    public var format = 1
+    public var format = Finding.currentFormat
+    /// The format this build writes and reads.
+    public static let currentFormat = 1
     /// The case after shrinking.
     public var testCase: Case
     /// The constraint an invalid case violates (absent for valid cases).
     public var expect: String?
-    /// The backend that failed (`pipelined`, `mutant:bias-twice`, `cmd:...`).
+    /// The backend that failed (`pipelined`, `mutant:bias-twice`, `cmd:...`): information only;
+    /// a replay runs the backend its own command line names, never a command from a file.
     public var backend: String
     /// What kind of failure: operator, output, verdict and comparison method.
     public var signature: String
@@ -57,10 +60,22 @@ public struct Finding: Sendable, Codable {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf",
                                                                         nan: "nan")
+        // The version first, so that a newer format is refused as such rather than misread.
+        struct Version: Decodable { var format: Int? }
+        let version: Version
+        do {
+            version = try decoder.decode(Version.self, from: data)
+        } catch {
+            throw HarnessError("\(path) is not a FuseCheck finding: \(JSONLines.describe(error, in: data))")
+        }
+        guard let format = version.format else { throw HarnessError("\(path) is not a FuseCheck finding: no format") }
+        guard format == currentFormat else {
+            throw HarnessError("\(path): finding format \(format), this build reads format \(currentFormat)")
+        }
         do {
             return try decoder.decode(Finding.self, from: data)
         } catch {
-            throw HarnessError("\(path) is not a FuseCheck finding: \(error)")
+            throw HarnessError("\(path) is not a FuseCheck finding: \(JSONLines.describe(error, in: data))")
         }
     }
 }

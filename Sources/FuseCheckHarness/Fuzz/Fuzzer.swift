@@ -17,6 +17,8 @@ public struct FuzzOptions: Sendable {
     public var budget = RandomCases.defaultBudget
     /// Where findings are written (nil: not written).
     public var findingsFolder: String?
+    /// Told at once, with the signature and the error, when a finding cannot be written.
+    public var findingNotWritten: (@Sendable (_ signature: String, _ error: String) -> Void)?
     /// How many shrinking runs one finding may take.
     public var shrinkLimit = 400
 
@@ -29,6 +31,8 @@ public struct FindingSummary: Sendable, Codable {
     public var caseID: String
     public var original: String
     public var path: String?
+    /// Why the finding could not be written to the findings folder (nil: written, or not asked for).
+    public var writeError: String?
     public var occurrences: Int
 }
 
@@ -93,10 +97,16 @@ public enum Fuzzer {
                     let finding = shrink(entry, result: result, signature: signature, runner: runner,
                                          backendName: backendName, limit: options.shrinkLimit)
                     var path: String?
+                    var writeError: String?
                     if let folder = options.findingsFolder {
-                        path = try? finding.write(to: folder)
+                        do {
+                            path = try finding.write(to: folder)
+                        } catch {
+                            writeError = "\(error)"
+                            options.findingNotWritten?(signature, "\(error)")
+                        }
                     }
-                    state.complete(signature: signature, finding: finding, path: path)
+                    state.complete(signature: signature, finding: finding, path: path, writeError: writeError)
                 }
                 progress(state.progress(since: start))
             }
@@ -181,11 +191,12 @@ final class FuzzState: @unchecked Sendable {
         return true
     }
 
-    func complete(signature: String, finding: Finding, path: String?) {
+    func complete(signature: String, finding: Finding, path: String?, writeError: String?) {
         lock.lock()
         defer { lock.unlock() }
         findings[signature]?.caseID = finding.testCase.id
         findings[signature]?.path = path
+        findings[signature]?.writeError = writeError
     }
 
     func progress(since start: Date) -> FuzzProgress {
