@@ -85,6 +85,7 @@ public enum OperatorCatalogue {
     public static let operators: [any FusedOperatorCall.Type] = [
         AllGatherMatmulCall.self,
         AlltoAllAllGatherBatchMatMulCall.self,
+        MatmulReduceScatterCall.self,
     ]
 
     /// Every constraint of every operator.

@@ -33,6 +33,13 @@ struct RejectionCase: Sendable, CustomTestStringConvertible {
         change(&call)
         self.init(id, call)
     }
+
+    init(_ id: String, mmrs change: (inout MatmulReduceScatterCall) -> Void) {
+        var call = MatmulReduceScatterCall.baseline()
+        change(&call)
+        self.id = id
+        self.call = call
+    }
 }
 
 @Suite("The constraint catalogue")
@@ -91,6 +98,28 @@ struct CatalogueTests {
         RejectionCase("AAGBMM-GROUP-TP-LENGTH", aagbmm: { $0.groupTp = groupName(bytes: 128) }),
         RejectionCase("AAGBMM-GROUP-DISTINCT", aagbmm: { $0.groupTp = $0.groupEp }),
         RejectionCase("AAGBMM-Y3-WITHOUT-ACT", aagbmm: { $0.actType = 0; $0.y3Requested = true }),
+
+        RejectionCase("MMRS-X1-DTYPE", mmrs: {
+            $0.x1.dtype = .float32; $0.x2.dtype = .float32; $0.outputDType = .float32
+        }),
+        RejectionCase("MMRS-X2-DTYPE", mmrs: { $0.x2.dtype = .bfloat16 }),
+        RejectionCase("MMRS-OUTPUT-DTYPE", mmrs: { $0.outputDType = .float32 }),
+        RejectionCase("MMRS-BIAS-DTYPE", mmrs: {
+            $0 = .baseline(dtype: .bfloat16, bias: true); $0.bias?.dtype = .float32
+        }),
+        RejectionCase("MMRS-X1-2D", mmrs: { $0.x1.shape = [1, 32, 256] }),
+        RejectionCase("MMRS-X2-2D", mmrs: { $0.x2.shape = [1, 256, 128] }),
+        RejectionCase("MMRS-X1-NOT-TRANSPOSED", mmrs: { $0.x1Transposed = true }),
+        RejectionCase("MMRS-K-MATCH", mmrs: { $0.x2.shape = [128, 256] }),
+        RejectionCase("MMRS-K-ZERO", mmrs: { $0 = .baseline(k: 0) }),
+        RejectionCase("MMRS-K-RANGE", mmrs: { $0 = .baseline(k: 65535) }),
+        RejectionCase("MMRS-WORLD-SIZE", mmrs: { $0 = .baseline(platform: .a2, worldSize: 16) }),
+        RejectionCase("MMRS-M-DIVISIBLE", mmrs: { $0 = .baseline(worldSize: 8, m: 36) }),
+        RejectionCase("MMRS-REDUCE-OP", mmrs: { $0.reduceOp = "avg" }),
+        RejectionCase("MMRS-COMM-TURN", mmrs: { $0.commTurn = 1 }),
+        RejectionCase("MMRS-BIAS-SHAPE", mmrs: { $0.bias = TensorSpec(.float16, [256]) }),
+        RejectionCase("MMRS-GROUP-EMPTY", mmrs: { $0.group = "" }),
+        RejectionCase("MMRS-GROUP-LENGTH", mmrs: { $0.group = groupName(bytes: 128) }),
     ]
 
     @Test("every catalogue id has a rejecting case, and every case names a catalogue id")
@@ -127,8 +156,9 @@ struct CatalogueTests {
 
     @Test("ids read OPERATOR-SUBJECT-RULE, with the prefix of their operator")
     func idFormat() throws {
-        let pattern = try Regex("^(AGMM|AAGBMM)-[A-Z0-9-]+$")
-        let prefixes = ["AllGatherMatmul": "AGMM-", "AlltoAllAllGatherBatchMatMul": "AAGBMM-"]
+        let pattern = try Regex("^(AGMM|AAGBMM|MMRS)-[A-Z0-9-]+$")
+        let prefixes = ["AllGatherMatmul": "AGMM-", "AlltoAllAllGatherBatchMatMul": "AAGBMM-",
+                        "MatmulReduceScatter": "MMRS-"]
         for constraint in OperatorCatalogue.constraints {
             #expect(constraint.id.wholeMatch(of: pattern) != nil, "id \(constraint.id)")
             #expect(!constraint.id.hasSuffix("-") && !constraint.id.contains("--"), "id \(constraint.id)")
@@ -145,11 +175,11 @@ struct CatalogueTests {
         }
     }
 
-    @Test("both operators are present, each with its own constraints")
+    @Test("every operator is present, each with its own constraints")
     func operators() {
         let names = OperatorCatalogue.operators.map { $0.operatorName }
-        #expect(names == ["AllGatherMatmul", "AlltoAllAllGatherBatchMatMul"])
-        #expect(OperatorCatalogue.operators.map { $0.operatorID.rawValue } == ["agmm", "aagbmm"])
+        #expect(names == ["AllGatherMatmul", "AlltoAllAllGatherBatchMatMul", "MatmulReduceScatter"])
+        #expect(OperatorCatalogue.operators.map { $0.operatorID.rawValue } == ["agmm", "aagbmm", "mmrs"])
         #expect(Set(OperatorCatalogue.constraints.map(\.operatorName)) == Set(names))
         for type in OperatorCatalogue.operators {
             #expect(!type.constraints.isEmpty, "\(type.operatorName)")

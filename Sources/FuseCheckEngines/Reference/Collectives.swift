@@ -1,8 +1,8 @@
 import FuseCheckCore
 import FuseCheckOps
 
-/// The collectives of the two operators over a simulated world, as plain loops over rank
-/// buffers: the executable statement of spec §1 and §2's data layouts.
+/// The collectives of the operators over a simulated world, as plain loops over rank
+/// buffers: the executable statement of spec §1, §2 and §7's data layouts.
 public enum SimulatedCollectives {
     /// AllGather along rows in rank order: rows `[r*m, (r+1)*m)` of the result are `parts[r]`.
     public static func allGatherRows(_ parts: [Tensor]) -> Tensor {
@@ -113,5 +113,62 @@ public enum SimulatedCollectives {
             }
         }
         return Tensor(dtype: parts[0].dtype, shape: [localExperts, parts.count * rows, width], values: values)
+    }
+
+    /// The order in which a reduction adds the ranks' contributions to one destination's block.
+    public enum ReductionOrder: Sendable, Hashable {
+        /// Rank order for every destination, `((P_0 + P_1) + P_2) + ...`: the golden (spec §7).
+        case rankOrder
+        /// Ring order: destination r's block starts at rank r+1 and travels the ring, each rank
+        /// adding its own contribution, to end at r: `((P_(r+1) + P_(r+2)) + ...) + P_r`, indices
+        /// mod ws (the classic ring reduce-scatter; spec §7 leaves HCCL's order undocumented).
+        case ring
+
+        /// The source ranks in the order their contributions to `destination` are added.
+        public func sources(destination: Int, worldSize: Int) -> [Int] {
+            guard worldSize > 0 else { return [] }
+            return switch self {
+            case .rankOrder: Array(0..<worldSize)
+            case .ring: (1...worldSize).map { (destination + $0) % worldSize }
+            }
+        }
+    }
+
+    /// ReduceScatter along rows (spec §7): destination r receives rows `[r*m/ws, (r+1)*m/ws)` of
+    /// the element-wise sum of every rank's part, ws = `parts.count`.
+    ///
+    /// Each element is summed over the sources in `order`, starting from the first source's value
+    /// (no +0 is added, so a sum of -0s stays -0), each step by `add`:
+    ///
+    /// ```
+    /// o = order.sources(destination: r)
+    /// received_r[i][j] = add(...add(P_o0[r*m/ws + i][j], P_o1[r*m/ws + i][j])..., P_o(ws-1)[r*m/ws + i][j])
+    /// ```
+    ///
+    /// `add` is the arithmetic of the reduction: fp32 addition for the golden, addition rounded to
+    /// the output type for the vendor's HCCL ReduceScatter in T. The blocks keep the parts' dtype.
+    public static func reduceScatterRows(_ parts: [Tensor], order: ReductionOrder,
+                                         add: (Float, Float) -> Float) -> [Tensor] {
+        precondition(!parts.isEmpty, "reduce-scatter of no ranks")
+        let worldSize = parts.count
+        let shape = parts[0].shape
+        precondition(shape.count == 2, "reduce-scatter of a part of shape \(shape)")
+        precondition(parts.allSatisfy { $0.shape == shape && $0.dtype == parts[0].dtype },
+                     "ranks disagree on the partials")
+        let (rows, columns) = (shape[0], shape[1])
+        precondition(rows % worldSize == 0, "\(rows) rows do not split over \(worldSize) ranks")
+        let blockRows = rows / worldSize
+        return (0..<worldSize).map { destination in
+            let sources = order.sources(destination: destination, worldSize: worldSize)
+            let first = destination * blockRows * columns
+            var block = Array(parts[sources[0]].values[first..<first + blockRows * columns])
+            for source in sources.dropFirst() {
+                let values = parts[source].values
+                for index in block.indices {
+                    block[index] = add(block[index], values[first + index])
+                }
+            }
+            return Tensor(dtype: parts[0].dtype, shape: [blockRows, columns], values: block)
+        }
     }
 }

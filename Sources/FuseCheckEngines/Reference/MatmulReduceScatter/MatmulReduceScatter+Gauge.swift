@@ -1,0 +1,58 @@
+import FuseCheckCore
+import FuseCheckOps
+
+extension MatmulReduceScatterCall: GaugeComputable {
+    /// The gauge of spec §7's sum of partials: every product and every bias that reaches an
+    /// output element, over all ranks.
+    ///
+    /// ```
+    /// G_r[i][j] = Σ_s ( Σ_k |x1_s[r*m/ws + i][k]| |x2_s[k][j]| + |bias_s[j]| )
+    /// n         = ws (k + 1 with a bias, k without)
+    /// ```
+    ///
+    /// n counts every term: an implementation may sum them in any order, even as one contraction
+    /// of length ws*k (the k-shards concatenated), and γ_n must cover it. The bias entry is
+    /// `Σ_s |bias_s[j]|`, the magnitude of all the bias that reaches the element. Each rank's
+    /// `Σ_k` is accumulated in Double and rounded to fp32 (relative error at most 2^-24, inside
+    /// the comparator's 2^-20 margin); the sum over ranks and biases is taken in Double and
+    /// rounded up to fp32.
+    public func referenceGauge(inputs: WorldTensors) -> ReferenceGauge {
+        let magnitudes = inputs.magnitudes()
+        let blockRows = outputRows
+        var perRank: [[Float]] = []
+        for rank in 0..<worldSize {
+            let right = StoredOperand(magnitudes[rank, "x2"]!, isTransposed: x2Transposed)
+            perRank.append(ReferenceMatmul.accumulate(left: magnitudes[rank, "x1"]!, right: right,
+                                                      accumulation: .fp64))
+        }
+        var biasMagnitude = [Double](repeating: 0, count: n)
+        for rank in 0..<worldSize {
+            guard let bias = magnitudes[rank, "bias"] else { continue }
+            for j in 0..<n { biasMagnitude[j] += Double(bias.values[j]) }
+        }
+        var magnitudeWorld = WorldTensors(rankCount: worldSize)
+        var biasWorld = WorldTensors(rankCount: worldSize)
+        for destination in 0..<worldSize {
+            var gauge = [Float](repeating: 0, count: blockRows * n)
+            var biasValues = [Float](repeating: 0, count: blockRows * n)
+            for index in gauge.indices {
+                let j = index % n
+                let global = destination * blockRows * n + index
+                var sum = biasMagnitude[j]
+                for rank in 0..<worldSize { sum += Double(perRank[rank][global]) }
+                gauge[index] = Self.roundedUp(sum)
+                biasValues[index] = Self.roundedUp(biasMagnitude[j])
+            }
+            magnitudeWorld[destination, "output"] = Tensor(dtype: .float32, shape: [blockRows, n], values: gauge)
+            biasWorld[destination, "output"] = Tensor(dtype: .float32, shape: [blockRows, n], values: biasValues)
+        }
+        return ReferenceGauge(preActivation: WorldTensors(rankCount: worldSize), magnitude: magnitudeWorld,
+                              bias: biasWorld, terms: worldSize * (k + (bias == nil ? 0 : 1)))
+    }
+
+    /// The smallest Float at least `value`.
+    static func roundedUp(_ value: Double) -> Float {
+        let nearest = Float(value)
+        return Double(nearest) < value ? nearest.nextUp : nearest
+    }
+}
