@@ -60,3 +60,22 @@ struct BackendOptions: ParsableArguments {
 func shutDown(_ backend: any Backend) {
     backend.shutDown()
 }
+
+/// `--memory-budget`: the most tensor memory one case may take over all its ranks (inputs, the
+/// backend's outputs and the golden); a case over it is a harness error, never an allocation.
+struct BudgetOptions: ParsableArguments {
+    @Option(name: .customLong("memory-budget"),
+            help: "The most tensor memory one case may take, in bytes or with K/M/G/T (default 8G).")
+    var memoryBudget: String?
+
+    func validate() throws {
+        if let memoryBudget {
+            do { _ = try MemoryBudget(parsing: memoryBudget) } catch { throw ValidationError("--memory-budget: \(error)") }
+        }
+    }
+
+    /// Makes the budget the one every case is checked against.
+    func apply() throws {
+        if let memoryBudget { MemoryBudget.current = try MemoryBudget(parsing: memoryBudget) }
+    }
+}

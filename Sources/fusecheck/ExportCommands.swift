@@ -20,7 +20,10 @@ struct ExportCommand: ParsableCommand {
 
     @OptionGroup var layoutOptions: LayoutOptions
 
+    @OptionGroup var budgetOptions: BudgetOptions
+
     func run() throws {
+        try budgetOptions.apply()
         try CaseExport.checkTarget(out)
         let loaded = try layoutOptions.layout.suite(suite)
         let progress = Progress("export \(loaded.name)")
@@ -42,7 +45,10 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var reportOptions: ReportOptions
 
+    @OptionGroup var budgetOptions: BudgetOptions
+
     func run() throws {
+        try budgetOptions.apply()
         try reportOptions.checkLocations()
         let (header, entries) = try CaseExport.read(directory)
         let backend = try ExportedOutcomesBackend(directory: directory)

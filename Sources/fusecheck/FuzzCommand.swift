@@ -62,7 +62,10 @@ struct FuzzCommand: ParsableCommand {
         if budget < 1 { throw ValidationError("--budget must be at least 1, not \(budget)") }
     }
 
+    @OptionGroup var budgetOptions: BudgetOptions
+
     func run() throws {
+        try budgetOptions.apply()
         let parts = shard.split(separator: "/").compactMap { Int($0) }
         guard parts.count == 2, parts[1] >= 1, parts[0] >= 0, parts[0] < parts[1] else {
             throw HarnessError("--shard must be I/N with 0 <= I < N, e.g. 0/4")
@@ -173,7 +176,10 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
+    @OptionGroup var budgetOptions: BudgetOptions
+
     func run() throws {
+        try budgetOptions.apply()
         let finding = try Finding.load(path: file)
         // Only the command line chooses what runs: a finding may come from anywhere (a CI
         // artifact), and its `backend` may be a shell command. It is shown, never used.

@@ -35,7 +35,10 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var layoutOptions: LayoutOptions
 
+    @OptionGroup var budgetOptions: BudgetOptions
+
     func run() throws {
+        try budgetOptions.apply()
         try reportOptions.checkLocations()
         let (suiteName, cases, expectations) = try selectCases()
         let backend = try backendOptions.make()

@@ -20,7 +20,10 @@ struct ShowCommand: ParsableCommand {
     @Option(name: .long, help: "How many leading values of each tensor to print.")
     var values = 8
 
+    @OptionGroup var budgetOptions: BudgetOptions
+
     func run() throws {
+        try budgetOptions.apply()
         let testCase: Case
         do {
             testCase = try Case(id: caseID)
