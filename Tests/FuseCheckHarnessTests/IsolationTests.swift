@@ -19,6 +19,28 @@ struct EngineWorkerProtocolTests {
         #expect(back[1, "b"]!.values[0].sign == .minus)
     }
 
+    @Test("headers go through their text form and back; malformed ones are errors")
+    func headers() throws {
+        let entries = [EngineWorkerProtocol.TensorEntry(rank: 1, name: "gather_out", dtype: .bfloat16, shape: [4, 0, 2]),
+                       EngineWorkerProtocol.TensorEntry(rank: 0, name: "scale", dtype: .float32, shape: [])]
+        let completed = try EngineWorkerProtocol.ReplyHeader(parsing: Array(
+            EngineWorkerProtocol.ReplyHeader(status: .completed, tensors: entries).line.dropLast()))
+        #expect(completed.status == .completed && completed.tensors == entries)
+        let rejected = try EngineWorkerProtocol.ReplyHeader(parsing: Array(EngineWorkerProtocol.ReplyHeader(
+            status: .rejected, constraints: ["AGMM-K-RANGE", "AGMM-WS"], message: "k\tis\nbad").line.dropLast()))
+        #expect(rejected.constraints == ["AGMM-K-RANGE", "AGMM-WS"] && rejected.message == "k is bad")
+        let request = try EngineWorkerProtocol.RequestHeader(parsing: Array(try EngineWorkerProtocol.requestHeader(
+            backend: "mutant:rows-swapped", caseID: "agmm:a3:fp16:ws=2:m=1:k=256:n=2:data=uniform:seed=1",
+            inputs: WorldTensors(rankCount: 1)).dropLast()))
+        #expect(request.backend == "mutant:rows-swapped" && request.tensors.isEmpty)
+        for line in ["", "completed", "completed\t0,x,float99,2", "completed\t0,x,float32,2xq", "rejected\tA",
+                     "maybe\t", "threw", "completed\t0,x\t"] {
+            #expect(throws: HarnessError.self, "\(line.debugDescription)") {
+                try EngineWorkerProtocol.ReplyHeader(parsing: Array(line.utf8))
+            }
+        }
+    }
+
     @Test("a frame whose payload is short or whose ranks are out of range is an error, not a trap")
     func malformed() throws {
         let entry = EngineWorkerProtocol.TensorEntry(rank: 0, name: "x", dtype: .float32, shape: [4])
