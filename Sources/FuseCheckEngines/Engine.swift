@@ -13,13 +13,10 @@ public enum EngineOutcome: Sendable {
 public enum EngineError: Error, Sendable, CustomStringConvertible {
     /// The inputs do not match the call's input slots.
     case inputMismatch(String)
-    /// The engine has no implementation of this operator.
-    case unsupportedOperator(OperatorID)
 
     public var description: String {
         switch self {
         case .inputMismatch(let detail): "inputs do not match the call: \(detail)"
-        case .unsupportedOperator(let id): "no implementation of operator \(id)"
         }
     }
 }
@@ -34,7 +31,7 @@ public protocol Engine: Sendable {
     var name: String { get }
 
     /// Runs one call on every rank's inputs.
-    func run(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> EngineOutcome
+    func run(_ call: any EngineCall, inputs: WorldTensors) throws -> EngineOutcome
 }
 
 extension FusedOperatorCall {

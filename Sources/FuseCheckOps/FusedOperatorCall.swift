@@ -8,14 +8,24 @@ public struct OperatorID: RawRepresentable, Codable, Sendable, Hashable, Compara
     public static func < (lhs: OperatorID, rhs: OperatorID) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
-/// What an output is, which decides how it is compared.
-public enum OutputKind: String, Codable, Sendable {
+/// What an output is, which decides how it is compared. The fact a comparison needs (which
+/// activation) travels in the kind, so no comparison has to ask the call for it.
+public enum OutputKind: Hashable, Sendable {
     /// A copy of input elements (gather_out, y2): compared bit for bit.
     case dataMovement
     /// A matmul result rounded to the output dtype (output, y3, y1 without activation).
     case matmul
     /// An activation applied to a matmul result (y1 with actType != 0).
-    case activated
+    case activated(ActivationType)
+
+    /// Whether the output is a matmul result, activated or not.
+    public var isComputed: Bool { self != .dataMovement }
+
+    /// The activation applied, `.none` for data movement and plain matmuls.
+    public var activation: ActivationType {
+        if case .activated(let activation) = self { return activation }
+        return .none
+    }
 }
 
 /// A named tensor slot of a call: an input or an output, the same spec on every rank.

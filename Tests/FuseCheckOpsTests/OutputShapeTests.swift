@@ -104,7 +104,8 @@ struct OutputShapeTests {
                                                     y3 ? [local, rows, columns] : [0]], "\(label)")
                 // The outputs take x's dtype even when the bias is float32.
                 #expect(slots.map(\.spec.dtype) == [dtype, dtype, dtype], "\(label)")
-                #expect(slots.map(\.kind) == [.activated, .dataMovement, .matmul], "\(label)")
+                #expect(slots.map(\.kind) == [activation == .none ? .matmul : .activated(activation), .dataMovement, .matmul],
+                        "\(label)")
             }
         }
     }

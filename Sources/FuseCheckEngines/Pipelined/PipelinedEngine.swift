@@ -29,21 +29,18 @@ public struct PipelinedEngine: Engine {
     /// `pipelined`, or `pipelined-splitk` for a split-K accumulation.
     public var name: String { accumulation == .sequential ? "pipelined" : "pipelined-splitk" }
 
-    public func run(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> EngineOutcome {
+    public func run(_ call: any EngineCall, inputs: WorldTensors) throws -> EngineOutcome {
         try runProfiled(call, inputs: inputs).outcome
     }
 
     /// Runs one call and reports, for a call that ran, each rank's time in communication, in
     /// compute, and in both at once.
-    public func runProfiled(_ call: any FusedOperatorCall,
+    public func runProfiled(_ call: any EngineCall,
                             inputs: WorldTensors) throws -> (outcome: EngineOutcome, profile: PipelineProfile?) {
         let violations = call.violations()
         guard violations.isEmpty else { return (.rejected(violations), nil) }
         try call.checkInputs(inputs)
-        guard let pipelined = call as? any PipelinedComputable else {
-            throw EngineError.unsupportedOperator(type(of: call).operatorID)
-        }
-        let (outputs, profile) = pipelined.pipelinedOutputs(inputs: inputs, engine: self)
+        let (outputs, profile) = call.pipelinedOutputs(inputs: inputs, engine: self)
         return (.completed(outputs), profile)
     }
 }
@@ -100,7 +97,7 @@ public struct PipelineTiling: Sendable, Hashable {
 }
 
 /// An operator call the pipelined engine can evaluate.
-protocol PipelinedComputable: FusedOperatorCall {
+public protocol PipelinedComputable: FusedOperatorCall {
     /// Every rank's outputs for a valid call with checked inputs, and the stage times.
     func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile)
 }

@@ -38,14 +38,16 @@ public struct ReferenceEngine: Engine {
         self.name = name
     }
 
-    public func run(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> EngineOutcome {
+    public func run(_ call: any EngineCall, inputs: WorldTensors) throws -> EngineOutcome {
         let violations = call.violations()
         guard violations.isEmpty else { return .rejected(violations) }
         try call.checkInputs(inputs)
-        guard let computable = call as? any ReferenceComputable else {
-            throw EngineError.unsupportedOperator(type(of: call).operatorID)
-        }
-        return .completed(computable.referenceOutputs(inputs: inputs, numerics: numerics))
+        return .completed(call.referenceOutputs(inputs: inputs, numerics: numerics))
+    }
+
+    /// The golden outputs of a valid call with checked inputs.
+    static func outputs(_ call: any EngineCall, inputs: WorldTensors) -> WorldTensors {
+        call.referenceOutputs(inputs: inputs, numerics: .golden)
     }
 }
 

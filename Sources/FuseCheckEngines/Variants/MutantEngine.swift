@@ -32,16 +32,32 @@ public struct MutantEngine: Engine {
         case validationSkipped = "validation-skipped"
     }
 
-    /// The fault.
-    public let fault: Fault
+    /// What is broken: a general fault, or one of an operator's own mutants.
+    public enum Mutation: Sendable {
+        case general(Fault)
+        case ofOperator(OperatorMutant)
+    }
 
-    public init(_ fault: Fault) { self.fault = fault }
+    /// The mutation.
+    public let mutation: Mutation
 
-    public var name: String { "mutant:\(fault.rawValue)" }
+    /// A mutant with a general fault.
+    public init(_ fault: Fault) { mutation = .general(fault) }
+
+    /// One of an operator's own mutants.
+    public init(_ mutant: OperatorMutant) { mutation = .ofOperator(mutant) }
+
+    public var name: String {
+        switch mutation {
+        case .general(let fault): "mutant:\(fault.rawValue)"
+        case .ofOperator(let mutant): "mutant:\(mutant.name)"
+        }
+    }
 
     /// The reference numerics with this fault, where the fault is numerical.
     var numerics: ReferenceNumerics {
         var numerics = ReferenceNumerics.golden
+        guard case .general(let fault) = mutation else { return numerics }
         switch fault {
         case .fp16Accumulation: numerics.accumulation = .narrow(.float16)
         case .bf16Accumulation: numerics.accumulation = .narrow(.bfloat16)
@@ -56,21 +72,33 @@ public struct MutantEngine: Engine {
         return numerics
     }
 
-    public func run(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> EngineOutcome {
+    public func run(_ call: any EngineCall, inputs: WorldTensors) throws -> EngineOutcome {
         let engine = ReferenceEngine(numerics: numerics, name: name)
-        switch fault {
-        case .rowsSwapped:
-            return try engine.run(call, inputs: swappingFirstSources(call, inputs))
-        case .lastTileDropped:
-            guard case .completed(let outputs) = try engine.run(call, inputs: inputs) else {
+        let fault: Fault
+        switch mutation {
+        case .ofOperator(let mutant):
+            guard type(of: call).operatorID == mutant.operatorID, call.isValid else {
                 return try engine.run(call, inputs: inputs)
             }
-            return .completed(droppingLastTile(call, outputs))
+            try call.checkInputs(inputs)
+            return .completed(mutant.outputs(call, inputs))
+        case .general(let general):
+            fault = general
+        }
+        switch fault {
+        case .rowsSwapped:
+            return try engine.run(call, inputs: call.swappingFirstSources(inputs))
+        case .lastTileDropped:
+            let outcome = try engine.run(call, inputs: inputs)
+            guard case .completed(let outputs) = outcome else { return outcome }
+            return .completed(call.droppingLastTile(outputs))
         case .transposeIgnored:
             // Validation and the input check come first, as in every engine; the fault is in the kernel.
             guard call.isValid else { return try engine.run(call, inputs: inputs) }
             try call.checkInputs(inputs)
-            let (misread, misreadInputs) = ignoringTransposition(call, inputs)
+            guard let (misread, misreadInputs) = call.ignoringTransposition(inputs) else {
+                return try engine.run(call, inputs: inputs)
+            }
             return try engine.run(misread, inputs: misreadInputs)
         case .validationSkipped:
             guard call.isValid else { return .completed(zeroOutputs(call)) }
@@ -78,79 +106,6 @@ public struct MutantEngine: Engine {
         default:
             return try engine.run(call, inputs: inputs)
         }
-    }
-
-    /// Exchanges the gathered input of the first two source ranks (x1 of ranks 0 and 1; x of
-    /// EP ranks 0 and 1 at TP rank 0).
-    private func swappingFirstSources(_ call: any FusedOperatorCall, _ inputs: WorldTensors) -> WorldTensors {
-        var swapped = inputs
-        if call is AllGatherMatmulCall, inputs.rankCount >= 2 {
-            swapped[0, "x1"] = inputs[1, "x1"]
-            swapped[1, "x1"] = inputs[0, "x1"]
-        } else if let call = call as? AlltoAllAllGatherBatchMatMulCall, call.ep >= 2 {
-            swapped[0, "x"] = inputs[call.tp, "x"]
-            swapped[call.tp, "x"] = inputs[0, "x"]
-        }
-        return swapped
-    }
-
-    /// Zeroes the output rows that come from the last source rank: the tile a pipelined kernel
-    /// computes last.
-    private func droppingLastTile(_ call: any FusedOperatorCall, _ outputs: WorldTensors) -> WorldTensors {
-        var dropped = outputs
-        func zero(_ name: String, rank: Int, blocks: Int, rowsPerBlock: Int, firstRow: Int, rowCount: Int) {
-            guard var tensor = dropped[rank, name], tensor.shape.count >= 2 else { return }
-            let width = tensor.shape[tensor.shape.count - 1]
-            for block in 0..<blocks {
-                let start = (block * rowsPerBlock + firstRow) * width
-                for index in start..<(start + rowCount * width) where index < tensor.count {
-                    tensor.values[index] = 0
-                }
-            }
-            dropped[rank, name] = tensor
-        }
-        for rank in 0..<outputs.rankCount {
-            if let call = call as? AllGatherMatmulCall {
-                zero("output", rank: rank, blocks: 1, rowsPerBlock: 0, firstRow: (call.worldSize - 1) * call.m,
-                     rowCount: call.m)
-            } else if let call = call as? AlltoAllAllGatherBatchMatMulCall {
-                let rows = call.ep * call.capacity
-                for name in ["y1", "y3"] {
-                    zero(name, rank: rank, blocks: call.localExperts, rowsPerBlock: rows,
-                         firstRow: (call.ep - 1) * call.capacity, rowCount: call.capacity)
-                }
-            }
-        }
-        return dropped
-    }
-
-    /// The call and inputs as a kernel that ignores the transposed flag sees them: the same
-    /// memory, read as if it were laid out (k, n).
-    private func ignoringTransposition(_ call: any FusedOperatorCall,
-                                       _ inputs: WorldTensors) -> (any FusedOperatorCall, WorldTensors) {
-        var misreadInputs = inputs
-        func reinterpret(_ name: String, as shape: [Int]) {
-            for rank in 0..<inputs.rankCount {
-                if let tensor = inputs[rank, name] {
-                    misreadInputs[rank, name] = Tensor(dtype: tensor.dtype, shape: shape, values: tensor.values)
-                }
-            }
-        }
-        if var agmm = call as? AllGatherMatmulCall, agmm.x2Transposed {
-            let logical = [agmm.k, agmm.n]
-            agmm.x2Transposed = false
-            agmm.x2 = TensorSpec(agmm.x2.dtype, logical)
-            reinterpret("x2", as: logical)
-            return (agmm, misreadInputs)
-        }
-        if var aagbmm = call as? AlltoAllAllGatherBatchMatMulCall, aagbmm.weightTransposed {
-            let logical = [aagbmm.localExperts, aagbmm.hidden, aagbmm.localOutputWidth]
-            aagbmm.weightTransposed = false
-            aagbmm.weight = TensorSpec(aagbmm.weight.dtype, logical)
-            reinterpret("weight", as: logical)
-            return (aagbmm, misreadInputs)
-        }
-        return (call, inputs)
     }
 
     /// Zero tensors of the output shapes, as far as the (invalid) call defines them.
@@ -165,5 +120,37 @@ public struct MutantEngine: Engine {
             }
         }
         return outputs
+    }
+}
+
+extension WorldTensors {
+    /// `self` with the rows `firstRow ..< firstRow + rowCount` of each of `blocks` blocks of
+    /// `rowsPerBlock` rows zeroed in tensor `name` of every rank (the last tile a kernel computes).
+    public func zeroingRows(of name: String, blocks: Int, rowsPerBlock: Int, firstRow: Int, rowCount: Int)
+        -> WorldTensors {
+        var zeroed = self
+        for rank in 0..<rankCount {
+            guard var tensor = zeroed[rank, name], tensor.shape.count >= 2 else { continue }
+            let width = tensor.shape[tensor.shape.count - 1]
+            for block in 0..<blocks {
+                let start = (block * rowsPerBlock + firstRow) * width
+                for index in start..<(start + rowCount * width) where index < tensor.count {
+                    tensor.values[index] = 0
+                }
+            }
+            zeroed[rank, name] = tensor
+        }
+        return zeroed
+    }
+
+    /// `self` with tensor `name` of every rank read as `shape` (the same memory, another layout).
+    public func reinterpreting(_ name: String, as shape: [Int]) -> WorldTensors {
+        var result = self
+        for rank in 0..<rankCount {
+            if let tensor = self[rank, name] {
+                result[rank, name] = Tensor(dtype: tensor.dtype, shape: shape, values: tensor.values)
+            }
+        }
+        return result
     }
 }

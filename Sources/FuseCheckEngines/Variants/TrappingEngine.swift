@@ -12,7 +12,7 @@ public struct TrappingEngine: Engine {
 
     public var name: String { Self.name }
 
-    public func run(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> EngineOutcome {
+    public func run(_ call: any EngineCall, inputs: WorldTensors) throws -> EngineOutcome {
         preconditionFailure("fault:trap: a deliberate precondition failure in a built-in engine")
     }
 }

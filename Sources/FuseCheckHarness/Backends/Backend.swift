@@ -55,7 +55,7 @@ public protocol Backend: Sendable {
     /// Whether rejections must name the exact constraint id (true for built-in engines).
     var namesConstraints: Bool { get }
     /// Runs one case.
-    func run(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors) -> BackendOutcome
+    func run(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors) -> BackendOutcome
     /// Ends whatever the backend started (a process, a worker); a later `run` starts afresh.
     func shutDown()
 }
@@ -75,7 +75,7 @@ public struct EngineBackend: Backend {
     public var name: String { engine.name }
     public var namesConstraints: Bool { true }
 
-    public func run(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors) -> BackendOutcome {
+    public func run(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors) -> BackendOutcome {
         do {
             switch try engine.run(call, inputs: inputs) {
             case .completed(let outputs):

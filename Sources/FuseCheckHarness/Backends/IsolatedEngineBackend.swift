@@ -60,11 +60,11 @@ public final class IsolatedEngineBackend: StderrReportingBackend, Sendable {
         }
     }
 
-    public func run(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors) -> BackendOutcome {
+    public func run(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors) -> BackendOutcome {
         runReportingStderr(testCase, call: call, inputs: inputs).outcome
     }
 
-    public func runReportingStderr(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors)
+    public func runReportingStderr(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors)
         -> BackendCaseRun {
         state.withLock { child in
             var log = StderrLog(limit: 64 * 1024)
@@ -84,7 +84,7 @@ public final class IsolatedEngineBackend: StderrReportingBackend, Sendable {
         }
     }
 
-    private func exchange(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors,
+    private func exchange(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors,
                           child slot: inout ChildProcess?,
                           log: inout StderrLog, started: inout Bool) -> BackendOutcome {
         let header: [UInt8]

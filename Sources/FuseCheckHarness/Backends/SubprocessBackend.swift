@@ -7,7 +7,7 @@ import Synchronization
 /// that reports can show it beside the verdict.
 public protocol StderrReportingBackend: Backend {
     /// Runs one case, returning the outcome and the backend's standard error during it.
-    func runReportingStderr(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors) -> BackendCaseRun
+    func runReportingStderr(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors) -> BackendCaseRun
 }
 
 /// One case as a subprocess backend ran it.
@@ -120,11 +120,11 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         }
     }
 
-    public func run(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors) -> BackendOutcome {
+    public func run(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors) -> BackendOutcome {
         runReportingStderr(testCase, call: call, inputs: inputs).outcome
     }
 
-    public func runReportingStderr(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors)
+    public func runReportingStderr(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors)
         -> BackendCaseRun {
         state.withLock { state in
             var log = StderrLog(limit: configuration.stderrLimit)
@@ -146,7 +146,7 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
 
     // MARK: - One case
 
-    private func runLocked(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors,
+    private func runLocked(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors,
                            state: inout State, log: inout StderrLog, started: inout Bool) -> BackendOutcome {
         state.caseCount += 1
         let folder: String
@@ -210,7 +210,7 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         }
     }
 
-    private func attempt(folder: String, out: String, call: any FusedOperatorCall, state: inout State,
+    private func attempt(folder: String, out: String, call: any HarnessCall, state: inout State,
                          log: inout StderrLog, started: inout Bool) -> Attempt {
         let child: ChildProcess
         if let running = state.child {

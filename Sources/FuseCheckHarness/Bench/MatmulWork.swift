@@ -6,15 +6,7 @@ import FuseCheckOps
 /// operand already fp32: what OpenBLAS is given, so that it does only the multiply.
 struct MatmulWork {
     /// One GEMM: `rows` x `depth` times `depth` x `columns`.
-    struct Product {
-        var left: [Float]
-        var right: [Float]
-        var rightOffset: Int
-        var rows: Int
-        var columns: Int
-        var depth: Int
-        var rightTransposed: Bool
-    }
+    typealias Product = MatmulProduct
 
     var products: [Product] = []
     /// Each product's output, allocated once: OpenBLAS is timed on the multiply alone (beta = 0
@@ -24,35 +16,10 @@ struct MatmulWork {
     /// 2 * multiply-adds.
     var flops: Double { products.reduce(0) { $0 + 2 * Double($1.rows) * Double($1.columns) * Double($1.depth) } }
 
-    init(call: any FusedOperatorCall, inputs: WorldTensors) throws {
-        if let call = call as? AllGatherMatmulCall {
-            let gathered = SimulatedCollectives.allGatherRows((0..<call.worldSize).map { inputs[$0, "x1"]! })
-            for rank in 0..<call.worldSize {
-                products.append(Product(left: gathered.values, right: inputs[rank, "x2"]!.values, rightOffset: 0,
-                                        rows: call.m * call.worldSize, columns: call.n, depth: call.k,
-                                        rightTransposed: call.x2Transposed))
-            }
-        } else if let call = call as? AlltoAllAllGatherBatchMatMulCall, let shard = call.shard {
-            let (ep, tp) = (call.ep, call.tp)
-            for e in 0..<ep {
-                var parts: [Tensor] = []
-                for t in 0..<tp {
-                    parts.append(SimulatedCollectives.allToAll((0..<ep).map { inputs[$0 * tp + t, "x"]! })[e])
-                }
-                let y2 = SimulatedCollectives.tensorParallelAllGather(parts, epSize: ep, shard: shard)
-                let (rows, depth, columns) = (ep * call.capacity, call.hidden, call.localOutputWidth)
-                for t in 0..<tp {
-                    let weight = inputs[e * tp + t, "weight"]!.values
-                    for expert in 0..<call.localExperts {
-                        let left = Array(y2.values[(expert * rows * depth)..<((expert + 1) * rows * depth)])
-                        products.append(Product(left: left, right: weight, rightOffset: expert * depth * columns,
-                                                rows: rows, columns: columns, depth: depth,
-                                                rightTransposed: call.weightTransposed))
-                    }
-                }
-            }
-        } else {
-            throw HarnessError("no benchmark for operator \(type(of: call).operatorID)")
+    init(call: any HarnessCall, inputs: WorldTensors) throws {
+        products = call.matmulProducts(inputs: inputs)
+        guard !products.isEmpty else {
+            throw HarnessError("no matmul work in a call of \(type(of: call).operatorID)")
         }
     }
 

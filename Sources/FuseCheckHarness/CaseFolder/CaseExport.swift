@@ -248,7 +248,7 @@ public struct ExportedOutcomesBackend: Backend {
     public var name: String { "export:\(directory)" }
     public var namesConstraints: Bool { false }
 
-    public func run(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors) -> BackendOutcome {
+    public func run(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors) -> BackendOutcome {
         guard let folder = folders[testCase.id] else {
             return .failed(BackendFailure(.badOutput, "case \(testCase.id) is not in the export \(directory)"))
         }

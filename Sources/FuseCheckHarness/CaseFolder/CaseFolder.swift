@@ -36,7 +36,7 @@ public enum CaseFolder {
 
     /// Writes a case folder at `path`, replacing whatever is there. The folder is assembled under
     /// a temporary name beside `path` and renamed into place, so a reader never sees half of one.
-    public static func write(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors,
+    public static func write(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors,
                              to path: String) throws {
         let manifest = try CaseManifest(testCase, call: call)
         try assembleAtomically(at: path) { temporary in
@@ -102,7 +102,7 @@ public enum CaseFolder {
 
     /// What the backend left in `folder/out/`, as the offline `check` sees it: a rejection if
     /// `out/rejected.json` exists, otherwise the requested outputs.
-    public static func readOutcome(folder: String, call: any FusedOperatorCall) -> BackendOutcome {
+    public static func readOutcome(folder: String, call: any HarnessCall) -> BackendOutcome {
         let out = folder + "/" + outputFolder
         if FileManager.default.fileExists(atPath: out + "/" + rejectionFile) {
             switch readRejection(out) {
@@ -151,8 +151,8 @@ public enum CaseFolder {
     /// as the reference engine produces them. For an invalid call (which the backend should have
     /// rejected) whatever requested outputs can be read within `MemoryBudget.current` are returned
     /// as they are.
-    public static func readOutputs(_ out: String, call: any FusedOperatorCall) -> BackendOutcome {
-        let requested = Set((call as? any CaseFolderDescribable)?.requestedOutputs ?? call.outputSlots.map(\.name))
+    public static func readOutputs(_ out: String, call: any HarnessCall) -> BackendOutcome {
+        let requested = Set(call.requestedOutputs)
         let valid = call.isValid
         var world = WorldTensors(rankCount: max(call.rankCount, 0))
         for rank in 0..<world.rankCount {

@@ -152,78 +152,14 @@ public protocol CaseFolderDescribable: FusedOperatorCall {
 
 extension CaseManifest {
     /// The manifest of a case.
-    public init(_ testCase: Case, call: any FusedOperatorCall) throws {
-        guard let described = call as? any CaseFolderDescribable else {
-            throw HarnessError("operator \(type(of: call).operatorID) cannot be written as a case folder")
-        }
+    public init(_ testCase: Case, call: any HarnessCall) throws {
         self.init(format: Self.currentFormat, caseID: testCase.id, op: type(of: call).operatorID.rawValue,
                   operatorName: type(of: call).operatorName, platform: call.platform.rawValue,
-                  dtype: testCase.dtype.rawValue, world: described.manifestWorld,
-                  attributes: described.manifestAttributes,
+                  dtype: testCase.dtype.rawValue, world: call.manifestWorld,
+                  attributes: call.manifestAttributes,
                   inputs: Dictionary(uniqueKeysWithValues: call.inputSlots.map {
                       ($0.name, InputFile(file: "\($0.name).npy", spec: $0.spec))
                   }),
-                  outputs: described.requestedOutputs)
-    }
-}
-
-extension AllGatherMatmulCall: CaseFolderDescribable {
-    /// torch_npu `npu_all_gather_base_mm`'s parameter names; m, k and n are read from x1 and x2
-    /// (0 where their shapes are malformed).
-    public var manifestAttributes: [String: ManifestValue] {
-        [
-            "world_size": .int(worldSize),
-            "m": .int(m), "k": .int(k), "n": .int(n),
-            "x1_transposed": .bool(x1Transposed),
-            "x2_transposed": .bool(x2Transposed),
-            "bias": .bool(bias != nil),
-            "gather_index": .int(gatherIndex),
-            "gather_output": .bool(gatherOutput),
-            "comm_turn": .int(commTurn),
-            "hcom": .string(group),
-            "output_dtype": .string(outputDType.rawValue),
-        ]
-    }
-
-    public var manifestWorld: CaseManifest.World {
-        CaseManifest.World(size: max(worldSize, 0), ws: worldSize,
-                           ranks: (0..<max(worldSize, 0)).map { CaseManifest.Rank(rank: $0) })
-    }
-
-    /// `output`, and `gather_out` when `gather_output` is true.
-    public var requestedOutputs: [String] { gatherOutput ? ["output", "gather_out"] : ["output"] }
-}
-
-extension AlltoAllAllGatherBatchMatMulCall: CaseFolderDescribable {
-    /// aclnn `AlltoAllAllGatherBatchMatMul`'s parameter names; E, C, H and M are the global sizes
-    /// read from x and weight (0 where their shapes are malformed).
-    public var manifestAttributes: [String: ManifestValue] {
-        // Wrapping, not trapping: a call over the memory budget never gets this far, but a manifest
-        // of any call must not crash.
-        let outputWidth = localOutputWidth.multipliedReportingOverflow(by: tp).partialValue
-        return [
-            "ep_world_size": .int(ep), "tp_world_size": .int(tp),
-            "E": .int(experts), "C": .int(capacity), "H": .int(hidden), "M": .int(outputWidth),
-            "x_shard_type": .int(xShardType),
-            "act_type": .int(actType),
-            "weight_transposed": .bool(weightTransposed),
-            "bias": .bool(bias != nil),
-            "group_ep": .string(groupEp),
-            "group_tp": .string(groupTp),
-            "y2_requested": .bool(y2Requested),
-            "y3_requested": .bool(y3Requested),
-            "output_dtype": .string(outputDType.rawValue),
-        ]
-    }
-
-    public var manifestWorld: CaseManifest.World {
-        let (ep, tp) = (max(self.ep, 0), max(self.tp, 0))
-        return CaseManifest.World(size: ep * tp, ep: self.ep, tp: self.tp,
-                                  ranks: (0..<ep * tp).map { CaseManifest.Rank(rank: $0, e: $0 / tp, t: $0 % tp) })
-    }
-
-    /// `y1`, then `y2` and `y3` when requested (y3 with actType 0 is requested, and must be rejected).
-    public var requestedOutputs: [String] {
-        ["y1"] + (y2Requested ? ["y2"] : []) + (y3Requested ? ["y3"] : [])
+                  outputs: call.requestedOutputs)
     }
 }

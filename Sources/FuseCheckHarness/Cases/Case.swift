@@ -134,7 +134,7 @@ extension Case {
     ///
     /// Every entry point (run, suites, exports, goldens, replay, show, the input generator) builds
     /// its call here, so a case too large to hold is a harness error before anything is allocated.
-    public func makeCall() throws -> any FusedOperatorCall {
+    public func makeCall() throws -> any HarnessCall {
         guard let record = OperatorRegistry.record(for: op) else {
             throw CaseFormatError("unknown operator \"\(op)\"")
         }

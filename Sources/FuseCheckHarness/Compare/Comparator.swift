@@ -22,8 +22,8 @@ public struct Comparator: Sendable {
     public init(criterion: Criterion = .fusecheck) { self.criterion = criterion }
 
     /// Compares every output slot of the call.
-    public func compare(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors,
-                        expected: WorldTensors, gauge: ReferenceGauge?, got: WorldTensors) -> [OutputReport] {
+    public func compare(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors,
+                        expected: WorldTensors, gauge: ReferenceGauge, got: WorldTensors) -> [OutputReport] {
         call.outputSlots.map { slot in
             if let problem = shapeProblem(slot, call: call, got: got) {
                 return OutputReport(name: slot.name, method: "shape", verdict: .fail, elements: 0, failures: 1,
@@ -39,7 +39,7 @@ public struct Comparator: Sendable {
         }
     }
 
-    private func shapeProblem(_ slot: TensorSlot, call: any FusedOperatorCall, got: WorldTensors) -> String? {
+    private func shapeProblem(_ slot: TensorSlot, call: any HarnessCall, got: WorldTensors) -> String? {
         guard got.rankCount == call.rankCount else {
             return "outputs for \(got.rankCount) ranks, expected \(call.rankCount)"
         }
@@ -57,7 +57,7 @@ public struct Comparator: Sendable {
 
     // MARK: Bit-exact
 
-    private func bitExact(_ slot: TensorSlot, testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors,
+    private func bitExact(_ slot: TensorSlot, testCase: Case, call: any HarnessCall, inputs: WorldTensors,
                           expected: WorldTensors, got: WorldTensors, zerosEqual: Bool) -> OutputReport {
         let dtype = slot.spec.dtype
         var mismatches = 0
@@ -105,11 +105,10 @@ public struct Comparator: Sendable {
 
     // MARK: Tolerance
 
-    private func tolerance(_ slot: TensorSlot, call: any FusedOperatorCall, expected: WorldTensors,
-                           gauge: ReferenceGauge?, got: WorldTensors) -> OutputReport {
+    private func tolerance(_ slot: TensorSlot, call: any HarnessCall, expected: WorldTensors,
+                           gauge: ReferenceGauge, got: WorldTensors) -> OutputReport {
         let dtype = slot.spec.dtype
-        let activation: ActivationType = slot.kind == .activated
-            ? ((call as? AlltoAllAllGatherBatchMatMulCall)?.activation ?? .none) : .none
+        let activation = slot.kind?.activation ?? .none
         var failures = 0, warnings = 0, elements = 0
         var worst: ElementReport?
         var worstRatio = -1.0
@@ -122,17 +121,25 @@ public struct Comparator: Sendable {
         for rank in 0..<call.rankCount {
             let want = expected[rank, slot.name]!
             let have = got[rank, slot.name]!
-            let magnitude = gauge?.magnitude[rank, slot.name]
-            let preActivation = gauge?.preActivation[rank, slot.name]
-            let biasValues = gauge?.bias[rank, slot.name]
+            // A bound without a gauge would be infinite and pass anything: an operator whose gauge
+            // lacks an output fails instead, naming the gap.
+            guard let magnitude = gauge.magnitude[rank, slot.name], magnitude.count == want.count else {
+                return OutputReport(name: slot.name, method: "tolerance", verdict: .fail, elements: want.count,
+                                    failures: want.count, warnings: 0, worst: nil, maxAbsoluteError: 0,
+                                    maxRelativeError: 0, ulpHistogram: [:],
+                                    message: "FuseCheck has no gauge for \(slot.name) on rank \(rank): no bound "
+                                        + "can be computed (an operator bug in the harness, not the backend's)")
+            }
+            let preActivation = gauge.preActivation[rank, slot.name]
+            let biasValues = gauge.bias[rank, slot.name]
             elements += want.count
             allGot += have.values
             allExpected += want.values
             for index in 0..<want.count {
                 let (e, a) = (want.values[index], have.values[index])
-                let g = Double(magnitude?.values[index] ?? .infinity) * (1 + 0x1p-20)
+                let g = Double(magnitude.values[index]) * (1 + 0x1p-20)
                 let b = Double(biasValues?.values[index] ?? 0)
-                let terms = gauge?.terms ?? 1
+                let terms = gauge.terms
                 func bound(_ probabilistic: Bool, at value: Float? = nil) -> Double {
                     let value = Double(value ?? e)
                     return activation == .none

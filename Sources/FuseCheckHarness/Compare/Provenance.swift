@@ -4,7 +4,7 @@ import FuseCheckOps
 /// Traces a misplaced element of a `provenance`-mode case back to the input row it came from.
 enum Provenance {
     /// "got x of rank 3 (e=1, t=1) expert 2 row 0; expected rank 2 (e=1, t=0) expert 2 row 0".
-    static func describe(got: Float, expected: Float, testCase: Case, call: any FusedOperatorCall) -> String {
+    static func describe(got: Float, expected: Float, testCase: Case, call: any HarnessCall) -> String {
         guard let record = OperatorRegistry.record(for: testCase.op), let left = call.inputSlots.first,
               case .left(let expertAxis, let rowAxis) = record.inputRole(slot: left.name, call: call) else {
             return "no provenance layout for this operator"
@@ -20,10 +20,7 @@ enum Provenance {
             let row = index % rows
             let expert = (index / rows) % experts
             let rank = index / rows / experts
-            var text = "\(left.name) of rank \(rank)"
-            if let call = call as? AlltoAllAllGatherBatchMatMulCall {
-                text += " (e=\(rank / call.tp), t=\(rank % call.tp))"
-            }
+            var text = "\(left.name) of \(call.rankDescription(rank))"
             if expertAxis != nil { text += " expert \(expert)" }
             text += " row \(row)"
             if ranksCovered > ProvenanceCode.capacity(dtype) { text += " (ambiguous: codes wrap)" }

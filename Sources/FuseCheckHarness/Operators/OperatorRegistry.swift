@@ -39,9 +39,9 @@ public protocol OperatorCaseRecord: Sendable {
     /// The operator's parameters in canonical id order.
     var parameters: [CaseParameter] { get }
     /// The call a case describes (any shape, also invalid ones).
-    func makeCall(_ testCase: Case) throws -> any FusedOperatorCall
+    func makeCall(_ testCase: Case) throws -> any HarnessCall
     /// What an input slot is, for data generation.
-    func inputRole(slot: String, call: any FusedOperatorCall) -> InputRole
+    func inputRole(slot: String, call: any HarnessCall) -> InputRole
     /// The deterministic smoke suite's cases of this operator.
     func smokeCases() -> [Case]
     /// A random valid case, weighted toward edges, whose multiply-add count stays within `budget`.

@@ -6,7 +6,7 @@ import FuseCheckOps
 /// The golden of a valid case: the reference outputs and the gauge the tolerance bounds need.
 public struct Golden: Sendable {
     public let outputs: WorldTensors
-    public let gauge: ReferenceGauge?
+    public let gauge: ReferenceGauge
 }
 
 /// Runs cases on a backend and judges them against the reference.
@@ -25,10 +25,9 @@ public struct Runner: Sendable {
     }
 
     /// The golden of a valid case (nil for an invalid one).
-    public static func golden(_ call: any FusedOperatorCall, inputs: WorldTensors) throws -> Golden? {
+    public static func golden(_ call: any HarnessCall, inputs: WorldTensors) throws -> Golden? {
         guard case .completed(let outputs) = try ReferenceEngine().run(call, inputs: inputs) else { return nil }
-        let gauge = (call as? any GaugeComputable)?.referenceGauge(inputs: inputs)
-        return Golden(outputs: outputs, gauge: gauge)
+        return Golden(outputs: outputs, gauge: call.referenceGauge(inputs: inputs))
     }
 
     /// Runs one case. `expectedRejection` is the constraint an invalid-suite case violates;
@@ -51,7 +50,7 @@ public struct Runner: Sendable {
                                 stderr: nil, repro: "fusecheck run --case '\(testCase.id)' \(reproBackendArguments)",
                                 seconds: 0)
         defer { result.seconds = Date().timeIntervalSince(start) }
-        let call: any FusedOperatorCall
+        let call: any HarnessCall
         let inputs: WorldTensors
         do {
             call = try testCase.makeCall()

@@ -119,7 +119,7 @@ public struct AlltoAllAllGatherBatchMatMulCall: FusedOperatorCall {
         let y3Produced = y3Requested && actType != 0
         return [
             TensorSlot("y1", TensorSpec(dtype, [localExperts, rows, localOutputWidth]),
-                       kind: actType == 0 ? .matmul : .activated),
+                       kind: activation.map { $0 == .none ? .matmul : .activated($0) } ?? .matmul),
             TensorSlot("y2", TensorSpec(dtype, y2Requested ? [localExperts, rows, hidden] : [0]),
                        kind: .dataMovement),
             TensorSlot("y3", TensorSpec(dtype, y3Produced ? [localExperts, rows, localOutputWidth] : [0]),

@@ -15,7 +15,7 @@ extension AlltoAllAllGatherBatchMatMulCall: PipelinedComputable {
     /// ```
     /// staged_(e,t)[k][s*rows + c][h] = x_(s,t)[e*E/ep + k][c][h]      rows = C (shard 0) or C/tp (shard 1)
     /// ```
-    func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
+    public func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
         let dtype = x.dtype
         let shard = self.shard!
         let activation = self.activation!

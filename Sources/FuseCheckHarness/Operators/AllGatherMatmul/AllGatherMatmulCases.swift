@@ -28,7 +28,7 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
         .override("bias.shape", "bias shape"),
     ]
 
-    public func makeCall(_ testCase: Case) throws -> any FusedOperatorCall {
+    public func makeCall(_ testCase: Case) throws -> any HarnessCall {
         let (m, k, n) = (try integer(testCase, "m"), try integer(testCase, "k"), try integer(testCase, "n"))
         guard m >= 0, k >= 0, n >= 0 else { throw CaseFormatError("negative size in \(testCase.id)") }
         let dtype = testCase.dtype
@@ -52,7 +52,7 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
             group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"))
     }
 
-    public func inputRole(slot: String, call: any FusedOperatorCall) -> InputRole {
+    public func inputRole(slot: String, call: any HarnessCall) -> InputRole {
         switch slot {
         case "x1": return .left(expertAxis: nil, rowAxis: 0)
         case "x2":

@@ -9,7 +9,7 @@ extension AllGatherMatmulCall: PipelinedComputable {
     /// its local block first, straight from x1, then the arrived tiles while the next ones move
     /// (several at once when it has fallen behind, see `PipelineTiling.maximumBatchRows`).
     /// Output rows are written by source rank, never reordered.
-    func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
+    public func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
         let dtype = x1.dtype
         let (ws, m, k, n) = (worldSize, self.m, self.k, self.n)
         let x1s = (0..<ws).map { inputs[$0, "x1"]! }

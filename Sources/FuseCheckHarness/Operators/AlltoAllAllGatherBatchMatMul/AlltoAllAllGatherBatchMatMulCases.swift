@@ -36,7 +36,7 @@ public struct AlltoAllAllGatherBatchMatMulCases: OperatorCaseRecord {
         .override("bias.shape", "bias shape"),
     ]
 
-    public func makeCall(_ testCase: Case) throws -> any FusedOperatorCall {
+    public func makeCall(_ testCase: Case) throws -> any HarnessCall {
         let ep = try integer(testCase, "ep")
         let tp = try integer(testCase, "tp")
         let experts = try integer(testCase, "E")
@@ -76,7 +76,7 @@ public struct AlltoAllAllGatherBatchMatMulCases: OperatorCaseRecord {
             outputDType: try dtypeOverride(testCase, "out.dtype") ?? dtype)
     }
 
-    public func inputRole(slot: String, call: any FusedOperatorCall) -> InputRole {
+    public func inputRole(slot: String, call: any HarnessCall) -> InputRole {
         switch slot {
         case "x": return .left(expertAxis: 0, rowAxis: 1)
         case "weight":
