@@ -5,8 +5,7 @@ import FuseCheckOps
 enum Provenance {
     /// "got x of rank 3 (e=1, t=1) expert 2 row 0; expected rank 2 (e=1, t=0) expert 2 row 0".
     static func describe(got: Float, expected: Float, testCase: Case, call: any HarnessCall) -> String {
-        guard let record = OperatorRegistry.record(for: testCase.op), let left = call.inputSlots.first,
-              case .left(let expertAxis, let rowAxis) = record.inputRole(slot: left.name, call: call) else {
+        guard let left = call.inputSlots.first, case .left(let expertAxis, let rowAxis) = call.inputRole(left.name) else {
             return "no provenance layout for this operator"
         }
         let dtype = left.spec.dtype

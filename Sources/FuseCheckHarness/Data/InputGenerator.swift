@@ -11,17 +11,15 @@ public enum InputGenerator {
     /// given the inputs of a case they must reject). A case over `MemoryBudget.current` is refused
     /// (by `Case.makeCall()`) before anything is allocated.
     public static func inputs(for testCase: Case) throws -> WorldTensors {
-        guard let record = OperatorRegistry.record(for: testCase.op) else {
-            throw CaseFormatError("unknown operator \"\(testCase.op)\"")
-        }
         let call = try testCase.makeCall()
         let caseID = testCase.id
         var world = WorldTensors(rankCount: max(call.rankCount, 0))
         for rank in 0..<world.rankCount {
             for slot in call.inputSlots {
-                let role = record.inputRole(slot: slot.name, call: call)
+                let role = call.inputRole(slot.name)
                 world[rank, slot.name] = tensor(caseID: caseID, mode: testCase.data, rank: rank,
-                                                name: slot.name, spec: slot.spec, role: role)
+                                                name: slot.name, spec: slot.spec, role: role,
+                                                exact: call.exactLimits)
             }
         }
         return world
@@ -29,7 +27,8 @@ public enum InputGenerator {
 
     /// One tensor of one rank.
     public static func tensor(caseID: String, mode: DataMode, rank: Int, name: String, spec: TensorSpec,
-                              role: InputRole) -> Tensor {
+                              role: InputRole, exact: ExactData.Limits? = nil) -> Tensor {
+        let exact = exact ?? .standard(spec.dtype)
         let stream = CounterRNG(key: CounterRNG.key("\(caseID)/\(name)", UInt64(rank)))
         let dtype = spec.dtype
         let count = spec.elementCount
@@ -61,14 +60,15 @@ public enum InputGenerator {
                     value = sign * stream.unit(index + 2) * 0x1p-10
                 }
             case (.exact, .bias):
-                value = Float(stream.integer(index, in: -8...8))
+                value = Float(stream.integer(index, in: -exact.biasMagnitude...exact.biasMagnitude))
             case (.exact, .left):
                 value = Float(stream.integer(index, in: -2...2))
             case (.exact, .right(let contractionAxis, let columnAxis)):
                 if contractionAxis < shape.count, columnAxis < shape.count {
                     let depth = shape[contractionAxis]
-                    let stride = ExactData.stride(depth: depth, dtype: dtype)
-                    let onPattern = (coordinate(i, contractionAxis) + coordinate(i, columnAxis)) % stride == 0
+                    let stride = ExactData.stride(depth: depth, terms: exact.terms)
+                    let onPattern = exact.terms > 0
+                        && (coordinate(i, contractionAxis) + coordinate(i, columnAxis)) % stride == 0
                     value = onPattern ? Float(stream.integer(index, in: -2...2)) : 0
                 } else {
                     value = Float(stream.integer(index, in: -2...2))

@@ -8,6 +8,12 @@ import FuseCheckOps
 /// work the benchmark times OpenBLAS on. Each is a requirement: an operator that lacks one does
 /// not compile.
 public protocol HarnessCall: EngineCall, CaseFolderDescribable {
+    /// What input slot `slot` is (left operand, right operand, bias), which decides how each data
+    /// mode fills it and how provenance codes are read back.
+    func inputRole(_ slot: String) -> InputRole
+    /// How large `exact` data may be so that every valid implementation's output is exact
+    /// (`ExactData`).
+    var exactLimits: ExactData.Limits { get }
     /// How reports name rank `rank`: "rank 3", or "rank 3 (e=1, t=1)" with its group coordinates.
     func rankDescription(_ rank: Int) -> String
     /// The matmuls the call does (left operand, right operand, sizes), for timing OpenBLAS on the

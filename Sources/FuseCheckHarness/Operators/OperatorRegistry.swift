@@ -40,8 +40,6 @@ public protocol OperatorCaseRecord: Sendable {
     var parameters: [CaseParameter] { get }
     /// The call a case describes (any shape, also invalid ones).
     func makeCall(_ testCase: Case) throws -> any HarnessCall
-    /// What an input slot is, for data generation.
-    func inputRole(slot: String, call: any HarnessCall) -> InputRole
     /// The deterministic smoke suite's cases of this operator.
     func smokeCases() -> [Case]
     /// A random valid case, weighted toward edges, whose multiply-add count stays within `budget`.
@@ -132,6 +130,7 @@ public enum OperatorRegistry {
     public static let records: [any OperatorCaseRecord] = [
         AllGatherMatmulCases(),
         AlltoAllAllGatherBatchMatMulCases(),
+        MatmulReduceScatterCases(),
     ]
 
     /// The record of an operator.

@@ -3,6 +3,17 @@ import FuseCheckEngines
 import FuseCheckOps
 
 extension AllGatherMatmulCall: HarnessCall {
+    public func inputRole(_ slot: String) -> InputRole {
+        switch slot {
+        case "x1": .left(expertAxis: nil, rowAxis: 0)
+        case "x2": x2Transposed ? .right(contractionAxis: 1, columnAxis: 0) : .right(contractionAxis: 0, columnAxis: 1)
+        default: .bias
+        }
+    }
+
+    /// One matmul per output element: the standard limits.
+    public var exactLimits: ExactData.Limits { .standard(x1.dtype) }
+
     public func rankDescription(_ rank: Int) -> String { "rank \(rank)" }
 
     /// Per rank, the gathered x1 (m*ws rows) times its own x2.

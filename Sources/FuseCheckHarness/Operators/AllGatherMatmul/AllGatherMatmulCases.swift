@@ -52,16 +52,6 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
             group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"))
     }
 
-    public func inputRole(slot: String, call: any HarnessCall) -> InputRole {
-        switch slot {
-        case "x1": return .left(expertAxis: nil, rowAxis: 0)
-        case "x2":
-            let transposed = (call as? AllGatherMatmulCall)?.x2Transposed ?? false
-            return transposed ? .right(contractionAxis: 1, columnAxis: 0) : .right(contractionAxis: 0, columnAxis: 1)
-        default: return .bias
-        }
-    }
-
     /// A case from the logical sizes.
     public static func make(_ platform: Platform, _ dtype: DType, ws: Int, m: Int, k: Int, n: Int,
                             x2T: Bool = false, bias: Bool = false, gather: Bool = true,

@@ -3,6 +3,18 @@ import FuseCheckEngines
 import FuseCheckOps
 
 extension AlltoAllAllGatherBatchMatMulCall: HarnessCall {
+    public func inputRole(_ slot: String) -> InputRole {
+        switch slot {
+        case "x": .left(expertAxis: 0, rowAxis: 1)
+        case "weight":
+            weightTransposed ? .right(contractionAxis: 2, columnAxis: 1) : .right(contractionAxis: 1, columnAxis: 2)
+        default: .bias
+        }
+    }
+
+    /// One matmul per output element: the standard limits.
+    public var exactLimits: ExactData.Limits { .standard(x.dtype) }
+
     /// "rank 3 (e=1, t=1)": rank r = e * tp + t.
     public func rankDescription(_ rank: Int) -> String {
         tp > 0 ? "rank \(rank) (e=\(rank / tp), t=\(rank % tp))" : "rank \(rank)"

@@ -76,15 +76,9 @@ public struct AlltoAllAllGatherBatchMatMulCases: OperatorCaseRecord {
             outputDType: try dtypeOverride(testCase, "out.dtype") ?? dtype)
     }
 
-    public func inputRole(slot: String, call: any HarnessCall) -> InputRole {
-        switch slot {
-        case "x": return .left(expertAxis: 0, rowAxis: 1)
-        case "weight":
-            let transposed = (call as? AlltoAllAllGatherBatchMatMulCall)?.weightTransposed ?? false
-            return transposed ? .right(contractionAxis: 2, columnAxis: 1) : .right(contractionAxis: 1, columnAxis: 2)
-        default: return .bias
-        }
-    }
+    /// One matmul per output element: the standard limits.
+    public func exactLimits(call: any HarnessCall) -> ExactData.Limits { .standard(call.inputSlots[0].spec.dtype) }
+
 
     /// A case from the global sizes.
     public static func make(_ dtype: DType, ep: Int, tp: Int, experts: Int, capacity: Int, hidden: Int,

@@ -17,7 +17,7 @@ extension MatmulReduceScatterCall: PipelinedComputable {
     /// The destination adds the partials in rank order whatever order they arrive in (they wait
     /// in their sources' staging buffers until their turn), so the result does not depend on the
     /// schedule.
-    func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
+    public func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
         let (ws, blockRows, n, dtype) = (worldSize, outputRows, self.n, x1.dtype)
         let timeline = StageTimeline(ranks: ws)
         var outputs = WorldTensors(rankCount: ws)
