@@ -20,12 +20,18 @@ public struct ReferenceGauge: Sendable {
     public let bias: WorldTensors
     /// Terms per element: the contraction length, plus one with a bias.
     public let terms: Int
+    /// Roundings to the output type that a correct implementation may apply to intermediate
+    /// values bounded by G rather than by the output (partials of a cross-rank sum rounded to T,
+    /// and each addition of the sum in T); 0 for operators whose only roundings act on the output.
+    public let intermediateRoundings: Int
 
-    public init(preActivation: WorldTensors, magnitude: WorldTensors, bias: WorldTensors, terms: Int) {
+    public init(preActivation: WorldTensors, magnitude: WorldTensors, bias: WorldTensors, terms: Int,
+                intermediateRoundings: Int) {
         self.preActivation = preActivation
         self.magnitude = magnitude
         self.bias = bias
         self.terms = terms
+        self.intermediateRoundings = intermediateRoundings
     }
 }
 

@@ -144,7 +144,8 @@ public struct Comparator: Sendable {
                     let value = Double(value ?? e)
                     return activation == .none
                         ? policy.matmulBound(expected: value, gauge: g, bias: b, terms: terms, dtype: dtype,
-                                             probabilistic: probabilistic)
+                                             probabilistic: probabilistic,
+                                             intermediateRoundings: gauge.intermediateRoundings)
                         : policy.activatedBound(activation: activation,
                                                 preActivation: Double(preActivation?.values[index] ?? e),
                                                 expected: value, gauge: g, bias: b, terms: terms, dtype: dtype,

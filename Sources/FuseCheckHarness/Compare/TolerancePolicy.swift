@@ -37,6 +37,21 @@ import FuseCheckOps
 /// B_act = S Δ + E_eval + 2 u_T |y| + 2 η_T
 /// ```
 ///
+/// **Cross-rank sums** (MatmulReduceScatter, spec §7). A correct kernel may round each rank's
+/// partial to T (its matmul's output, and with an fp16 bias the bias add) and add the partials in
+/// T in any order: R = 3 ws - 1 roundings (`ReferenceGauge.intermediateRoundings`) of values that
+/// can exceed |e| when ranks cancel, but never the gauge: every partial is bounded by its ranks'
+/// `Σ|a||b| + |bias|` and every partial sum by G. Each errs by at most `u_T G + η_T`:
+///
+/// ```
+/// B_reduce = B_matmul + R (u_T G + η_T)
+/// ```
+///
+/// The term is a worst case, linear in ws; a sum in fp32 (the golden, split-K) needs none of it,
+/// and a kernel that sums in T still fails by a wide margin when it drops, averages or misplaces a
+/// partial (each such error is of the order of a whole partial, |P_s| ≫ R u_T G for ws ≤ 32 where
+/// R u_T <= 95 · 2^-11 < 0.05).
+///
 /// An element passes within `B(γ̃)`, warns within `B(γ)`, fails beyond. Truncation stays within
 /// these bounds (one ulp per rounding); the mean-signed-error test on matmul outputs catches it
 /// instead (`Comparator`).
@@ -71,12 +86,14 @@ public struct TolerancePolicy: Sendable {
 
     /// The bound for one element of a matmul output.
     public func matmulBound(expected e: Double, gauge: Double, bias: Double, terms: Int, dtype: DType,
-                            probabilistic: Bool) -> Double {
+                            probabilistic: Bool, intermediateRoundings: Int = 0) -> Double {
         let gamma = probabilistic ? probabilisticGamma(terms) : Self.gamma(terms)
         let uT = dtype.unitRoundoff
+        let eta = Self.underflowAbsolute(dtype)
         let accumulation = 2 * gamma * gauge
         let magnitude = abs(e) * (1 + 2 * uT) + accumulation
-        return accumulation + uT * (4 * magnitude + abs(bias)) + 4 * Self.underflowAbsolute(dtype)
+        let crossRank = Double(intermediateRoundings) * (uT * gauge + eta)
+        return accumulation + uT * (4 * magnitude + abs(bias)) + 4 * eta + crossRank
     }
 
     /// The bound for one element of an activated output.

@@ -19,6 +19,7 @@ extension AllGatherMatmulCall: GaugeComputable {
                                                values: (0..<(rows * n)).map { biasValues[$0 % max(n, 1)] })
         }
         return ReferenceGauge(preActivation: WorldTensors(rankCount: worldSize), magnitude: magnitude.keeping(["output"]),
-                              bias: biasWorld, terms: k + (bias == nil ? 0 : 1))
+                              bias: biasWorld, terms: k + (bias == nil ? 0 : 1),
+                              intermediateRoundings: 0)
     }
 }

@@ -35,6 +35,6 @@ extension AlltoAllAllGatherBatchMatMulCall: GaugeComputable {
             }
         }
         return ReferenceGauge(preActivation: tWorld, magnitude: magnitudeWorld, bias: biasWorld,
-                              terms: hidden + (bias == nil ? 0 : 1))
+                              terms: hidden + (bias == nil ? 0 : 1), intermediateRoundings: 0)
     }
 }

@@ -47,8 +47,14 @@ extension MatmulReduceScatterCall: GaugeComputable {
             biasWorld[destination, "output"] = Tensor(dtype: .float32, shape: [blockRows, n], values: biasValues)
         }
         return ReferenceGauge(preActivation: WorldTensors(rankCount: worldSize), magnitude: magnitudeWorld,
-                              bias: biasWorld, terms: worldSize * (k + (bias == nil ? 0 : 1)))
+                              bias: biasWorld, terms: worldSize * (k + (bias == nil ? 0 : 1)),
+                              intermediateRoundings: Self.intermediateRoundings(worldSize: worldSize))
     }
+
+    /// The roundings to T a correct implementation may apply to values bounded by G (spec §7's
+    /// vendor numerics): each rank's partial rounded by its matmul and, with an fp16 bias, by the
+    /// bias add (2 per rank), and each of the ws - 1 additions of the sum in T: `3 ws - 1`.
+    static func intermediateRoundings(worldSize: Int) -> Int { max(0, 3 * worldSize - 1) }
 
     /// The smallest Float at least `value`.
     static func roundedUp(_ value: Double) -> Float {
