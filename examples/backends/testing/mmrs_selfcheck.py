@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Self-check of the MatmulReduceScatter ("mmrs") support of the example backends.
+
+Until the harness exports mmrs cases, this builds case folders by hand (case.json and .npy files
+as docs/backend-protocol.md describes, with the attributes the harness is to write), runs
+numpy_backend.py and mpi_backend.py over them (offline mode, and one case in live mode) and
+checks what they wrote:
+
+- integer-valued inputs (every product, partial and cross-rank sum an integer below 2^24, so
+  exact in fp32 in any order): both backends must equal, bit for bit, the exact float64 sum
+  rounded once to T (round-to-nearest-even, computed here independently of the backends);
+- random (non-integer) inputs: numpy_backend.py must equal this script's own golden bit for bit
+  (fp32 partials in k order, bias added after, fp32 sum in rank order, one rounding); the MPI
+  backend (cross-rank sum in MPI's order) and numpy_backend.py --accumulate blas (k in BLAS's
+  order) must be within one ulp of T plus the fp32 reordering bound
+  (ws*k + ws) * 2^-24 * sum_s (|x1_s| @ |x2_s| + |bias_s|);
+- invalid cases: both backends reject with exactly the expected constraint ids, in catalogue order.
+
+Usage:
+    python3 examples/backends/testing/mmrs_selfcheck.py [--keep DIR] [--no-mpi]
+
+Exit status 0 when every check passes. Needs NumPy; the MPI part needs mpirun and mpi4py.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BACKENDS = os.path.dirname(HERE)
+NUMPY_BACKEND = os.path.join(BACKENDS, "numpy_backend.py")
+MPI_BACKEND = os.path.join(BACKENDS, "mpi_backend.py")
+NPY = {"float16": "<f2", "bfloat16": "<u2", "float32": "<f4"}
+SHORT = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent numerics (not numpy_backend.py's code)
+# ---------------------------------------------------------------------------------------------
+
+def f32_to_bf16_bits(values):
+    """float32 values to bfloat16 bits, round to nearest even (the usual bias trick; finite only)."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return rounded.astype(np.uint16)
+
+
+def bf16_bits_to_f32(bits):
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def to_f32(stored, dtype):
+    return bf16_bits_to_f32(stored) if dtype == "bfloat16" else np.asarray(stored).astype(np.float32)
+
+
+def store(values_f32, dtype):
+    """float32 values rounded once (RNE) to dtype, as stored in .npy."""
+    if dtype == "bfloat16":
+        return f32_to_bf16_bits(values_f32)
+    return np.asarray(values_f32, dtype=np.float32).astype(np.float16)  # IEEE RNE
+
+
+def store_exact64(values_f64, dtype):
+    """float64 values (integers below 2^24, so exact in float32) rounded once to dtype."""
+    values_f64 = np.asarray(values_f64, dtype=np.float64)
+    assert np.all(np.abs(values_f64) < 2.0 ** 24) and np.all(values_f64 == np.rint(values_f64))
+    if dtype == "float16":
+        return values_f64.astype(np.float16)  # one rounding from float64, IEEE RNE
+    return f32_to_bf16_bits(values_f64.astype(np.float32))  # float32 exact here, then RNE
+
+
+def ulp(values_f32, dtype):
+    """The spacing of dtype at |values| (its subnormal spacing at the bottom)."""
+    precision, min_exp = (11, -24) if dtype == "float16" else (8, -133)
+    _, exponent = np.frexp(np.abs(values_f32).astype(np.float64))
+    return np.ldexp(1.0, np.maximum(exponent - precision, min_exp))
+
+
+# ---------------------------------------------------------------------------------------------
+# Case folders
+# ---------------------------------------------------------------------------------------------
+
+def write_case(root, index, spec):
+    """Writes one case folder; returns (folder, per-rank float32 inputs or None when invalid)."""
+    dtype, ws, platform = spec["dtype"], spec["ws"], spec.get("platform", "a3")
+    m, k, n = spec["m"], spec["k"], spec["n"]
+    transposed, with_bias = spec.get("x2_transposed", False), spec.get("bias", False)
+    data, seed = spec.get("data", "int"), spec.get("seed", 1)
+    rng = np.random.default_rng(seed)
+    case_id = (f"mmrs:{platform}:{SHORT[dtype]}:ws={ws}:m={m}:k={k}:n={n}"
+               + (":x2t" if transposed else "") + (":bias" if with_bias else "") + f":data={data}:seed={seed}")
+    folder = os.path.join(root, f"{index:04d}-" + case_id.replace(":", "_"))
+    shapes = {"x1": [m, k], "x2": [n, k] if transposed else [k, n]}
+    if with_bias:
+        shapes["bias"] = [n]
+    shapes.update(spec.get("shapes", {}))
+    dtypes = {name: dtype for name in shapes}
+    dtypes.update(spec.get("dtypes", {}))
+    ranks = []
+    for r in range(ws):
+        os.makedirs(os.path.join(folder, f"rank{r}"))
+        tensors = {}
+        for name, shape in shapes.items():
+            if data == "int":
+                # Up to 20: products up to 400, sums of a few thousand, so the one rounding to T
+                # is exercised (fp16 integers are exact only to 2048, bf16 to 256), yet every
+                # fp32 partial and sum stays an exact integer (below 2^24).
+                limit = 64 if name == "bias" else 20
+                values = rng.integers(-limit, limit + 1, size=shape).astype(np.float32)
+            else:
+                values = rng.standard_normal(size=shape).astype(np.float32) * (4.0 if name == "bias" else 1.0)
+            stored = store(values, dtypes[name]) if dtypes[name] != "float32" else values
+            np.save(os.path.join(folder, f"rank{r}", f"{name}.npy"), stored.astype(NPY[dtypes[name]]))
+            tensors[name] = to_f32(stored, dtypes[name])
+        ranks.append(tensors)
+    two_d = lambda s: len(s) == 2  # noqa: E731
+    attributes = {
+        "world_size": spec.get("world_size", ws),
+        "m": shapes["x1"][0] if two_d(shapes["x1"]) else 0,
+        "k": shapes["x1"][1] if two_d(shapes["x1"]) else 0,
+        "n": (shapes["x2"][0 if transposed else 1]) if two_d(shapes["x2"]) else 0,
+        "x1_transposed": spec.get("x1_transposed", False),
+        "x2_transposed": transposed,
+        "bias": with_bias,
+        "reduce_op": spec.get("reduce_op", "sum"),
+        "comm_turn": spec.get("comm_turn", 0),
+        "hcom": spec.get("hcom", "hcom_group"),
+        "output_dtype": spec.get("output_dtype", dtype),
+    }
+    case = {
+        "format": 1,
+        "case_id": case_id,
+        "op": "mmrs",
+        "operator": "MatmulReduceScatter",
+        "platform": platform,
+        "dtype": dtype,
+        "world": {"size": ws, "ws": ws, "ranks": [{"rank": r} for r in range(ws)]},
+        "attributes": attributes,
+        "inputs": {name: {"file": f"{name}.npy", "dtype": dtypes[name], "npy_dtype": NPY[dtypes[name]],
+                          "shape": shape} for name, shape in shapes.items()},
+        "outputs": ["output"],
+    }
+    with open(os.path.join(folder, "case.json"), "w", encoding="utf-8") as file:
+        json.dump(case, file, indent=2, sort_keys=True)
+    return folder, ranks
+
+
+def gauge(spec, ranks):
+    """sum_s (|x1_s| @ |x2_s| + |bias_s|) in float64: the magnitude every reordering error scales with."""
+    total = 0.0
+    for tensors in ranks:
+        x2 = tensors["x2"].T if spec.get("x2_transposed", False) else tensors["x2"]
+        total = total + np.abs(tensors["x1"]).astype(np.float64) @ np.abs(x2).astype(np.float64)
+        if "bias" in tensors:
+            total = total + np.abs(tensors["bias"]).astype(np.float64)[np.newaxis, :]
+    return total
+
+
+def partials_f32(spec, ranks):
+    """This script's golden partials: fp32, k ascending (product exact in fp32), bias after."""
+    result = []
+    for tensors in ranks:
+        x1 = tensors["x1"]
+        x2 = tensors["x2"].T if spec.get("x2_transposed", False) else tensors["x2"]
+        acc = np.zeros((x1.shape[0], x2.shape[1]), dtype=np.float32)
+        for kk in range(x1.shape[1]):
+            acc = (acc + np.multiply.outer(x1[:, kk], x2[kk, :])).astype(np.float32)
+        if "bias" in tensors:
+            acc = (acc + tensors["bias"][np.newaxis, :]).astype(np.float32)
+        result.append(acc)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
+
+FAILURES = []
+
+
+def check(condition, what):
+    print(("  ok    " if condition else "  FAIL  ") + what)
+    if not condition:
+        FAILURES.append(what)
+
+
+def read_output(folder, spec, rank):
+    dtype = spec["dtype"]
+    path = os.path.join(folder, "out", f"rank{rank}", "output.npy")
+    if not os.path.exists(path):
+        return None, f"{path} missing"
+    array = np.load(path, allow_pickle=False)
+    expected_shape = (spec["m"] // spec["ws"], spec["n"])
+    if array.dtype.str != NPY[dtype] or array.shape != expected_shape:
+        return None, f"rank {rank} output is {array.dtype.str}{array.shape}, expected {NPY[dtype]}{expected_shape}"
+    return array, None
+
+
+def check_valid(label, folder, spec, ranks, exact_for_any_order):
+    ws, dtype = spec["ws"], spec["dtype"]
+    rows = spec["m"] // ws
+    parts = partials_f32(spec, ranks)
+    if spec.get("data", "int") == "int":
+        exact = sum(p.astype(np.float64) for p in parts)  # every term an integer: exact
+        golden = store_exact64(exact, dtype)
+        rounded = int(np.count_nonzero(to_f32(golden, dtype).astype(np.float64) != exact))
+        print(f"        ({rounded} of {exact.size} exact sums are not representable in {dtype}: rounded)")
+    else:
+        total = parts[0].copy()
+        for p in parts[1:]:
+            total = (total + p).astype(np.float32)
+        golden = store(total, dtype)
+    magnitude = gauge(spec, ranks)
+    if os.path.exists(os.path.join(folder, "out", "rejected.json")):
+        check(False, f"{label}: {os.path.basename(folder)} was rejected: "
+                     + open(os.path.join(folder, "out", "rejected.json")).read())
+        return
+    worst = 0.0
+    mismatches = 0
+    for r in range(ws):
+        array, problem = read_output(folder, spec, r)
+        if problem:
+            check(False, f"{label}: {os.path.basename(folder)}: {problem}")
+            return
+        want = golden[r * rows:(r + 1) * rows]
+        got_bits, want_bits = array.view(np.uint16), want.view(np.uint16)
+        mismatches += int(np.count_nonzero(got_bits != want_bits))
+        if not exact_for_any_order:
+            got, ref = to_f32(array, dtype).astype(np.float64), to_f32(want, dtype).astype(np.float64)
+            terms = ws + ws * spec["k"]  # any order of the k products and of the ws partials
+            bound = ulp(ref, dtype) + terms * 2.0 ** -24 * magnitude[r * rows:(r + 1) * rows]
+            excess = np.abs(got - ref) / bound
+            worst = max(worst, float(excess.max(initial=0.0)))
+    if exact_for_any_order:
+        check(mismatches == 0, f"{label}: {os.path.basename(folder)}: bit-exact ({mismatches} elements differ)")
+    else:
+        check(worst <= 1.0, f"{label}: {os.path.basename(folder)}: {mismatches} elements differ from the "
+                            f"rank-order golden, worst |diff| / (1 ulp + reorder bound) = {worst:.3f}")
+
+
+def check_rejected(label, folder, expected_ids):
+    path = os.path.join(folder, "out", "rejected.json")
+    if not os.path.exists(path):
+        check(False, f"{label}: {os.path.basename(folder)} not rejected (expected {expected_ids})")
+        return
+    with open(path, encoding="utf-8") as file:
+        rejection = json.load(file)
+    ids = rejection.get("constraints")
+    check(ids == expected_ids and all(i in rejection["message"] for i in expected_ids),
+          f"{label}: {os.path.basename(folder)} rejected with {ids} ({rejection['message']})")
+
+
+def run_offline(backend, folders, extra=()):
+    command = [sys.executable, backend, *extra, *folders]
+    finished = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    if finished.returncode != 0:
+        print(finished.stderr, file=sys.stderr)
+    return finished.returncode
+
+
+def run_live(backend, folder, extra=()):
+    """One request over stdin in live mode; returns the reply object."""
+    out = os.path.join(folder, "out")
+    request = json.dumps({"case": os.path.abspath(folder), "out": os.path.abspath(out)}) + "\n"
+    finished = subprocess.run([sys.executable, backend, *extra], input=request, capture_output=True, text=True,
+                              timeout=300, check=False)
+    lines = [line for line in finished.stdout.splitlines() if line.strip()]
+    return json.loads(lines[0]) if len(lines) == 1 else {"status": f"bad stdout {finished.stdout!r}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The cases
+# ---------------------------------------------------------------------------------------------
+
+VALID = [
+    dict(dtype="float16", ws=2, m=4, k=256, n=5),
+    dict(dtype="bfloat16", ws=2, m=6, k=256, n=3, x2_transposed=True, bias=True),
+    dict(dtype="float16", ws=4, m=8, k=512, n=7, bias=True, platform="a2"),
+    dict(dtype="bfloat16", ws=4, m=4, k=300, n=4),
+    dict(dtype="float16", ws=4, m=0, k=256, n=3),                       # m = 0: a valid no-op
+    dict(dtype="float16", ws=2, m=4, k=256, n=6, x2_transposed=True, bias=True, data="random", seed=7),
+    dict(dtype="bfloat16", ws=4, m=8, k=256, n=5, bias=True, data="random", seed=8),
+]
+
+INVALID = [
+    (dict(dtype="float16", ws=2, m=4, k=100, n=3), ["MMRS-K-RANGE"]),
+    (dict(dtype="float16", ws=2, m=3, k=256, n=3), ["MMRS-M-DIVISIBLE"]),
+    (dict(dtype="bfloat16", ws=2, m=4, k=256, n=3, reduce_op="max"), ["MMRS-REDUCE-OP"]),
+    (dict(dtype="float16", ws=2, m=4, k=256, n=3, bias=True, shapes={"bias": [4]}), ["MMRS-BIAS-SHAPE"]),
+    (dict(dtype="float16", ws=2, m=4, k=256, n=3, bias=True, shapes={"bias": [1, 3]}), ["MMRS-BIAS-SHAPE"]),
+    (dict(dtype="float16", ws=2, m=4, k=256, n=3, platform="a2", world_size=16), ["MMRS-WORLD-SIZE"]),
+    (dict(dtype="float16", ws=2, m=4, k=256, n=3, dtypes={"x2": "float32"}, shapes={"x1": [4, 100]}),
+     ["MMRS-X2-DTYPE", "MMRS-K-MATCH", "MMRS-K-RANGE"]),
+    (dict(dtype="float16", ws=2, m=4, k=256, n=3, x1_transposed=True, comm_turn=1, hcom=""),
+     ["MMRS-X1-NOT-TRANSPOSED", "MMRS-COMM-TURN", "MMRS-GROUP-EMPTY"]),
+    (dict(dtype="float16", ws=2, m=4, k=256, n=3, shapes={"x1": [4, 0]}, hcom="g" * 128),
+     ["MMRS-K-MATCH", "MMRS-K-ZERO", "MMRS-GROUP-LENGTH"]),
+    (dict(dtype="float16", ws=2, m=4, k=256, n=3, dtypes={"x1": "float32", "bias": "float32"}, bias=True,
+          output_dtype="float16", shapes={"x2": [256, 3, 1]}),
+     ["MMRS-X1-DTYPE", "MMRS-X2-DTYPE", "MMRS-OUTPUT-DTYPE", "MMRS-X2-2D"]),
+]
+
+
+def build(root, backend_name):
+    valid, invalid = [], []
+    base = os.path.join(root, backend_name)
+    for index, spec in enumerate(VALID):
+        folder, ranks = write_case(base, index, spec)
+        valid.append((folder, spec, ranks))
+    for index, (spec, ids) in enumerate(INVALID, start=len(VALID)):
+        folder, _ = write_case(base, index, spec)
+        invalid.append((folder, spec, ids))
+    return valid, invalid
+
+
+def main(argv):
+    keep = argv[argv.index("--keep") + 1] if "--keep" in argv else None
+    use_mpi = "--no-mpi" not in argv
+    if use_mpi and shutil.which("mpirun") is None:
+        print("mpirun not found: skipping the MPI backend")
+        use_mpi = False
+    root = keep or tempfile.mkdtemp(prefix="mmrs-selfcheck-")
+    runs = [("numpy", NUMPY_BACKEND, ()), ("numpy-blas", NUMPY_BACKEND, ("--accumulate", "blas"))]
+    if use_mpi:
+        runs.append(("mpi", MPI_BACKEND, ()))
+    try:
+        for label, backend, extra in runs:
+            print(f"{label}: {os.path.basename(backend)} {' '.join(extra)}".rstrip())
+            valid, invalid = build(root, label)
+            status = run_offline(backend, [f for f, _, _ in valid] + [f for f, _, _ in invalid], extra)
+            check(status == 0, f"{label}: offline run exit status {status}")
+            for folder, spec, ranks in valid:
+                # Integer data is exact in any order; random data is bit-exact only for the
+                # sequential NumPy backend (rank order, k order).
+                exact = spec.get("data", "int") == "int" or label == "numpy"
+                check_valid(label, folder, spec, ranks, exact)
+            for folder, spec, ids in invalid:
+                check_rejected(label, folder, ids)
+            # Live mode: one valid and one invalid case over stdin/stdout.
+            live_valid, live_spec, live_ranks = valid[2]
+            shutil.rmtree(os.path.join(live_valid, "out"))
+            os.makedirs(os.path.join(live_valid, "out"))
+            answer = run_live(backend, live_valid, extra)
+            check(answer.get("status") == "ok", f"{label}: live reply {answer}")
+            check_valid(label + " live", live_valid, live_spec, live_ranks, True)
+            live_invalid = invalid[0][0]
+            shutil.rmtree(os.path.join(live_invalid, "out"))
+            os.makedirs(os.path.join(live_invalid, "out"))
+            answer = run_live(backend, live_invalid, extra)
+            check(answer.get("status") == "rejected" and answer.get("constraints") == ["MMRS-K-RANGE"],
+                  f"{label}: live reply {answer}")
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"{len(FAILURES)} failure(s)" if FAILURES else "all checks passed")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
