@@ -306,6 +306,179 @@ INVALID = [
 ]
 
 
+# ---------------------------------------------------------------------------------------------
+# The validator against Tests/FuseCheckOpsTests/MatmulReduceScatterConstraintTests.swift's tables
+# ---------------------------------------------------------------------------------------------
+
+def manifest(platform="a2", dtype="float16", ws=8, m=32, k=256, n=128, x2_transposed=False, bias=False):
+    """The case.json of the Swift tests' Call.baseline (valid: ws 8, m 32, k 256, n 128)."""
+    inputs = {"x1": {"dtype": dtype, "shape": [m, k]},
+              "x2": {"dtype": dtype, "shape": [n, k] if x2_transposed else [k, n]}}
+    if bias:
+        inputs["bias"] = {"dtype": dtype, "shape": [n]}
+    return {"op": "mmrs", "platform": platform, "dtype": dtype, "inputs": inputs,
+            "world": {"size": ws, "ws": ws},
+            "attributes": {"world_size": ws, "x1_transposed": False, "x2_transposed": x2_transposed,
+                           "bias": bias, "reduce_op": "sum", "comm_turn": 0, "hcom": "hcom_group",
+                           "output_dtype": dtype}}
+
+
+def group_name(size, unit="g"):
+    unit_bytes = len(unit.encode("utf-8"))
+    name = unit * (size // unit_bytes) + "a" * (size % unit_bytes)
+    assert len(name.encode("utf-8")) == size
+    return name
+
+
+def validator_cases():
+    """(label, case.json, expected ids), the Swift tests' tables transcribed."""
+    cases = []
+    for platform in ("a2", "a3"):
+        for dtype in ("float16", "bfloat16"):
+            for transposed in (False, True):
+                for bias in (False, True):
+                    cases.append((f"baseline {platform} {dtype} x2t={transposed} bias={bias}",
+                                  manifest(platform, dtype, x2_transposed=transposed, bias=bias), []))
+    dtypes = ("float16", "bfloat16", "float32")
+    for dt in dtypes:
+        c = manifest(dtype=dt)
+        cases.append((f"x1 dtype {dt}", c, ["MMRS-X1-DTYPE"] if dt == "float32" else []))
+    for x1 in dtypes[:2]:
+        for other in dtypes:
+            c = manifest(dtype=x1)
+            c["inputs"]["x2"]["dtype"] = other
+            cases.append((f"x1 {x1} x2 {other}", c, [] if other == x1 else ["MMRS-X2-DTYPE"]))
+            c = manifest(dtype=x1)
+            c["attributes"]["output_dtype"] = other
+            cases.append((f"x1 {x1} output {other}", c, [] if other == x1 else ["MMRS-OUTPUT-DTYPE"]))
+            c = manifest(dtype=x1, bias=True)
+            c["inputs"]["bias"]["dtype"] = other
+            cases.append((f"x1 {x1} bias {other}", c, [] if other == x1 else ["MMRS-BIAS-DTYPE"]))
+    for shape in ([], [1024], [1, 32, 256], [2, 2, 8, 256]):
+        c = manifest()
+        c["inputs"]["x1"]["shape"] = shape
+        cases.append((f"x1 shape {shape}", c, ["MMRS-X1-2D"]))
+    for shape in ([], [256], [1, 256, 128], [2, 2, 256, 128]):
+        for bias in (False, True):
+            c = manifest(bias=bias)
+            c["inputs"]["x2"]["shape"] = shape
+            cases.append((f"x2 shape {shape} bias={bias}", c, ["MMRS-X2-2D"]))
+    c = manifest()
+    c["attributes"]["x1_transposed"] = True
+    cases.append(("x1 transposed", c, ["MMRS-X1-NOT-TRANSPOSED"]))
+    for shape, transposed, expected in (([256, 128], False, []), ([128, 256], True, []),
+                                        ([128, 256], False, ["MMRS-K-MATCH"]), ([256, 128], True, ["MMRS-K-MATCH"]),
+                                        ([257, 128], False, ["MMRS-K-MATCH"]), ([128, 255], True, ["MMRS-K-MATCH"])):
+        c = manifest(x2_transposed=transposed)
+        c["inputs"]["x2"]["shape"] = shape
+        cases.append((f"x2 stored {shape} x2t={transposed}", c, expected))
+    for k, expected in ((0, ["MMRS-K-ZERO"]), (1, ["MMRS-K-RANGE"]), (255, ["MMRS-K-RANGE"]), (256, []),
+                        (257, []), (4096, []), (65534, []), (65535, ["MMRS-K-RANGE"]),
+                        (65536, ["MMRS-K-RANGE"]), (1 << 20, ["MMRS-K-RANGE"])):
+        for transposed in (False, True):
+            cases.append((f"k {k} x2t={transposed}", manifest(k=k, x2_transposed=transposed), expected))
+    c = manifest()
+    c["inputs"]["x2"]["shape"] = [255, 128]
+    cases.append(("x2 k 255", c, ["MMRS-K-MATCH"]))
+    sizes = {"a2": (2, 4, 8), "a3": (2, 4, 8, 16, 32)}
+    for platform in ("a2", "a3"):
+        for ws in (-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 24, 32, 33, 64, 128):
+            cases.append((f"world_size {ws} on {platform}", manifest(platform, ws=ws),
+                          [] if ws in sizes[platform] else ["MMRS-WORLD-SIZE"]))
+    for platform, ws, m, expected in (
+            ("a2", 2, 0, []), ("a2", 2, 1, ["MMRS-M-DIVISIBLE"]), ("a2", 2, 2, []), ("a2", 2, 3, ["MMRS-M-DIVISIBLE"]),
+            ("a2", 4, 2, ["MMRS-M-DIVISIBLE"]), ("a2", 4, 4, []), ("a2", 4, 6, ["MMRS-M-DIVISIBLE"]),
+            ("a2", 8, 7, ["MMRS-M-DIVISIBLE"]), ("a2", 8, 8, []), ("a2", 8, 9, ["MMRS-M-DIVISIBLE"]),
+            ("a2", 8, 12, ["MMRS-M-DIVISIBLE"]), ("a3", 16, 8, ["MMRS-M-DIVISIBLE"]), ("a3", 16, 16, []),
+            ("a3", 32, 31, ["MMRS-M-DIVISIBLE"]), ("a3", 32, 32, []), ("a3", 32, 33, ["MMRS-M-DIVISIBLE"]),
+            ("a3", 32, 48, ["MMRS-M-DIVISIBLE"]), ("a2", 3, 4, ["MMRS-WORLD-SIZE"]),
+            ("a2", 16, 8, ["MMRS-WORLD-SIZE"]), ("a2", 0, 5, ["MMRS-WORLD-SIZE"]), ("a3", -2, 3, ["MMRS-WORLD-SIZE"])):
+        cases.append((f"m {m} ws {ws} on {platform}", manifest(platform, ws=ws, m=m), expected))
+    for op, expected in (("sum", []), ("", ["MMRS-REDUCE-OP"]), ("avg", ["MMRS-REDUCE-OP"]),
+                         ("max", ["MMRS-REDUCE-OP"]), ("min", ["MMRS-REDUCE-OP"]), ("prod", ["MMRS-REDUCE-OP"]),
+                         ("SUM", ["MMRS-REDUCE-OP"]), ("sum ", ["MMRS-REDUCE-OP"]), ("su", ["MMRS-REDUCE-OP"])):
+        c = manifest()
+        c["attributes"]["reduce_op"] = op
+        cases.append((f"reduce_op {op!r}", c, expected))
+    for turn in (-(2 ** 63), -1, 0, 1, 2, 2 ** 63 - 1):
+        c = manifest()
+        c["attributes"]["comm_turn"] = turn
+        cases.append((f"comm_turn {turn}", c, [] if turn == 0 else ["MMRS-COMM-TURN"]))
+    for shape in ([128], [127], [129], [256], [32], [4], [0], [], [1, 128], [128, 1], [32, 128]):
+        for transposed in (False, True):
+            c = manifest(x2_transposed=transposed, bias=True)
+            c["inputs"]["bias"]["shape"] = shape
+            cases.append((f"bias shape {shape} x2t={transposed}", c, [] if shape == [128] else ["MMRS-BIAS-SHAPE"]))
+    for name, expected in (("", ["MMRS-GROUP-EMPTY"]), ("g", []), (group_name(127), []),
+                           (group_name(128), ["MMRS-GROUP-LENGTH"]), (group_name(129), ["MMRS-GROUP-LENGTH"]),
+                           (group_name(127, "\u00e9"), []), (group_name(128, "\u00e9"), ["MMRS-GROUP-LENGTH"]),
+                           (group_name(127, "\U0001F600"), []),
+                           (group_name(128, "\U0001F600"), ["MMRS-GROUP-LENGTH"])):
+        c = manifest()
+        c["attributes"]["hcom"] = name
+        cases.append((f"hcom of {len(name.encode())} bytes", c, expected))
+    # Several violations, in catalogue order.
+    cases.append(("k 255 and world_size 3", manifest(ws=3, k=255), ["MMRS-K-RANGE", "MMRS-WORLD-SIZE"]))
+    c = manifest(m=12)
+    c["attributes"]["reduce_op"] = "max"
+    cases.append(("m 12 on 8 and max", c, ["MMRS-M-DIVISIBLE", "MMRS-REDUCE-OP"]))
+    c = manifest(bias=True)
+    c["inputs"]["bias"] = {"dtype": "bfloat16", "shape": [64]}
+    cases.append(("bf16 bias of 64 for fp16", c, ["MMRS-BIAS-DTYPE", "MMRS-BIAS-SHAPE"]))
+    c = manifest()
+    c["inputs"]["x1"]["shape"] = [32, 0]
+    cases.append(("x1 k 0 against x2 k 256", c, ["MMRS-K-MATCH", "MMRS-K-ZERO"]))
+    c = manifest()
+    c["inputs"]["x1"]["shape"] = [1, 32, 256]
+    c["attributes"]["hcom"] = group_name(129)
+    cases.append(("3-D x1 and 129-byte hcom", c, ["MMRS-X1-2D", "MMRS-GROUP-LENGTH"]))
+    c = manifest("a2", m=20)
+    c["attributes"].update(hcom=group_name(200), comm_turn=3, reduce_op="avg", x1_transposed=True,
+                           output_dtype="float32", bias=True)
+    c["inputs"]["bias"] = {"dtype": "float32", "shape": [1, 1]}
+    c["inputs"]["x2"]["dtype"] = "bfloat16"
+    cases.append(("catalogue order", c, ["MMRS-X2-DTYPE", "MMRS-OUTPUT-DTYPE", "MMRS-BIAS-DTYPE",
+                                         "MMRS-X1-NOT-TRANSPOSED", "MMRS-M-DIVISIBLE", "MMRS-REDUCE-OP",
+                                         "MMRS-COMM-TURN", "MMRS-BIAS-SHAPE", "MMRS-GROUP-LENGTH"]))
+    # Absurd values: no exception.
+    extremes = (-(2 ** 63), -(2 ** 63) + 1, -1, 0, 1, 2 ** 63 - 2, 2 ** 63 - 1)
+    for a in extremes:
+        for b in extremes:
+            for platform in ("a2", "a3"):
+                c = manifest(platform, ws=a, bias=True)
+                c["inputs"]["x1"]["shape"], c["inputs"]["x2"]["shape"] = [b, a], [a, b]
+                c["inputs"]["bias"]["shape"] = [b]
+                c["attributes"]["comm_turn"] = a
+                cases.append((f"absurd {a} {b}", c, None))
+                c = manifest(platform, ws=b, x2_transposed=True, bias=True)
+                c["inputs"]["x1"]["shape"], c["inputs"]["x2"]["shape"] = [a, b], [b, a]
+                c["inputs"]["bias"]["shape"] = [a, b]
+                cases.append((f"absurd {a} {b} transposed", c, None))
+                c = manifest(platform, ws=8)
+                c["inputs"]["x1"]["shape"], c["inputs"]["x2"]["shape"] = [a, 256], [256, b]
+                cases.append((f"absurd m {a} n {b}", c, None))
+    return cases
+
+
+def check_validator():
+    sys.path.insert(0, BACKENDS)
+    import numpy_backend as nb  # noqa: E402
+
+    wrong = []
+    cases = validator_cases()
+    for label, case, expected in cases:
+        try:
+            ids = [cid for cid, _ in nb.violations(case)]
+        except Exception as error:  # noqa: BLE001
+            wrong.append(f"{label}: {type(error).__name__}: {error}")
+            continue
+        if expected is not None and ids != expected:
+            wrong.append(f"{label}: {ids}, expected {expected}")
+    for line in wrong:
+        print("        " + line)
+    check(not wrong, f"validator: {len(cases)} cases of the Swift constraint tests' tables, {len(wrong)} wrong")
+
+
 def build(root, backend_name):
     valid, invalid = [], []
     base = os.path.join(root, backend_name)
@@ -328,6 +501,7 @@ def main(argv):
     runs = [("numpy", NUMPY_BACKEND, ()), ("numpy-blas", NUMPY_BACKEND, ("--accumulate", "blas"))]
     if use_mpi:
         runs.append(("mpi", MPI_BACKEND, ()))
+    check_validator()
     try:
         for label, backend, extra in runs:
             print(f"{label}: {os.path.basename(backend)} {' '.join(extra)}".rstrip())
