@@ -14,6 +14,10 @@ checks what they wrote:
   backend (cross-rank sum in MPI's order) and numpy_backend.py --accumulate blas (k in BLAS's
   order) must be within one ulp of T plus the fp32 reordering bound
   (ws*k + ws) * 2^-24 * sum_s (|x1_s| @ |x2_s| + |bias_s|);
+- the hand-derived cases of Tests/FuseCheckEnginesTests/MatmulReduceScatterReferenceTests.swift
+  (row blocks, x2 transposed, bias on every rank, one rounding, the bf16 tie, and
+  ((2^24 + 1) + 1) - 2^24 = 0 in rank order, which only the NumPy backend must reproduce);
+- the validator against the tables of Tests/FuseCheckOpsTests/MatmulReduceScatterConstraintTests.swift;
 - invalid cases: both backends reject with exactly the expected constraint ids, in catalogue order.
 
 Usage:
@@ -106,7 +110,11 @@ def write_case(root, index, spec):
         os.makedirs(os.path.join(folder, f"rank{r}"))
         tensors = {}
         for name, shape in shapes.items():
-            if data == "int":
+            if "values" in spec:  # hand-written logical values (x2 as (k, n))
+                values = np.asarray(spec["values"](r)[name], dtype=np.float32)
+                if name == "x2" and transposed:
+                    values = np.ascontiguousarray(values.T)
+            elif data == "int":
                 # Up to 20: products up to 400, sums of a few thousand, so the one rounding to T
                 # is exercised (fp16 integers are exact only to 2048, bf16 to 256), yet every
                 # fp32 partial and sum stays an exact integer (below 2^24).
@@ -479,6 +487,86 @@ def check_validator():
     check(not wrong, f"validator: {len(cases)} cases of the Swift constraint tests' tables, {len(wrong)} wrong")
 
 
+# ---------------------------------------------------------------------------------------------
+# Hand cases: MatmulReduceScatterReferenceTests.swift's, derived by hand there
+# ---------------------------------------------------------------------------------------------
+
+K = 256
+
+
+def sparse(rows, columns, entries):
+    array = np.zeros((rows, columns), dtype=np.float32)
+    for row, column, value in entries:
+        array[row, column] = value
+    return array
+
+
+HAND_X1 = [sparse(4, K, [(0, 0, 1), (1, 1, 2), (2, 0, 1), (2, 1, 1), (3, 255, -1)]),
+           sparse(4, K, [(0, 10, 3), (2, 10, -1), (3, 20, 1), (3, 21, 2)])]
+HAND_X2 = [sparse(K, 3, [(0, 0, 1), (0, 1, 2), (1, 1, 1), (1, 2, 3), (255, 0, 4), (255, 2, 1)]),
+           sparse(K, 3, [(10, 0, 1), (10, 1, 1), (10, 2, 1), (20, 2, 5), (21, 0, 1), (21, 1, -1)])]
+
+
+def hand_world(bias=None):
+    def values(r):
+        tensors = {"x1": HAND_X1[r], "x2": HAND_X2[r]}
+        if bias is not None:
+            tensors["bias"] = np.asarray(bias[r], dtype=np.float32)
+        return tensors
+    return values
+
+
+def column_world(column, x1_scale=None):
+    """ws 4, m 4, n 1: rank s's partial is column[s] in row 0 (x1_s = 1 or x1_scale[s] at k 0)."""
+    def values(r):
+        scale = 1 if x1_scale is None else x1_scale[r]
+        return {"x1": sparse(4, K, [(0, 0, scale)]), "x2": sparse(K, 1, [(0, 0, column[r])])}
+    return values
+
+
+#: (spec, {rank: expected output values}, whether the expectation depends on the cross-rank order)
+HAND = [
+    (dict(dtype="float16", ws=2, m=4, k=K, n=3, values=hand_world(), data="hand"),
+     {0: [4, 5, 3, 0, 2, 6], 1: [0, 2, 2, -2, -2, 4]}, False),
+    (dict(dtype="float16", ws=2, m=4, k=K, n=3, x2_transposed=True, values=hand_world(), data="hand"),
+     {0: [4, 5, 3, 0, 2, 6], 1: [0, 2, 2, -2, -2, 4]}, False),
+    (dict(dtype="float16", ws=2, m=4, k=K, n=3, bias=True, values=hand_world([[0.5, 0, -1], [0.25, 1, 0]]),
+          data="hand"),
+     {0: [4.75, 6, 2, 0.75, 3, 5], 1: [0.75, 3, 1, -1.25, -1, 3]}, False),
+    (dict(dtype="float16", ws=2, m=4, k=K, n=3, bias=True, values=hand_world([[0, 0, 0], [1, 2, 4]]), data="hand"),
+     {0: [5, 7, 7, 1, 4, 10], 1: [1, 4, 6, -1, 0, 8]}, False),
+    # ((2^24 + 1) + 1) - 2^24 = 0 in fp32 in rank order (another order may give 2).
+    (dict(dtype="float16", ws=4, m=4, k=K, n=1, values=column_world([4096, 1, 1, -4096], [4096, 1, 1, 4096]),
+          data="hand"),
+     {0: [0], 1: [0], 2: [0], 3: [0]}, True),
+    # 1 + 2^-11 + 2^-11, rounded once: 1 + 2^-10.
+    (dict(dtype="float16", ws=2, m=2, k=K, n=1, data="hand",
+          values=lambda r: {"x1": sparse(2, K, [(0, 0, 1), (0, 1, 2.0 ** -11)] if r == 0 else [(0, 0, 2.0 ** -11)]),
+                            "x2": sparse(K, 1, [(0, 0, 1), (1, 0, 1)])}),
+     {0: [1 + 2.0 ** -10], 1: [0]}, False),
+    # bf16: 256 + 1 = 257 is a tie between 256 and 258: 256.
+    (dict(dtype="bfloat16", ws=2, m=2, k=K, n=1, data="hand",
+          values=lambda r: {"x1": sparse(2, K, [(1, 0, 1)]), "x2": sparse(K, 1, [(0, 0, 256 if r == 0 else 1)])}),
+     {0: [0], 1: [256]}, False),
+]
+
+
+def check_hand(label, folder, spec, expected, order_sensitive, exact_order):
+    outputs = {}
+    for r in range(spec["ws"]):
+        array, problem = read_output(folder, spec, r)
+        if problem:
+            check(False, f"{label}: {os.path.basename(folder)}: {problem}")
+            return
+        outputs[r] = to_f32(array, spec["dtype"]).ravel().tolist()
+    good = all(outputs[r] == [float(v) for v in values] for r, values in expected.items())
+    if order_sensitive and not exact_order:
+        print(f"  info  {label}: {os.path.basename(folder)}: {outputs} (golden {expected}; "
+              f"cross-rank order is the backend's, either is allowed)")
+        return
+    check(good, f"{label}: {os.path.basename(folder)}: {outputs}")
+
+
 def build(root, backend_name):
     valid, invalid = [], []
     base = os.path.join(root, backend_name)
@@ -488,7 +576,11 @@ def build(root, backend_name):
     for index, (spec, ids) in enumerate(INVALID, start=len(VALID)):
         folder, _ = write_case(base, index, spec)
         invalid.append((folder, spec, ids))
-    return valid, invalid
+    hand = []
+    for index, (spec, expected, order_sensitive) in enumerate(HAND, start=len(VALID) + len(INVALID)):
+        folder, _ = write_case(base, index, spec)
+        hand.append((folder, spec, expected, order_sensitive))
+    return valid, invalid, hand
 
 
 def main(argv):
@@ -505,8 +597,9 @@ def main(argv):
     try:
         for label, backend, extra in runs:
             print(f"{label}: {os.path.basename(backend)} {' '.join(extra)}".rstrip())
-            valid, invalid = build(root, label)
-            status = run_offline(backend, [f for f, _, _ in valid] + [f for f, _, _ in invalid], extra)
+            valid, invalid, hand = build(root, label)
+            folders = [f for f, _, _ in valid] + [f for f, _, _ in invalid] + [f for f, _, _, _ in hand]
+            status = run_offline(backend, folders, extra)
             check(status == 0, f"{label}: offline run exit status {status}")
             for folder, spec, ranks in valid:
                 # Integer data is exact in any order; random data is bit-exact only for the
@@ -515,6 +608,8 @@ def main(argv):
                 check_valid(label, folder, spec, ranks, exact)
             for folder, spec, ids in invalid:
                 check_rejected(label, folder, ids)
+            for folder, spec, expected, order_sensitive in hand:
+                check_hand(label, folder, spec, expected, order_sensitive, exact_order=label != "mpi")
             # Live mode: one valid and one invalid case over stdin/stdout.
             live_valid, live_spec, live_ranks = valid[2]
             shutil.rmtree(os.path.join(live_valid, "out"))
