@@ -138,10 +138,12 @@ def matmul_reduce_scatter_rank(comm, folder, case, out):
 
     Reduce_scatter_block splits the contiguous (m, n) send buffer into ws blocks of m/ws rows,
     block r going to rank r: exactly the spec's row blocks. The summation order is the MPI
-    library's (Open MPI picks an algorithm by size: recursive halving, ring, ...; not the
-    golden's rank order ((P_0 + P_1) + P_2) + ...), so the result may differ from the reference
-    in the last bits. That is allowed: the harness's tolerance covers any cross-rank sum order
-    (reduce-scatter-ops.md section 7). With integer-valued data every order gives the same bits.
+    library's, not the golden's rank order ((P_0 + P_1) + P_2) + ...: Open MPI picks an
+    algorithm by message size and world size (recursive halving or doubling, butterfly, reduce
+    then scatter), e.g. (P_0 + P_1) + (P_2 + P_3) on 4 ranks. So the result may differ from the
+    reference in the last bits. That is allowed: the harness's tolerance covers any cross-rank
+    summation order (reduce-scatter-ops.md section 7). On integer-valued data (every partial and
+    partial sum exact in fp32) every order gives the same bits.
     """
     from mpi4py import MPI
 
