@@ -10,9 +10,15 @@ outputs (out/rank{r}/*.npy):
     AlltoAllAllGatherBatchMatMul   Alltoall of x over the EP group (ranks with the same t),
                                    Allgather over the TP group (ranks with the same e), then
                                    y2 @ weight (+ bias) and the activation
+    MatmulReduceScatter            the fp32 partial x1_r @ x2_r (+ bias_r), then
+                                   Reduce_scatter_block (MPI.SUM) of the partials over the world,
+                                   rank r receiving row block r, rounded once to T
 
 Rank r has coordinates (e, t) = divmod(r, tp). Validation, numerics and file handling are
 numpy_backend.py's (invalid cases are rejected by the launcher without starting MPI).
+MatmulReduceScatter's cross-rank sum is MPI's: its order is the MPI library's, not the golden's
+rank order, so outputs may differ from the reference in the last bits (the harness's tolerance
+covers any cross-rank summation order).
 
 Usage:
     mpi_backend.py                    live mode (JSON Lines on stdin/stdout)
@@ -127,6 +133,32 @@ def alltoall_allgather_batch_matmul_rank(comm, folder, case, out):
     tp_group.Free()
 
 
+def matmul_reduce_scatter_rank(comm, folder, case, out):
+    """MatmulReduceScatter on one rank: the fp32 partial, a real reduce-scatter, one rounding.
+
+    Reduce_scatter_block splits the contiguous (m, n) send buffer into ws blocks of m/ws rows,
+    block r going to rank r: exactly the spec's row blocks. The summation order is the MPI
+    library's, not the golden's rank order ((P_0 + P_1) + P_2) + ...: Open MPI picks an
+    algorithm by message size and world size (recursive halving or doubling, butterfly, reduce
+    then scatter), e.g. (P_0 + P_1) + (P_2 + P_3) on 4 ranks. So the result may differ from the
+    reference in the last bits. That is allowed: the harness's tolerance covers any cross-rank
+    summation order (reduce-scatter-ops.md section 7). On integer-valued data (every partial and
+    partial sum exact in fp32) every order gives the same bits.
+    """
+    from mpi4py import MPI
+
+    rank, ws = comm.Get_rank(), comm.Get_size()
+    dtype = case["dtype"]
+    bias = nb.read_input(folder, case, rank, "bias") if case["attributes"]["bias"] else None
+    partial = nb.matmul_partial(case, nb.read_input(folder, case, rank, "x1"),
+                                nb.read_input(folder, case, rank, "x2"), bias)
+    partial = np.ascontiguousarray(partial, dtype=np.float32)  # (m, n)
+    rows = partial.shape[0] // ws
+    block = np.empty((rows, partial.shape[1]), dtype=np.float32)
+    comm.Reduce_scatter_block([partial, MPI.FLOAT], [block, MPI.FLOAT], op=MPI.SUM)
+    nb.write_output(out, rank, "output", nb.round_to_storage(block, dtype))
+
+
 def rank_main(folder, out):
     from mpi4py import MPI  # only the rank processes need MPI
 
@@ -139,6 +171,8 @@ def rank_main(folder, out):
             all_gather_matmul_rank(comm, folder, case, out)
         elif case["op"] == "aagbmm":
             alltoall_allgather_batch_matmul_rank(comm, folder, case, out)
+        elif case["op"] == "mmrs":
+            matmul_reduce_scatter_rank(comm, folder, case, out)
         else:
             raise ValueError(f"unknown operator {case['op']!r}")
     except Exception:

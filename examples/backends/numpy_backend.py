@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""A complete NumPy implementation of FuseCheck's two fused operators, as a backend.
+"""A complete NumPy implementation of FuseCheck's three fused operators, as a backend.
 
     AllGatherMatmul                gather_out = concat_r x1_r;  output_r = gather_out @ x2_r (+ bias_r)
     AlltoAllAllGatherBatchMatMul   y2 = AllGather_tp(AllToAll_ep(x));  y3 = y2 @ weight (+ bias);  y1 = act(y3)
+    MatmulReduceScatter            P_s = x1_s @ x2_s (+ bias_s);  output_r = row block r of sum_s P_s
 
 It reads case folders and writes the outputs (or a rejection) as docs/backend-protocol.md says,
 simulating every rank of the world in one process. Numerics follow the spec's golden
 (docs: /work/shared/spec/ops.md section 3): fp32 accumulation in k order, bias added in fp32
 after accumulation, the activation evaluated in float64 on the fp32 value, and one
 round-to-nearest-even to float16/bfloat16 (bfloat16 by bit manipulation: NumPy has no bfloat16).
+MatmulReduceScatter (reduce-scatter-ops.md section 7) sums the ranks' fp32 partials in fp32 in
+rank order, ((P_0 + P_1) + P_2) + ..., before its one rounding.
 
 Usage:
     numpy_backend.py                  live mode: JSON Lines requests on stdin, replies on stdout
@@ -166,6 +169,8 @@ def activate(act_type, t):
 
 INPUT_DTYPES = ("float16", "bfloat16")
 AGMM_WORLD_SIZES = {"a2": (2, 4, 8), "a3": (2, 4, 8, 16, 32)}
+MMRS_WORLD_SIZES = {"a2": (2, 4, 8), "a3": (2, 4, 8, 16, 32)}
+MMRS_REDUCE_OP = "sum"
 GROUP_SIZES = (2, 4, 8, 16, 32)
 GROUP_NAME_LIMIT = 128
 
@@ -267,7 +272,59 @@ def aagbmm_violations(case):
     return [(cid, detail) for cid, broken, detail in checks if broken]
 
 
-VALIDATORS = {"agmm": agmm_violations, "aagbmm": aagbmm_violations}
+def mmrs_violations(case):
+    """Every broken MatmulReduceScatter constraint as (id, detail), in catalogue order.
+
+    The checks of MatmulReduceScatter+Constraints.swift, one for one (reduce-scatter-ops.md
+    section 9). m, k, n are read from the stored shapes like the Swift call's: 0 where x1 / x2
+    are not 2-D. The one division (m by world_size) runs only for a world size of the platform's
+    set, so no case can make a check fail with an exception.
+    """
+    a = case["attributes"]
+    x1, x2 = case["inputs"]["x1"], case["inputs"]["x2"]
+    bias = case["inputs"].get("bias")
+    dt = x1["dtype"]
+    x1_2d, x2_2d = len(x1["shape"]) == 2, len(x2["shape"]) == 2
+    m = x1["shape"][0] if x1_2d else 0
+    k = x1["shape"][1] if x1_2d else 0
+    x2_k = x2["shape"][1 if a["x2_transposed"] else 0] if x2_2d else 0
+    n = x2["shape"][0 if a["x2_transposed"] else 1] if x2_2d else 0
+    ws = a["world_size"]
+    sizes = MMRS_WORLD_SIZES[case["platform"]]
+    # Compared as UTF-8 bytes, like the Swift code (the vendor receives C strings).
+    group = a["hcom"].encode("utf-8")
+    reduce_op = a["reduce_op"].encode("utf-8")
+    if bias is None:
+        bias_shape_broken, bias_shape_detail = False, ""
+    elif len(bias["shape"]) != 1:
+        bias_shape_broken, bias_shape_detail = True, f"bias has shape {shape_text(bias['shape'])}"
+    else:
+        bias_shape_broken = x2_2d and bias["shape"][0] != n
+        bias_shape_detail = f"bias length {bias['shape'][0]}, n = {n}"
+    checks = [
+        ("MMRS-X1-DTYPE", dt not in INPUT_DTYPES, f"x1 dtype is {dt}"),
+        ("MMRS-X2-DTYPE", x2["dtype"] != dt, f"x2 dtype is {x2['dtype']}, x1 is {dt}"),
+        ("MMRS-OUTPUT-DTYPE", a["output_dtype"] != dt, f"output dtype is {a['output_dtype']}, x1 is {dt}"),
+        ("MMRS-BIAS-DTYPE", bias is not None and bias["dtype"] != dt,
+         f"bias dtype is {bias['dtype'] if bias else ''}, x1 is {dt}"),
+        ("MMRS-X1-2D", not x1_2d, f"x1 has shape {shape_text(x1['shape'])}"),
+        ("MMRS-X2-2D", not x2_2d, f"x2 has shape {shape_text(x2['shape'])}"),
+        ("MMRS-X1-NOT-TRANSPOSED", a["x1_transposed"], "x1 is marked transposed"),
+        ("MMRS-K-MATCH", x1_2d and x2_2d and k != x2_k, f"x1 k = {k}, x2 k = {x2_k}"),
+        ("MMRS-K-ZERO", x1_2d and k == 0, "k = 0"),
+        ("MMRS-K-RANGE", x1_2d and k != 0 and not 256 <= k < 65535, f"k = {k}"),
+        ("MMRS-WORLD-SIZE", ws not in sizes, f"world_size = {ws} on {case['platform'].upper()}"),
+        ("MMRS-M-DIVISIBLE", x1_2d and ws in sizes and m % ws != 0, f"m = {m}, world_size = {ws}"),
+        ("MMRS-REDUCE-OP", reduce_op != MMRS_REDUCE_OP.encode("utf-8"), f"reduce_op = \"{a['reduce_op']}\""),
+        ("MMRS-COMM-TURN", a["comm_turn"] != 0, f"comm_turn = {a['comm_turn']}"),
+        ("MMRS-BIAS-SHAPE", bias_shape_broken, bias_shape_detail),
+        ("MMRS-GROUP-EMPTY", len(group) == 0, "hcom is empty"),
+        ("MMRS-GROUP-LENGTH", len(group) >= GROUP_NAME_LIMIT, f"hcom is {len(group)} bytes"),
+    ]
+    return [(cid, detail) for cid, broken, detail in checks if broken]
+
+
+VALIDATORS = {"agmm": agmm_violations, "aagbmm": aagbmm_violations, "mmrs": mmrs_violations}
 
 
 def violations(case):
@@ -410,7 +467,51 @@ def alltoall_allgather_batch_matmul(case, inputs):
     return outputs
 
 
-OPERATORS = {"agmm": all_gather_matmul, "aagbmm": alltoall_allgather_batch_matmul}
+def matmul_partial(case, x1_raw, x2_raw, bias_raw):
+    """One rank's MatmulReduceScatter partial P = x1 @ x2 (+ bias), (m, n) float32.
+
+    The same accumulation as AllGatherMatmul's (matmul_fp32: k ascending, or BLAS with
+    --accumulate blas), the rank's own bias added once in fp32 after accumulation. Batched: the
+    leading axes of x1_raw / x2_raw (one per rank in the simulated world) broadcast.
+    """
+    dtype = case["dtype"]
+    x2 = to_float32(x2_raw, dtype)
+    if case["attributes"]["x2_transposed"]:
+        x2 = np.swapaxes(x2, -1, -2)
+    acc = matmul_fp32(to_float32(x1_raw, dtype), x2)
+    bias = None
+    if bias_raw is not None:
+        bias = to_float32(bias_raw, dtype)[..., np.newaxis, :]  # (..., 1, n): one bias per rank
+    return epilogue(acc, bias, dtype)
+
+
+def sum_in_rank_order(partials):
+    """((P_0 + P_1) + P_2) + ... in float32, starting from P_0 itself (as the reference does, so
+    that a sum of -0s stays -0)."""
+    total = np.array(partials[0], dtype=np.float32, copy=True)
+    with np.errstate(all="ignore"):
+        for part in partials[1:]:
+            total += part
+    return total
+
+
+def matmul_reduce_scatter(case, inputs):
+    """{rank: {name: stored array}} for a valid MatmulReduceScatter case (reduce-scatter-ops.md §7).
+
+    Every rank s computes P_s = x1_s @ x2_s (+ bias_s) in fp32; rank r receives rows
+    [r*m/ws, (r+1)*m/ws) of sum_s P_s, summed in fp32 in rank order and rounded once to T: the
+    golden, bit for bit.
+    """
+    dtype = case["dtype"]
+    ws = case["attributes"]["world_size"]
+    biases = np.stack(inputs["bias"]) if "bias" in inputs else None
+    partials = matmul_partial(case, np.stack(inputs["x1"]), np.stack(inputs["x2"]), biases)  # (ws, m, n)
+    total = sum_in_rank_order(list(partials))
+    rows = total.shape[0] // ws
+    return {r: {"output": round_to_storage(total[r * rows:(r + 1) * rows], dtype)} for r in range(ws)}
+
+
+OPERATORS = {"agmm": all_gather_matmul, "aagbmm": alltoall_allgather_batch_matmul, "mmrs": matmul_reduce_scatter}
 
 
 def run_case(folder, out):
