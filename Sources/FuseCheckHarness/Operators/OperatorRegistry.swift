@@ -1,4 +1,5 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
 /// One parameter of an operator's cases.
@@ -38,8 +39,10 @@ public protocol OperatorCaseRecord: Sendable {
     var operatorID: OperatorID { get }
     /// The operator's parameters in canonical id order.
     var parameters: [CaseParameter] { get }
+    /// The operator's call type: everything the engines and the harness need of it.
+    associatedtype Call: HarnessCall
     /// The call a case describes (any shape, also invalid ones).
-    func makeCall(_ testCase: Case) throws -> any HarnessCall
+    func makeCall(_ testCase: Case) throws -> Call
     /// The deterministic smoke suite's cases of this operator.
     func smokeCases() -> [Case]
     /// A random valid case, weighted toward edges, whose multiply-add count stays within `budget`.
@@ -55,6 +58,9 @@ public protocol OperatorCaseRecord: Sendable {
 }
 
 extension OperatorCaseRecord {
+    /// The operator's own mutants (`MutantTarget.operatorMutants`).
+    public var operatorMutants: [OperatorMutant] { Call.operatorMutants }
+
     /// Parameters with every default value removed.
     public func normalized(_ params: [String: String]) -> [String: String] {
         var result = params

@@ -3,8 +3,9 @@ import FuseCheckEngines
 /// Every backend that `--backend NAME` can name: the built-in engines, the correct variants
 /// (`variant:NAME`) and the mutants (`mutant:NAME`).
 public enum BackendCatalog {
-    /// The mutants of the self-test.
+    /// The mutants of the self-test: the general faults, then every registered operator's own.
     public static let mutants: [MutantEngine] = MutantEngine.Fault.allCases.map(MutantEngine.init)
+        + OperatorRegistry.records.flatMap(\.operatorMutants).map(MutantEngine.init)
 
     /// The default backend: the built-in implementation under test (the pipelined engine where
     /// it is built, else the reference).

@@ -28,7 +28,7 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
         .override("bias.shape", "bias shape"),
     ]
 
-    public func makeCall(_ testCase: Case) throws -> any HarnessCall {
+    public func makeCall(_ testCase: Case) throws -> AllGatherMatmulCall {
         let (m, k, n) = (try integer(testCase, "m"), try integer(testCase, "k"), try integer(testCase, "n"))
         guard m >= 0, k >= 0, n >= 0 else { throw CaseFormatError("negative size in \(testCase.id)") }
         let dtype = testCase.dtype

@@ -36,7 +36,7 @@ public struct AlltoAllAllGatherBatchMatMulCases: OperatorCaseRecord {
         .override("bias.shape", "bias shape"),
     ]
 
-    public func makeCall(_ testCase: Case) throws -> any HarnessCall {
+    public func makeCall(_ testCase: Case) throws -> AlltoAllAllGatherBatchMatMulCall {
         let ep = try integer(testCase, "ep")
         let tp = try integer(testCase, "tp")
         let experts = try integer(testCase, "E")
