@@ -67,6 +67,10 @@ let package = Package(
         // header-only, nothing to link or install.
         .systemLibrary(name: "CLinux"),
 
+        // MARK: - Test support (not API)
+        // The conformance checks every registered operator goes through.
+        .target(name: "_FuseCheckTestSupport", dependencies: ["FuseCheckHarness"], path: "Sources/_FuseCheckTestSupport"),
+
         // MARK: - Unit test bundles
         .testTarget(name: "FuseCheckCoreTests", dependencies: ["FuseCheckCore"]),
         .testTarget(name: "FuseCheckOpsTests", dependencies: ["FuseCheckOps"]),
@@ -75,6 +79,7 @@ let package = Package(
             name: "FuseCheckHarnessTests",
             dependencies: [
                 "FuseCheckHarness",
+                "_FuseCheckTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -38,7 +38,7 @@ struct PipelinedTilingTests {
 
 @Suite("Pipelined engine: bit-identical to the reference")
 struct PipelinedEngineTests {
-    static func check(_ call: any FusedOperatorCall, engine: PipelinedEngine, seed: UInt64,
+    static func check(_ call: any EngineCall, engine: PipelinedEngine, seed: UInt64,
                       special: Bool = false) throws {
         #expect(call.isValid, "\(call.violations())")
         var data = PipelinedTestData(seed: seed)

@@ -38,7 +38,7 @@ struct PipelinedTestData {
     }
 
     /// Every rank's inputs for a call.
-    mutating func inputs(for call: any FusedOperatorCall, special: Bool = false) -> WorldTensors {
+    mutating func inputs(for call: any EngineCall, special: Bool = false) -> WorldTensors {
         var world = WorldTensors(rankCount: call.rankCount)
         for rank in 0..<call.rankCount {
             for slot in call.inputSlots {

@@ -116,7 +116,7 @@ struct CaseFolderTests {
 @Suite("Case folders: reading a backend's answer")
 struct CaseFolderOutcomeTests {
     /// A case folder with the reference's outputs in out/.
-    static func answeredFolder(_ testCase: Case) throws -> (folder: String, call: any FusedOperatorCall,
+    static func answeredFolder(_ testCase: Case) throws -> (folder: String, call: any HarnessCall,
                                                             outputs: WorldTensors) {
         let folder = try temporaryFolder() + "/case"
         try CaseFolder.write(testCase, to: folder)

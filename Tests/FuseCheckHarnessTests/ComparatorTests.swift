@@ -54,7 +54,8 @@ struct ComparatorTests {
                                                values: Array(repeating: gauge, count: expected.count))
             zeros[rank, "output"] = Tensor(zeros: .float32, shape: [expected.count, 1])
         }
-        let gaugeValue = ReferenceGauge(preActivation: world(expected), magnitude: magnitude, bias: zeros, terms: 256)
+        let gaugeValue = ReferenceGauge(preActivation: world(expected), magnitude: magnitude, bias: zeros, terms: 256,
+                                        intermediateRoundings: 0)
         let reports = Comparator().compare(testCase, call: call, inputs: WorldTensors(rankCount: 2),
                                            expected: world(expected), gauge: gaugeValue, got: world(got))
         return reports.first { $0.name == "output" }!

@@ -79,7 +79,7 @@ struct ConformanceTests {
             let ids: [String]
             var name: String { "rejecter" }
             var namesConstraints: Bool { true }
-            func run(_ testCase: Case, call: any FusedOperatorCall, inputs: WorldTensors) -> BackendOutcome {
+            func run(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors) -> BackendOutcome {
                 .rejected(constraintIDs: ids, message: "no")
             }
         }
