@@ -49,8 +49,6 @@ struct MatmulReduceScatterPipelinedTests {
         return (expected, actual)
     }
 
-    static let finestOneSlot = PipelineTiling.finest
-
     @Test("every world size, both dtypes, x2 either way, bias or not, edge tiles in m/ws, k and n",
           arguments: [
               // n below one 4-wide panel; a single output row per rank.
