@@ -44,8 +44,9 @@ public enum OperatorConformance {
         return problems
     }
 
-    /// On finite data the gauge is finite and bounds the golden: `|e| <= G (1 + 2^-20)` for every
-    /// computed output element, so no bound can be infinite or below the value it bounds.
+    /// On finite data the gauge is finite and bounds the golden: `|e| <= G (1 + 2 u_T) + η_T` for
+    /// every computed output element (e is the exact sum, `|c| <= G`, rounded to T once), so no
+    /// bound can be infinite or below the value it bounds.
     public static func gaugeIsFiniteAndBounds(_ record: any OperatorCaseRecord) -> [String] {
         var problems: [String] = []
         for testCase in record.smokeCases() where testCase.data != .special {
@@ -61,9 +62,12 @@ public enum OperatorConformance {
                             problems.append("\(testCase.id): no gauge for \(slot.name) on rank \(rank)")
                             continue
                         }
+                        let dtype = slot.spec.dtype
+                        let slack = 1 + 2 * dtype.unitRoundoff + 0x1p-20
+                        let floor = TolerancePolicy.underflowAbsolute(dtype)
                         if let index = values.indices.first(where: { index in
                             let g = Double(gauge.values[index])
-                            return !g.isFinite || (values[index].isFinite && abs(Double(values[index])) > g * (1 + 0x1p-20) + 1e-30)
+                            return !g.isFinite || (values[index].isFinite && abs(Double(values[index])) > g * slack + floor)
                         }) {
                             problems.append("\(testCase.id): \(slot.name) rank \(rank) element \(index): "
                                 + "G = \(gauge.values[index]) for golden \(values[index])")

@@ -34,7 +34,7 @@ struct CaseTests {
     }
 
     @Test("malformed ids are errors that name what is wrong", arguments: [
-        ("mmrs:a3:fp16:ws=2", "unknown operator"),
+        ("zzmm:a3:fp16:ws=2", "unknown operator"),
         ("agmm:a9:fp16:ws=2:m=1:k=256:n=1", "unknown platform"),
         ("agmm:a3:int8:ws=2:m=1:k=256:n=1", "unknown dtype"),
         ("agmm:a3:fp16:ws=2:m=1:k=256", "missing the required parameter \"n\""),
