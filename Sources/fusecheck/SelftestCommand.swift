@@ -14,13 +14,19 @@ struct SelftestCommand: ParsableCommand {
 
     @OptionGroup var layoutOptions: LayoutOptions
 
+    @Flag(name: .customLong("in-process"), help: "Run the variants and mutants inside the harness process instead of a worker process (also FUSECHECK_IN_PROCESS=1).")
+    var inProcess = false
+
     func run() throws {
         let layout = layoutOptions.layout
         let suites = [try layout.suite("smoke"), try layout.suite("invalid")]
         let progress = Progress("selftest")
         var stage = ""
         let start = Date()
-        let report = try SelfTest.run(suites: suites, criterion: criterion) { name, done, total in
+        let workerCommand = EngineIsolation.workerCommand(inProcess: inProcess)
+        let report = try SelfTest.run(suites: suites, criterion: criterion, makeBackend: {
+            try BackendCatalog.backend(named: $0, workerCommand: workerCommand)
+        }) { name, done, total in
             if name != stage { stage = name }
             progress.update(done, total, note: name)
         }

@@ -29,13 +29,20 @@ public enum SelfTest {
 
     /// Runs the mutants and the correct variants over the suites. Goldens are computed once per
     /// case and shared; a mutant stops at the first case that catches it.
+    ///
+    /// `makeBackend` turns a variant's or mutant's name into the backend that runs it: in-process
+    /// by default, in a worker process from the CLI (`BackendCatalog.backend(named:workerCommand:)`),
+    /// so that a mutant that traps is caught as a crash instead of ending the self-test.
     public static func run(suites: [Suite], criterion: Criterion = .fusecheck, goldens precomputed: [String: Golden]? = nil,
+                           makeBackend: (String) throws -> any Backend = { try BackendCatalog.backend(named: $0) },
                            progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> SelfTestReport {
         let entries = suites.flatMap { suite in suite.cases.map { ($0, suite.expectations[$0.id]) } }
         let goldens = try precomputed ?? Self.goldens(for: entries.map(\.0)) { progress("goldens", $0, $1) }
         var report = SelfTestReport(mutants: [], variants: [])
         for variant in CorrectVariants.all {
-            let runner = Runner(backend: EngineBackend(variant), criterion: criterion)
+            let backend = try makeBackend(variant.name)
+            defer { backend.shutDown() }
+            let runner = Runner(backend: backend, criterion: criterion)
             var failures: [CaseResult] = []
             var warnings = 0
             for (index, (testCase, expected)) in entries.enumerated() {
@@ -47,7 +54,9 @@ public enum SelfTest {
             report.variants.append((variant.name, failures, warnings))
         }
         for mutant in BackendCatalog.mutants {
-            let runner = Runner(backend: EngineBackend(mutant), criterion: criterion)
+            let backend = try makeBackend(mutant.name)
+            defer { backend.shutDown() }
+            let runner = Runner(backend: backend, criterion: criterion)
             var caught: CaseResult?
             for (index, (testCase, expected)) in entries.enumerated() {
                 progress(mutant.name, index + 1, entries.count)
