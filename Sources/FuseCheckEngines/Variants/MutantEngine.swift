@@ -143,6 +143,15 @@ extension WorldTensors {
         return zeroed
     }
 
+    /// `self` with tensor `name` of ranks `a` and `b` exchanged (a collective in the wrong rank order).
+    public func swapping(_ name: String, ranks a: Int, _ b: Int) -> WorldTensors {
+        guard a < rankCount, b < rankCount else { return self }
+        var swapped = self
+        swapped[a, name] = self[b, name]
+        swapped[b, name] = self[a, name]
+        return swapped
+    }
+
     /// `self` with tensor `name` of every rank read as `shape` (the same memory, another layout).
     public func reinterpreting(_ name: String, as shape: [Int]) -> WorldTensors {
         var result = self

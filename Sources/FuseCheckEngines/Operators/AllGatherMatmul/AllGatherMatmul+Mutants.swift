@@ -3,13 +3,7 @@ import FuseCheckOps
 
 extension AllGatherMatmulCall: EngineCall {
     /// x1 of ranks 0 and 1 exchanged: the gathered rows in the wrong rank order.
-    public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors {
-        guard inputs.rankCount >= 2 else { return inputs }
-        var swapped = inputs
-        swapped[0, "x1"] = inputs[1, "x1"]
-        swapped[1, "x1"] = inputs[0, "x1"]
-        return swapped
-    }
+    public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors { inputs.swapping("x1", ranks: 0, 1) }
 
     /// The output rows of the last source rank, the tile a pipelined kernel computes last, zeroed.
     public func droppingLastTile(_ outputs: WorldTensors) -> WorldTensors {

@@ -4,11 +4,7 @@ import FuseCheckOps
 extension AlltoAllAllGatherBatchMatMulCall: EngineCall {
     /// x of EP ranks 0 and 1 (at TP rank 0) exchanged: the all-to-all in the wrong rank order.
     public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors {
-        guard ep >= 2 else { return inputs }
-        var swapped = inputs
-        swapped[0, "x"] = inputs[tp, "x"]
-        swapped[tp, "x"] = inputs[0, "x"]
-        return swapped
+        ep >= 2 ? inputs.swapping("x", ranks: 0, tp) : inputs
     }
 
     /// In every local expert, the capacity rows from the last EP source zeroed in y1 and y3.

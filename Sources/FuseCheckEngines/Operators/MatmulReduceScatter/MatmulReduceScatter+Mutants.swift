@@ -3,13 +3,7 @@ import FuseCheckOps
 
 extension MatmulReduceScatterCall: EngineCall {
     /// x1 of ranks 0 and 1 exchanged: partials computed from the wrong rank's rows.
-    public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors {
-        guard inputs.rankCount >= 2 else { return inputs }
-        var swapped = inputs
-        swapped[0, "x1"] = inputs[1, "x1"]
-        swapped[1, "x1"] = inputs[0, "x1"]
-        return swapped
-    }
+    public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors { inputs.swapping("x1", ranks: 0, 1) }
 
     /// The last block of rows, the tile a pipelined kernel reduces last, left zero on its rank.
     public func droppingLastTile(_ outputs: WorldTensors) -> WorldTensors {

@@ -29,23 +29,15 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
     ]
 
     public func makeCall(_ testCase: Case) throws -> AllGatherMatmulCall {
-        let (m, k, n) = (try integer(testCase, "m"), try integer(testCase, "k"), try integer(testCase, "n"))
-        guard m >= 0, k >= 0, n >= 0 else { throw CaseFormatError("negative size in \(testCase.id)") }
-        let dtype = testCase.dtype
-        let x2Transposed = try integer(testCase, "x2T") != 0
-        let hasBias = try integer(testCase, "bias") != 0 || testCase.params["bias.shape"] != nil
-            || testCase.params["bias.dtype"] != nil
+        let operands = try matmulOperands(testCase, rows: try integer(testCase, "m"))
         return AllGatherMatmulCall(
             platform: testCase.platform,
             worldSize: try integer(testCase, "ws"),
-            x1: TensorSpec(try dtypeOverride(testCase, "x1.dtype") ?? dtype, try shapeOverride(testCase, "x1.shape") ?? [m, k]),
-            x2: TensorSpec(try dtypeOverride(testCase, "x2.dtype") ?? dtype,
-                           try shapeOverride(testCase, "x2.shape") ?? (x2Transposed ? [n, k] : [k, n])),
+            x1: operands.x1, x2: operands.x2,
             x1Transposed: try integer(testCase, "x1T") != 0,
-            x2Transposed: x2Transposed,
-            bias: hasBias ? TensorSpec(try dtypeOverride(testCase, "bias.dtype") ?? dtype,
-                                       try shapeOverride(testCase, "bias.shape") ?? [n]) : nil,
-            outputDType: try dtypeOverride(testCase, "out.dtype") ?? dtype,
+            x2Transposed: operands.x2Transposed,
+            bias: operands.bias,
+            outputDType: operands.output,
             gatherIndex: try integer(testCase, "gidx"),
             gatherOutput: try integer(testCase, "gather") != 0,
             commTurn: try integer(testCase, "turn"),
