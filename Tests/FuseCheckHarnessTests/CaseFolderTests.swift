@@ -122,7 +122,7 @@ struct CaseFolderOutcomeTests {
         try CaseFolder.write(testCase, to: folder)
         let call = try testCase.makeCall()
         let outputs = try referenceWorld(testCase)
-        let requested = (call as! any CaseFolderDescribable).requestedOutputs
+        let requested = call.requestedOutputs
         try writeNpyOutputs(outputs, to: folder + "/out", names: requested)
         return (folder, call, outputs)
     }

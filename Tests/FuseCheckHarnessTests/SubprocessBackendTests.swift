@@ -129,7 +129,7 @@ struct SubprocessBackendTests {
     @Test("numpy_backend.py checks every constraint of the catalogue (add new ones there too)")
     func catalogueCovered() throws {
         let source = try String(contentsOfFile: PythonEnvironment.examples + "/numpy_backend.py", encoding: .utf8)
-        let missing = harnessConstraints.map(\.id).filter { !source.contains("\"\($0)\"") }
+        let missing = OperatorCatalogue.constraints.map(\.id).filter { !source.contains("\"\($0)\"") }
         #expect(missing.isEmpty, "numpy_backend.py does not check \(missing)")
     }
 

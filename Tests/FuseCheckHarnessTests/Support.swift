@@ -2,14 +2,6 @@ import Foundation
 import FuseCheckOps
 @testable import FuseCheckHarness
 
-/// The constraints of the catalogue's operators that the harness has cases for. An operator listed
-/// in `OperatorCatalogue` before its `OperatorCaseRecord` exists (MatmulReduceScatter, for now)
-/// has no invalid cases and reaches no backend, so the suites cannot cover its constraints yet;
-/// once its record is in `OperatorRegistry` this is the whole catalogue again.
-let harnessConstraints: [Constraint] = OperatorCatalogue.operators
-    .filter { OperatorRegistry.record(for: $0.operatorID) != nil }
-    .flatMap { $0.constraints }
-
 /// The package root, found from this file's path, so that tests read the checked-in corpora.
 let projectLayout: ProjectLayout = {
     let here = URL(fileURLWithPath: #filePath)
