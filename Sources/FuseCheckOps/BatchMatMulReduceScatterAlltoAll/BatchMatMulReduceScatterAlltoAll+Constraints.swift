@@ -17,7 +17,8 @@ extension Platform {
 /// Sizes derived from ep or tp (C = x[1]/ep, E = ep * E/ep, H/tp, C/tp) are range- or
 /// divisibility-checked only for an ep and tp of the supported set: an unsupported group size is
 /// reported by its own constraint and says nothing more about the shapes, and a zero or negative
-/// one could not divide. Products saturate, so no value of a call can make a check trap.
+/// one could not divide. A non-positive x[1] is reported by BMMRS-C-POSITIVE alone (no C to divide).
+/// Products saturate, so no value of a call can make a check trap.
 ///
 /// Not yet part of `OperatorCatalogue.operators` (see `BatchMatMulReduceScatterAlltoAllCall`).
 extension BatchMatMulReduceScatterAlltoAllCall {
@@ -133,7 +134,7 @@ extension BatchMatMulReduceScatterAlltoAllCall {
         },
         entry("BMMRS-ROWS-DIVISIBLE", "x[1] is ep * C (divisible by ep)", "\(spec) §8, §9; \(doc) shape relations") {
             call in
-            guard call.x.rank == 3, supported(call.ep), call.rows % call.ep != 0 else { return nil }
+            guard call.x.rank == 3, call.rows > 0, supported(call.ep), call.rows % call.ep != 0 else { return nil }
             return "x[1] = \(call.rows), ep = \(call.ep)"
         },
         entry("BMMRS-H-DIVISIBLE", "yShardType 0: H is divisible by tp", "\(spec) §9; \(doc) yShardType") { call in
@@ -142,7 +143,7 @@ extension BatchMatMulReduceScatterAlltoAllCall {
             return "H = \(call.outputWidth), tp = \(call.tp)"
         },
         entry("BMMRS-C-DIVISIBLE", "yShardType 1: C is divisible by tp", "\(spec) §9; \(doc) yShardType") { call in
-            guard call.x.rank == 3, call.shard == .scatterC, supported(call.ep), supported(call.tp),
+            guard call.x.rank == 3, call.rows > 0, call.shard == .scatterC, supported(call.ep), supported(call.tp),
                   call.rows % call.ep == 0, call.capacity % call.tp != 0 else { return nil }
             return "C = \(call.capacity), tp = \(call.tp)"
         },
