@@ -36,7 +36,9 @@ extension BatchMatMulReduceScatterAlltoAllCall: ReferenceComputable {
             switch numerics.epilogue {
             case .ideal:
                 received = SimulatedCollectives.tensorParallelReduceScatter(
-                    partials, epSize: ep, shard: shard, rowOrder: numerics.shardOneOrder, order: .rankOrder) { $0 + $1 }
+                    partials, epSize: ep, shard: shard, rowOrder: numerics.shardOneOrder, order: .rankOrder) {
+                        $0 + $1
+                    }
             case .vendor:
                 received = SimulatedCollectives.tensorParallelReduceScatter(
                     partials, epSize: ep, shard: shard, rowOrder: numerics.shardOneOrder, order: .ring) {

@@ -94,7 +94,7 @@ extension SimulatedCollectives {
             var received = [Float](repeating: 0, count: ep * localExperts * rows * width)
             for source in 0..<ep {
                 for k in 0..<localExperts {
-                    // received[source*E/ep + k][:][:] = sources[source][k][destination*rows ..< (destination+1)*rows][:]
+                    // received[source*E/ep + k][:][:] = sources[source][k][destination*rows + c][:], c < rows
                     let to = (source * localExperts + k) * rows * width
                     let from = (k * sentRows + destination * rows) * width
                     received[to..<to + rows * width] = sources[source].values[from..<from + rows * width]
