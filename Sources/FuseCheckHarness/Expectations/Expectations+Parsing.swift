@@ -19,7 +19,7 @@ extension Expectations {
 
     /// Parses and checks the text of an expectations file (`path` names it in messages).
     public static func parse(_ data: Data, path: String) throws -> Expectations {
-        func fail(_ location: SourceLocation, _ key: String?, _ message: String) -> HarnessError {
+        func fail(_ location: TextLocation, _ key: String?, _ message: String) -> HarnessError {
             HarnessError("\(path):\(location): " + (key.map { "key \"\($0)\": " } ?? "") + message)
         }
         let root: LocatedJSON
@@ -45,8 +45,8 @@ extension Expectations {
             throw fail(format.value.location, "format", "must be a number, not \(format.value.kindName)")
         }
         guard version == Double(currentFormat) else {
-            throw fail(format.value.location, "format",
-                       "format \(version.formatted()) is not one this build reads (format \(currentFormat))")
+            let shown = abs(version) < 1e15 && version == version.rounded() ? String(Int64(version)) : "\(version)"
+            throw fail(format.value.location, "format", "format \(shown); this build reads format \(currentFormat)")
         }
 
         guard let backendMember = member("backend") else {
@@ -90,7 +90,7 @@ extension Expectations {
                             expectedFailures: expectedFailures, skips: skips)
     }
 
-    private typealias Failure = (SourceLocation, String?, String) -> HarnessError
+    private typealias Failure = (TextLocation, String?, String) -> HarnessError
 
     private static func string(_ value: LocatedJSON, key: String, fail: Failure) throws -> String {
         guard case .string(let text) = value.value else {

@@ -1,10 +1,10 @@
 import Foundation
 
 /// A place in a text file: 1-based line and column (columns count characters, not bytes).
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
-    public var line: Int
-    public var column: Int
-    public var description: String { "\(line):\(column)" }
+struct TextLocation: Sendable, Hashable, CustomStringConvertible {
+    var line: Int
+    var column: Int
+    var description: String { "\(line):\(column)" }
 }
 
 /// A JSON value that remembers where it starts, so that a hand-written file's errors can name
@@ -29,12 +29,12 @@ struct LocatedJSON {
     /// One `"key": value` member of an object.
     struct Member {
         var key: String
-        var keyLocation: SourceLocation
+        var keyLocation: TextLocation
         var value: LocatedJSON
     }
 
     var value: Value
-    var location: SourceLocation
+    var location: TextLocation
 
     /// What kind of value this is, in the words of an error message.
     var kindName: String {
@@ -50,7 +50,7 @@ struct LocatedJSON {
 
     /// A syntax error at a place in the text.
     struct SyntaxError: Error {
-        var location: SourceLocation
+        var location: TextLocation
         var message: String
     }
 
@@ -79,9 +79,9 @@ struct LocatedJSON {
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
         }
 
-        var location: SourceLocation { SourceLocation(line: line, column: column) }
+        var location: TextLocation { TextLocation(line: line, column: column) }
 
-        func error(_ message: String, at location: SourceLocation? = nil) -> SyntaxError {
+        func error(_ message: String, at location: TextLocation? = nil) -> SyntaxError {
             SyntaxError(location: location ?? self.location, message: message)
         }
 
@@ -143,7 +143,7 @@ struct LocatedJSON {
         mutating func parseObject(depth: Int) throws(SyntaxError) -> [Member] {
             advance()  // {
             var members: [Member] = []
-            var seen: [String: SourceLocation] = [:]
+            var seen: [String: TextLocation] = [:]
             skipWhitespace()
             if current == UInt8(ascii: "}") { advance(); return members }
             while true {
