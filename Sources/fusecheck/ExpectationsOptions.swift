@@ -5,7 +5,10 @@ import FuseCheckHarness
 /// `--expectations FILE`: the backend's expectations file (docs/expectations.md) for `run`,
 /// `check` and `fuzz`.
 struct ExpectationsOptions: ParsableArguments {
-    @Option(name: .long, help: "The backend's expectations file (JSON, docs/expectations.md): skips, expected failures, allowed implementation-defined behaviours.")
+    @Option(name: .long, help: """
+        The backend's expectations file (JSON, docs/expectations.md): skips, expected failures, \
+        allowed implementation-defined behaviours.
+        """)
     var expectations: String?
 
     /// The file, read and checked (a malformed one is a harness error naming line and key), or nil.

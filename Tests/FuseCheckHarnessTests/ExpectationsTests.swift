@@ -121,6 +121,9 @@ struct ExpectationsParsingTests {
         #expect(Expectations.contradictions(declared: declared, measured: measured)
                 == ["accumulator: declared fp32, measured fp16"])
         #expect(Expectations.contradictions(declared: declared, measured: [:]).isEmpty)
+        let file = Expectations(path: "e.json", backend: "b", profile: declared)
+        #expect(file.profileContradictions(measured: measured) == ["accumulator: declared fp32, measured fp16"])
+        #expect(Expectations(path: "e.json", backend: "b").profileContradictions(measured: measured).isEmpty)
     }
 
     @Test("the behaviour names are one documented list")

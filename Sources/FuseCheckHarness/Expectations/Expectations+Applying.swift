@@ -49,7 +49,7 @@ extension Expectations {
                                     platform: testCase.platform.rawValue, backend: backend, status: .skipped,
                                     expectedRejection: nil, rejection: nil, outputs: [],
                                     message: "skipped: \(entry.reason)", stderr: nil,
-                                    repro: "fusecheck run --case '\(testCase.id)' (skipped by \(path))", seconds: 0)
+                                    repro: "fusecheck run --case '\(testCase.id)'", seconds: 0)
             result.expectation = ExpectationNote(verdict: .skipped, reason: entry.reason, entry: locate(entry))
             skipped.append(result)
         }

@@ -33,7 +33,8 @@ extension Expectations {
         }
         for member in members where !topLevelKeys.contains(member.key) {
             throw fail(member.keyLocation, member.key,
-                       "unknown key (known: \(topLevelKeys.joined(separator: ", ")))" + suggestion(member.key, topLevelKeys))
+                       "unknown key (known: \(topLevelKeys.joined(separator: ", ")))"
+                        + suggestion(member.key, topLevelKeys))
         }
         func member(_ key: String) -> LocatedJSON.Member? { members.first { $0.key == key } }
 
@@ -185,7 +186,8 @@ extension Expectations {
                 return "platform=\(value): unknown platform (known: "
                     + Platform.allCases.map(\.rawValue).joined(separator: ", ") + ")"
             case "dtype" where !DType.allCases.contains { $0.shortName == value || $0.rawValue == value }:
-                return "dtype=\(value): unknown dtype (known: " + DType.allCases.map(\.shortName).joined(separator: ", ") + ")"
+                return "dtype=\(value): unknown dtype (known: "
+                    + DType.allCases.map(\.shortName).joined(separator: ", ") + ")"
             case "data" where DataMode(rawValue: value) == nil:
                 return "data=\(value): unknown data mode (known: "
                     + DataMode.allCases.map(\.rawValue).joined(separator: ", ") + ")"

@@ -100,7 +100,7 @@ public struct Expectations: Sendable {
         "activation-of-infinity":
             "an activation of a +-inf pre-activation gives NaN (x*sigmoid(x), the tanh form), not the limit",
         "subnormal-flush":
-            "subnormal inputs flushed to zero (DAZ) or subnormal results flushed (FTZ), with inf*0 = NaN inside the matmul",
+            "subnormal inputs flushed to zero (DAZ) or subnormal results flushed (FTZ); inf*0 = NaN in the matmul",
         "activation-fp32-evaluation":
             "the activation evaluated in fp32 by a standard formula: absolute error about u_fp32*|t| in the tails",
         "zero-sign":
@@ -122,6 +122,12 @@ public struct Expectations: Sendable {
                   found != "undetermined", found != claim else { return nil }
             return "\(property): declared \(claim), measured \(found)"
         }
+    }
+
+    /// The properties on which a measured profile contradicts this file's declared one (none
+    /// when the file declares no profile).
+    public func profileContradictions(measured: [String: String]) -> [String] {
+        Self.contradictions(declared: profile ?? [:], measured: measured)
     }
 
     /// What the file says about the run's backend in one line, for the report's text.

@@ -35,7 +35,8 @@ public enum CaseStatus: String, Sendable, Codable, CaseIterable {
     /// Whether this status counts as a failure of the backend.
     public var isFailure: Bool {
         switch self {
-        case .pass, .warn, .rejectedAsExpected, .harnessError, .interrupted, .expectedFailure, .unexpectedPass, .skipped:
+        case .pass, .warn, .rejectedAsExpected, .harnessError, .interrupted,
+             .expectedFailure, .unexpectedPass, .skipped:
             false
         default: true
         }

@@ -144,9 +144,11 @@ public struct RunReport: Sendable, Codable {
                 xml += ">\n      <error type=\"harness-error\" message=\"\(escape(result.message))\"/>\n    </testcase>\n"
             } else if result.status == .skipped || result.status == .expectedFailure {
                 // As pytest reports xfail: a skip with the reason.
-                xml += ">\n      <skipped message=\"\(escape("\(result.status.rawValue): \(result.message)"))\"/>\n    </testcase>\n"
+                let message = escape("\(result.status.rawValue): \(result.message)")
+                xml += ">\n      <skipped message=\"\(message)\"/>\n    </testcase>\n"
             } else if result.status == .unexpectedPass {
-                xml += ">\n      <system-out>\(escape("unexpected-pass: \(result.message)"))</system-out>\n    </testcase>\n"
+                let message = escape("unexpected-pass: \(result.message)")
+                xml += ">\n      <system-out>\(message)</system-out>\n    </testcase>\n"
             } else if result.status == .warn {
                 xml += ">\n      <system-out>\(escape("warn: \(result.message)"))</system-out>\n    </testcase>\n"
             } else {
