@@ -45,6 +45,8 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var reportOptions: ReportOptions
 
+    @OptionGroup var expectationsOptions: ExpectationsOptions
+
     @OptionGroup var budgetOptions: BudgetOptions
 
     func run() throws {
@@ -58,8 +60,11 @@ struct CheckCommand: ParsableCommand {
         for entry in entries {
             if let rejected = entry.record.rejected, rejected.count == 1 { expectations[entry.testCase.id] = rejected[0] }
         }
-        let report = execute(runner: runner, suiteName: header.suite, cases: entries.map(\.testCase),
-                             expectations: expectations, criterion: reportOptions.criterion)
+        // strict: ReportOptions.strict once --strict lands.
+        let report = try expectationsOptions.run(entries.map(\.testCase), backend: backend.name, strict: false) {
+            execute(runner: runner, suiteName: header.suite, cases: $0, expectations: expectations,
+                    criterion: reportOptions.criterion)
+        }
         try finish(report, options: reportOptions)
     }
 }

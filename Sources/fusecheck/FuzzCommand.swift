@@ -28,6 +28,8 @@ struct FuzzCommand: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
+    @OptionGroup var expectationsOptions: ExpectationsOptions
+
     @Option(name: .long, help: "This machine's part of the stream, I/N (0-based).")
     var shard = "0/1"
 
@@ -82,6 +84,7 @@ struct FuzzCommand: ParsableCommand {
         options.jobs = jobs
         options.budget = budget
         options.findingsFolder = findings
+        options.expectations = try expectationsOptions.load()
         let onTerminal = isatty(STDERR_FILENO) != 0  // then the message starts below the progress line
         options.findingNotWritten = { signature, error in
             printError((onTerminal ? "\n" : "") + "error: finding \(signature) could not be written: \(error)")

@@ -33,6 +33,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var reportOptions: ReportOptions
 
+    @OptionGroup var expectationsOptions: ExpectationsOptions
+
     @OptionGroup var layoutOptions: LayoutOptions
 
     @OptionGroup var budgetOptions: BudgetOptions
@@ -45,8 +47,11 @@ struct RunCommand: ParsableCommand {
         defer { shutDown(backend) }
         let runner = Runner(backend: backend, criterion: reportOptions.criterion,
                             reproBackendArguments: backendOptions.reproArguments)
-        let report = execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
-                             criterion: reportOptions.criterion)
+        // strict: ReportOptions.strict once --strict lands.
+        let report = try expectationsOptions.run(cases, backend: backend.name, strict: false) { cases in
+            execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
+                    criterion: reportOptions.criterion)
+        }
         try finish(report, options: reportOptions)
     }
 
@@ -123,7 +128,7 @@ func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [St
 /// exit status. The text comes first, so that a report that cannot be written loses nothing else.
 func finish(_ report: RunReport, options: ReportOptions) throws {
     let say = textPrinter(reportOnStandardOutput: options.reportOnStandardOutput)
-    let problems = report.results.filter { $0.status.isFailure || $0.status == .harnessError }
+    let problems = report.results.filter { $0.status.isFailure || [.harnessError, .unexpectedPass].contains($0.status) }
     for result in problems.prefix(50) {
         say("\(result.status.rawValue.uppercased()) \(result.id)")
         say("  \(result.message)")
@@ -153,8 +158,8 @@ func finish(_ report: RunReport, options: ReportOptions) throws {
         printError("interrupted by \(signal): the report holds the \(report.results.count) case(s) done")
         throw ExitCode(status)
     }
-    if report.results.isEmpty {
-        printError("error: no case ran (check --suite, --filter, --platform)")
+    if report.casesRun == 0 {
+        printError("error: no case ran (check --suite, --filter, --platform, the expectations file's skips)")
         throw ExitStatus.checkFailed
     }
     if !report.passed { throw ExitCode(report.exitCode) }

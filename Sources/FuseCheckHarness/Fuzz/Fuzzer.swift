@@ -21,6 +21,8 @@ public struct FuzzOptions: Sendable {
     public var findingNotWritten: (@Sendable (_ signature: String, _ error: String) -> Void)?
     /// How many shrinking runs one finding may take.
     public var shrinkLimit = 400
+    /// The backend's expectations file: skipped cases are not run, expected failures are no findings.
+    public var expectations: Expectations?
 
     public init() {}
 }
@@ -85,8 +87,16 @@ public enum Fuzzer {
             while !Interruption.isRequested, let k = state.claim(limit: options.cases, deadline: deadline) {
                 let index = options.shard + k * options.shards
                 let entry = stream.entry(index)
-                let result = runner.run(entry.testCase, expectedRejection: entry.expectedRejection)
+                if let expectations = options.expectations, expectations.skipEntry(for: entry.testCase) != nil {
+                    state.record(index: index, status: .skipped)
+                    progress(state.progress(since: start))
+                    continue
+                }
+                var result = runner.run(entry.testCase, expectedRejection: entry.expectedRejection)
                 if result.status == .interrupted { break }  // no verdict: the case is not counted
+                if let expectations = options.expectations {
+                    result = expectations.applyToFuzzResult(result, of: entry.testCase)
+                }
                 var isNew = false
                 let signature = Finding.signature(of: result)
                 if result.status.isFailure {

@@ -23,11 +23,21 @@ public enum CaseStatus: String, Sendable, Codable, CaseIterable {
     case harnessError = "harness-error"
     /// The run was stopped (SIGINT, SIGTERM) while the case ran: no verdict.
     case interrupted
+    /// A failure the backend's expectations file lists (`CaseResult.expectation` keeps the
+    /// verdict it had): counted, not a failure.
+    case expectedFailure = "expected-failure"
+    /// A case the expectations file lists as an expected failure that passed: reported so that
+    /// the file stays current; a failure only under `--strict` (the status is then `fail`).
+    case unexpectedPass = "unexpected-pass"
+    /// Not run: the expectations file skips it (an unsupported feature).
+    case skipped
 
     /// Whether this status counts as a failure of the backend.
     public var isFailure: Bool {
         switch self {
-        case .pass, .warn, .rejectedAsExpected, .harnessError, .interrupted: false
+        case .pass, .warn, .rejectedAsExpected, .harnessError, .interrupted,
+             .expectedFailure, .unexpectedPass, .skipped:
+            false
         default: true
         }
     }
@@ -53,4 +63,6 @@ public struct CaseResult: Sendable, Codable, Equatable {
     /// A command that reruns just this case.
     public var repro: String
     public var seconds: Double
+    /// The expectations-file entry that applied to the case, if one did.
+    public var expectation: ExpectationNote? = nil
 }

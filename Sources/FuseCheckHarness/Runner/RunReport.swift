@@ -13,6 +13,8 @@ public struct RunReport: Sendable, Codable {
     /// The signal (`SIGINT`, `SIGTERM`) that stopped the run before every case ran, or nil for a
     /// complete run; `results` then holds the cases done.
     public var interruptedBy: String?
+    /// What the backend's expectations file (`--expectations`) did to the run, or nil without one.
+    public var expectations: ExpectationsSummary?
 
     public init(suite: String, backend: String, criterion: String, seconds: Double, results: [CaseResult],
                 interruptedBy: String? = nil) {
@@ -27,9 +29,14 @@ public struct RunReport: Sendable, Codable {
     /// Cases that failed in any way.
     public var failures: [CaseResult] { results.filter(\.status.isFailure) }
 
+    /// The cases that ran: every result but those the expectations file skipped.
+    public var casesRun: Int { results.filter { $0.status != .skipped }.count }
+
     /// Whether the run passes: at least one case ran and nothing failed (harness errors included).
+    /// Expected failures, unexpected passes (unless `--strict` made them failures) and skips do
+    /// not fail a run.
     public var passed: Bool {
-        !results.isEmpty && failures.isEmpty && !results.contains { $0.status == .harnessError }
+        casesRun > 0 && failures.isEmpty && !results.contains { $0.status == .harnessError }
     }
 
     /// Whether some case could not be run by the harness (a malformed case, one over the memory budget).
@@ -39,7 +46,7 @@ public struct RunReport: Sendable, Codable {
     /// check failed (some backend failure) or no case ran; 2 if its only problems are harness
     /// errors, which are no verdict on the backend.
     public var exitCode: Int32 {
-        if results.isEmpty || !failures.isEmpty { return 1 }
+        if casesRun == 0 || !failures.isEmpty { return 1 }
         return hasHarnessErrors ? 2 : 0
     }
 
@@ -50,7 +57,9 @@ public struct RunReport: Sendable, Codable {
 
     /// The summary table: per operator and dtype, passed, warned, failed, rejected as expected.
     public func summaryTable() -> String {
-        struct Row { var pass = 0, warn = 0, fail = 0, rejected = 0, other = 0 }
+        struct Row {
+            var pass = 0, warn = 0, fail = 0, rejected = 0, other = 0, expected = 0, unexpected = 0, skipped = 0
+        }
         var rows: [String: Row] = [:]
         for result in results {
             let key = "\(result.op) \(result.dtype)"
@@ -60,19 +69,27 @@ public struct RunReport: Sendable, Codable {
             case .warn: row.warn += 1
             case .rejectedAsExpected: row.rejected += 1
             case .fail: row.fail += 1
+            case .expectedFailure: row.expected += 1
+            case .unexpectedPass: row.unexpected += 1
+            case .skipped: row.skipped += 1
             default: row.other += 1
             }
             rows[key] = row
         }
         func cell(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-        var lines = ["operator     dtype   passed  warned  failed  rejected-as-expected  crash/timeout/protocol/bad-output"]
+        // The expectations file's columns only appear in a run that has one.
+        let withExpectations = expectations != nil
+        var lines = ["operator     dtype   passed  warned  failed  rejected-as-expected  crash/timeout/protocol/bad-output"
+            + (withExpectations ? "  expected-failure  unexpected-pass  skipped" : "")]
         for key in rows.keys.sorted() {
             let row = rows[key]!
             let parts = key.split(separator: " ").map(String.init)
             lines.append(parts[0].padding(toLength: 13, withPad: " ", startingAt: 0)
                 + parts[1].padding(toLength: 6, withPad: " ", startingAt: 0)
                 + cell("\(row.pass)", 8) + cell("\(row.warn)", 8) + cell("\(row.fail)", 8)
-                + cell("\(row.rejected)", 22) + cell("\(row.other)", 34))
+                + cell("\(row.rejected)", 22) + cell("\(row.other)", 34)
+                + (withExpectations ? cell("\(row.expected)", 18) + cell("\(row.unexpected)", 17)
+                    + cell("\(row.skipped)", 9) : ""))
         }
         return lines.joined(separator: "\n")
     }
@@ -108,9 +125,11 @@ public struct RunReport: Sendable, Codable {
         }
         let failureCount = results.filter { $0.status.isFailure }.count
         let errorCount = results.filter { $0.status == .harnessError }.count
+        let skippedCount = results.filter { [.skipped, .expectedFailure].contains($0.status) }.count
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         xml += "<testsuites name=\"fusecheck\" tests=\"\(results.count)\" failures=\"\(failureCount)\" errors=\"\(errorCount)\" time=\"\(String(format: "%.3f", seconds))\">\n"
-        xml += "  <testsuite name=\"\(escape(suite)) on \(escape(backend))\" tests=\"\(results.count)\" failures=\"\(failureCount)\" errors=\"\(errorCount)\" time=\"\(String(format: "%.3f", seconds))\">\n"
+        let skippedAttribute = skippedCount > 0 ? " skipped=\"\(skippedCount)\"" : ""
+        xml += "  <testsuite name=\"\(escape(suite)) on \(escape(backend))\" tests=\"\(results.count)\" failures=\"\(failureCount)\" errors=\"\(errorCount)\"\(skippedAttribute) time=\"\(String(format: "%.3f", seconds))\">\n"
         for result in results {
             xml += "    <testcase classname=\"fusecheck.\(escape(result.op)).\(escape(result.dtype))\" name=\"\(escape(result.id))\" time=\"\(String(format: "%.3f", result.seconds))\""
             if result.status.isFailure {
@@ -123,6 +142,13 @@ public struct RunReport: Sendable, Codable {
                 xml += "    </testcase>\n"
             } else if result.status == .harnessError {
                 xml += ">\n      <error type=\"harness-error\" message=\"\(escape(result.message))\"/>\n    </testcase>\n"
+            } else if result.status == .skipped || result.status == .expectedFailure {
+                // As pytest reports xfail: a skip with the reason.
+                let message = escape("\(result.status.rawValue): \(result.message)")
+                xml += ">\n      <skipped message=\"\(message)\"/>\n    </testcase>\n"
+            } else if result.status == .unexpectedPass {
+                let message = escape("unexpected-pass: \(result.message)")
+                xml += ">\n      <system-out>\(message)</system-out>\n    </testcase>\n"
             } else if result.status == .warn {
                 xml += ">\n      <system-out>\(escape("warn: \(result.message)"))</system-out>\n    </testcase>\n"
             } else {
