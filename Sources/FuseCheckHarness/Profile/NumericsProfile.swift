@@ -160,7 +160,7 @@ public struct ProfileReport: Sendable {
                          undetermined: reasons)
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(Document(format: Self.format, backend: backend, profiles: entries))
     }
 }

@@ -273,9 +273,14 @@ public struct NumericsProfiler {
         default: p[.biasAddition] = .undetermined("needs intermediate rounding decided")
         }
 
-        // Subnormals.
+        // Subnormals (an accumulator narrower than fp32 has its own range: it would answer instead).
+        let exactAccumulator = accumulator == "fp32" || accumulator == "wider"
+        let narrowWhy = finite.failure != nil ? why : "needs an fp32 or wider accumulator (a narrower one "
+            + "rounds and underflows the probes itself)"
         let infinities = record(run(infinityBatch(op, dtype, .none)))
-        if let left = value(.subnormalLeft), let right = value(.subnormalRight) {
+        if !exactAccumulator {
+            p[.subnormalInputs] = .undetermined(narrowWhy)
+        } else if let left = value(.subnormalLeft), let right = value(.subnormalRight) {
             let product = c.subnormal * 0x1p10
             let infTimesSubnormal = infinities.first(2)
             switch (left, right, infTimesSubnormal) {
@@ -290,7 +295,9 @@ public struct NumericsProfiler {
         } else {
             p[.subnormalInputs] = .undetermined(why)
         }
-        if let result = value(.subnormalResult) {
+        if !exactAccumulator {
+            p[.subnormalResults] = .undetermined(narrowWhy)
+        } else if let result = value(.subnormalResult) {
             switch result {
             case c.tinyFactors.0 * c.tinyFactors.1: p[.subnormalResults] = .value("preserved")
             case 0: p[.subnormalResults] = .value("flushed")
@@ -342,7 +349,10 @@ public struct NumericsProfiler {
         }
 
         // Cross-rank reduction (MatmulReduceScatter).
-        if op == MatmulReduceScatterCall.operatorID {
+        if op == MatmulReduceScatterCall.operatorID && !exactAccumulator {
+            p[.reductionPrecision] = .undetermined(narrowWhy)
+            p[.reductionOrder] = .undetermined(narrowWhy)
+        } else if op == MatmulReduceScatterCall.operatorID {
             let precision = finite.values?[FiniteColumn.reductionPrecision.rawValue]
             let precisionValue: String?
             switch precision {
