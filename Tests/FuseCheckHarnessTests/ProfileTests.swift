@@ -190,4 +190,19 @@ struct ProfileTests {
         let report = NumericsProfiler(backend: backend).measure()
         #expect(report.undeterminedReasons().isEmpty, "\(report.undeterminedReasons())")
     }
+
+    @Test("the NumPy example backend, through the live protocol, has the reference's profile",
+          .enabled(if: PythonEnvironment.hasNumPy, PythonEnvironment.skipMessage))
+    func numpyBackend() {
+        let backend = SubprocessBackend(command: PythonEnvironment.command("numpy_backend.py"), timeout: .seconds(60))
+        defer { backend.shutDown() }
+        let report = NumericsProfiler(backend: backend).measure()
+        let expected = Expected(backend: "numpy")
+        for profile in report.profiles {
+            for property in ProfileProperty.allCases {
+                #expect(profile[property].description == expected.value(property, op: profile.op, dtype: profile.dtype),
+                        "\(profile.op.rawValue) \(profile.dtype.shortName) \(property.rawValue)")
+            }
+        }
+    }
 }
