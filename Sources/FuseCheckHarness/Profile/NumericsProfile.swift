@@ -12,7 +12,7 @@ import FuseCheckOps
 /// | property | values |
 /// |---|---|
 /// | `accumulator` | `fp32`, `wider` (e.g. fp64), `narrower` (partial sums held in fewer than 24 bits) |
-/// | `order` | `k-ascending`, `k-descending`, `pairwise`, `split-k:S` (contiguous chunks of S, S a power of two), `split-k` (S not found) |
+/// | `order` | `k-ascending`, `k-descending`, `pairwise`, `split-k:S`, `split-k` |
 /// | `output rounding` | `nearest-even`, `half-away`, `toward-zero` |
 /// | `intermediate rounding` | `none`, `T` (the matmul result rounded to T before the bias) |
 /// | `bias addition` | `fp32` (the bias meets the unrounded accumulator) |
@@ -25,6 +25,15 @@ import FuseCheckOps
 /// | `reduction precision` | `fp32`, `T` (every rank's partial rounded to T before the reduce-scatter) |
 /// | `reduction order` | `rank` (((P_0 + P_1) + P_2) + ... on every destination), `other` |
 /// | `determinism` | `deterministic`, `nondeterministic` |
+///
+/// `split-k:S`: contiguous chunks of S terms (S a power of two in 4...128) summed in chunk order;
+/// `split-k` for chunks of another size. `bias addition` is `fp32` when there is no intermediate
+/// rounding; after an intermediate rounding to T it is undetermined, because adding a T bias in T
+/// or in fp32 followed by the cast give the same bits (fp32 has more than 2p + 2 bits of T's p,
+/// so the double rounding is innocuous). `reduction order` `other` means not rank order in the
+/// reduction's precision (ring order, another order, or a reduction wider than that precision).
+/// The order, intermediate rounding, subnormal and reduction properties need an `fp32` or `wider`
+/// accumulator: a narrower one rounds and underflows the probes itself.
 public enum ProfileProperty: String, Sendable, CaseIterable, Codable {
     case accumulator
     case order

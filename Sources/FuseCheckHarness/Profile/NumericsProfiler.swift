@@ -59,7 +59,8 @@ public struct NumericsProfiler {
         for _ in 0..<2 {
             switch backend.run(testCase, call: call, inputs: inputs) {
             case .completed(let outputs): runs.append(outputs)
-            case .rejected(_, let message): return BatchResult(values: nil, failure: "\(testCase.id) rejected: \(message)")
+            case .rejected(_, let message):
+                return BatchResult(values: nil, failure: "\(testCase.id) rejected: \(message)")
             case .failed(let failure): return BatchResult(values: nil, failure: "\(testCase.id): \(failure)")
             }
         }
@@ -144,7 +145,8 @@ public struct NumericsProfiler {
             // Partials 1 + u/2 and -1: fp32 u/2 in any order; rounded to T first 0.
             case .reductionPrecision: columns.append(.init(ranks: [[0: 1, 1: u / 2], [0: -1]]))
             // Partials 2^10, 2^-14, 2^-14, -2^10: fp32 rank order 0 on every destination.
-            case .reductionOrder32: columns.append(.init(ranks: [[0: 0x1p10], [0: 0x1p-14], [0: 0x1p-14], [0: -0x1p10]]))
+            case .reductionOrder32:
+                columns.append(.init(ranks: [[0: 0x1p10], [0: 0x1p-14], [0: 0x1p-14], [0: -0x1p10]]))
             // Partials 1, u, u, -1: summed in T in rank order 0 on every destination.
             case .reductionOrderT: columns.append(.init(ranks: [[0: 1], [0: u], [0: u], [0: -1]]))
             }
