@@ -98,6 +98,21 @@ private struct ScaledBackend: Backend {
     }
 }
 
+/// The reference, but AlltoAllAllGatherBatchMatMul's fp32 bias (bf16) is first rounded to bf16.
+private struct NarrowBiasBackend: Backend {
+    var name: String { "narrow-bias" }
+    var namesConstraints: Bool { false }
+    func run(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors) -> BackendOutcome {
+        var narrowed = inputs
+        for rank in 0..<inputs.rankCount {
+            guard let bias = inputs[rank, "bias"], bias.dtype == .float32 else { continue }
+            narrowed[rank, "bias"] = Tensor(dtype: .float32, shape: bias.shape,
+                                            values: bias.values.map { DType.bfloat16.round($0) })
+        }
+        return EngineBackend(ReferenceEngine()).run(testCase, call: call, inputs: narrowed)
+    }
+}
+
 /// A backend that refuses every case.
 private struct RefusingBackend: Backend {
     var name: String { "refusing" }
@@ -150,6 +165,14 @@ struct ProfileTests {
                 #expect(profile[property].decided == nil, "\(profile.dtype.shortName) \(property.rawValue)")
             }
         }
+    }
+
+    @Test("an fp32 bias rounded to bf16 before the addition is bias addition T")
+    func narrowBias() {
+        let report = NumericsProfiler(backend: NarrowBiasBackend())
+            .measure(operators: [AlltoAllAllGatherBatchMatMulCall.operatorID])
+        #expect(report.profiles.map { $0[.biasAddition].description } == ["fp32", "T"])
+        #expect(report.profiles.map { $0[.outputRounding].description } == ["nearest-even", "nearest-even"])
     }
 
     @Test("a backend that rejects every probe has every property undetermined or n/a")

@@ -15,7 +15,7 @@ import FuseCheckOps
 /// | `order` | `k-ascending`, `k-descending`, `pairwise`, `split-k:S`, `split-k` |
 /// | `output rounding` | `nearest-even`, `half-away`, `toward-zero` |
 /// | `intermediate rounding` | `none`, `T` (the matmul result rounded to T before the bias) |
-/// | `bias addition` | `fp32` (the bias meets the unrounded accumulator) |
+/// | `bias addition` | `fp32` (the bias meets the unrounded accumulator), `T` (an fp32 bias rounded to T) |
 /// | `subnormal inputs` | `preserved`, `flushed` (DAZ) |
 /// | `subnormal results` | `preserved`, `flushed` (FTZ) |
 /// | `NaN` | `propagated`, `suppressed` |
@@ -28,9 +28,10 @@ import FuseCheckOps
 ///
 /// `split-k:S`: contiguous chunks of S terms (S a power of two in 4...128) summed in chunk order;
 /// `split-k` for chunks of another size. `bias addition` is `fp32` when there is no intermediate
-/// rounding; after an intermediate rounding to T it is undetermined, because adding a T bias in T
-/// or in fp32 followed by the cast give the same bits (fp32 has more than 2p + 2 bits of T's p,
-/// so the double rounding is innocuous). `reduction order` `other` means not rank order in the
+/// rounding and the bias is T; AlltoAllAllGatherBatchMatMul's fp32 bias (bf16) has its own probe,
+/// `T` when that bias is rounded to bf16 before the addition. After an intermediate rounding to T
+/// it is undetermined: adding a T bias in T, or in fp32 followed by the cast, give the same bits
+/// (fp32 has more than 2p + 2 bits of T's p, so the double rounding is innocuous). `reduction order` `other` means not rank order in the
 /// reduction's precision (ring order, another order, or a reduction wider than that precision).
 /// The order, intermediate rounding, subnormal and reduction properties need an `fp32` or `wider`
 /// accumulator: a narrower one rounds and underflows the probes itself.

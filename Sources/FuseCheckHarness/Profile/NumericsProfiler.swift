@@ -154,6 +154,14 @@ public struct NumericsProfiler {
         for j in Self.chunkCandidates {
             columns.append(.init([0: 0x1p10, j: 0x1p-14, j + 1: 0x1p-14, j + 2: -0x1p10]))
         }
+        if Self.hasWideBias(op, dtype) {
+            // 1 + an fp32 bias just off a rounding boundary, one column per output rounding; the
+            // bias rounded to T first lands on the boundary and the output on the other side.
+            // nearest-even: 1 + (u + u 2^-10) is 1 + 2u, 1 + u (tie) is 1.
+            // half-away: 1 + (u - u 2^-10) is 1, 1 + u (tie) is 1 + 2u.
+            // toward-zero: 1 + (2u - 2u 2^-10) is 1, 1 + 2u is 1 + 2u.
+            for bias in Self.wideBiases(u) { columns.append(.init([0: 1], bias: bias)) }
+        }
         return ProbeBatch(op: op, dtype: dtype,
                           left: [Slot.large: 0x1p10, Slot.tiny: c.tinyFactors.0, Slot.subnormal: c.subnormal],
                           columns: columns)
@@ -267,8 +275,20 @@ public struct NumericsProfiler {
                                                      : "needs a decided accumulator (fp32 or wider) and rounding")
         }
 
-        // Bias addition: without intermediate rounding the bias meets the unrounded accumulator.
+        // Bias addition: without intermediate rounding a T bias meets the unrounded accumulator; an
+        // fp32 bias (AlltoAllAllGatherBatchMatMul bf16) may also be rounded to T first.
+        let wideBiasColumn = FiniteColumn.allCases.count + Self.chunkCandidates.count
+        let wideBiasIndex = ["nearest-even": 0, "half-away": 1, "toward-zero": 2][rounding ?? ""]
         switch p[.intermediateRounding]?.decided {
+        case "none" where Self.hasWideBias(op, dtype):
+            let observed = wideBiasIndex.flatMap { finite.first(wideBiasColumn + $0) }
+            let unrounded: Float = rounding == "nearest-even" ? 1 + 2 * u : 1
+            let roundedFirst: Float = rounding == "nearest-even" ? 1 : 1 + 2 * u
+            switch observed {
+            case unrounded?: p[.biasAddition] = .value("fp32")
+            case roundedFirst?: p[.biasAddition] = .value("T")
+            default: p[.biasAddition] = .undetermined("fp32-bias probe gave \(String(describing: observed))")
+            }
         case "none": p[.biasAddition] = .value("fp32")
         case "T": p[.biasAddition] = .undetermined("after rounding to T, adding a T bias in T or in fp32 "
                                                   + "and then casting give the same bits on these probes")
@@ -382,6 +402,15 @@ public struct NumericsProfiler {
         p[.determinism] = deterministic.isEmpty ? .undetermined("no probe completed")
             : .value(deterministic.allSatisfy { $0 } ? "deterministic" : "nondeterministic")
         return OperatorProfile(op: op, dtype: dtype, properties: p)
+    }
+
+    /// The fp32 biases of the wide-bias probe, for nearest-even, half-away and toward-zero output.
+    static func wideBiases(_ u: Float) -> [Float] { [u + u * 0x1p-10, u - u * 0x1p-10, 2 * u - 2 * u * 0x1p-10] }
+
+    /// Whether the bias is wider than T (AlltoAllAllGatherBatchMatMul's fp32 bias for bf16).
+    static func hasWideBias(_ op: OperatorID, _ dtype: DType) -> Bool {
+        op == AlltoAllAllGatherBatchMatMulCall.operatorID
+            && AlltoAllAllGatherBatchMatMulCall.biasDType(for: dtype) != dtype
     }
 
     /// GELU's exact (erf) form, x * Phi(x).
