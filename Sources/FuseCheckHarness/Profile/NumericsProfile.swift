@@ -31,8 +31,9 @@ import FuseCheckOps
 /// rounding and the bias is T; AlltoAllAllGatherBatchMatMul's fp32 bias (bf16) has its own probe,
 /// `T` when that bias is rounded to bf16 before the addition. After an intermediate rounding to T
 /// it is undetermined: adding a T bias in T, or in fp32 followed by the cast, give the same bits
-/// (fp32 has more than 2p + 2 bits of T's p, so the double rounding is innocuous). `reduction order` `other` means not rank order in the
-/// reduction's precision (ring order, another order, or a reduction wider than that precision).
+/// (fp32 has more than 2p + 2 bits of T's p, so the double rounding is innocuous).
+/// `reduction order` `other` means not rank order in the reduction's precision (ring order,
+/// another order, or a reduction wider than that precision).
 /// The order, intermediate rounding, subnormal and reduction properties need an `fp32` or `wider`
 /// accumulator: a narrower one rounds and underflows the probes itself.
 public enum ProfileProperty: String, Sendable, CaseIterable, Codable {
