@@ -19,7 +19,7 @@ struct FuseCheck: ParsableCommand {
             Cases are named by ids such as agmm:a3:bf16:ws=8:m=16:k=512:n=64:x2T=1:data=uniform:seed=7.
             """,
         subcommands: [RunCommand.self, SelftestCommand.self, FuzzCommand.self, ReplayCommand.self, ExportCommand.self, CheckCommand.self, ConstraintsCommand.self, GoldenCommand.self, CorpusCommand.self, ShowCommand.self,
-                      BenchCommand.self, EngineWorkerCommand.self]
+                      BenchCommand.self, EngineWorkerCommand.self, ProfileCommand.self]
     )
 
     /// Runs a command, mapping every failure onto the documented exit codes.
