@@ -20,6 +20,8 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .long, help: "Write the profile as JSON (format 1) to this path (- for standard output).")
     var json: String?
 
+    @OptionGroup var expectationsOptions: ExpectationsOptions
+
     func validate() throws {
         if let op, !NumericsProfiler.operators.map(\.rawValue).contains(op) {
             throw ValidationError("unknown operator \"\(op)\" (known: "
@@ -29,6 +31,7 @@ struct ProfileCommand: ParsableCommand {
 
     func run() throws {
         if let json { try OutputLocation.checkReport(json, option: "--json") }
+        let expectations = try expectationsOptions.load()
         let backend = try backendOptions.make()
         defer { shutDown(backend) }
         let operators = NumericsProfiler.operators.filter { op == nil || $0.rawValue == op }
@@ -44,5 +47,23 @@ struct ProfileCommand: ParsableCommand {
             reasons.forEach { say("  " + $0) }
         }
         if let json { try OutputLocation.writeReport(try report.json(), to: json) }
+        // A declared profile (expectations file) that a measurement contradicts: the kernel's
+        // numerics changed, or the file is stale. Either way, say which property and fail.
+        guard let expectations else { return }
+        var contradictions: [String] = []
+        for profile in report.profiles {
+            var measured: [String: String] = [:]
+            for (property, value) in profile.properties { measured[property.rawValue] = value.description }
+            for line in expectations.profileContradictions(measured: measured) {
+                contradictions.append("\(profile.op) \(profile.dtype.shortName): \(line)")
+            }
+        }
+        if contradictions.isEmpty {
+            say("the measured profile agrees with the profile declared in \(expectations.path)")
+            return
+        }
+        printError("the measured profile contradicts the profile declared in \(expectations.path):")
+        contradictions.forEach { printError("  " + $0) }
+        throw ExitStatus.checkFailed
     }
 }

@@ -229,3 +229,20 @@ struct ProfileTests {
         }
     }
 }
+
+@Suite("fusecheck profile against a declared profile", .enabled(if: fusecheckExecutable != nil, "fusecheck not built"))
+struct DeclaredProfileTests {
+    @Test("a measured property that contradicts the expectations file's profile fails the run, naming it")
+    func contradiction() throws {
+        let file = try temporaryFolder() + "/expectations.json"
+        try #"{"format": 1, "backend": "x", "profile": {"accumulator": "fp32", "output rounding": "nearest-even"}}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let truncating = try fusecheck(["profile", "--backend", "mutant:truncation", "--op", "agmm", "--in-process",
+                                        "--expectations", file])
+        #expect(truncating.status == 1)
+        let reference = try fusecheck(["profile", "--backend", "reference", "--op", "agmm", "--in-process",
+                                       "--expectations", file])
+        #expect(reference.status == 0)
+        #expect(reference.output.contains("agrees with the profile declared"))
+    }
+}
