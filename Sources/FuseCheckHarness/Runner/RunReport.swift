@@ -13,6 +13,9 @@ public struct RunReport: Sendable, Codable {
     /// The signal (`SIGINT`, `SIGTERM`) that stopped the run before every case ran, or nil for a
     /// complete run; `results` then holds the cases done.
     public var interruptedBy: String?
+    /// How the run went through its cases (`--repeat`, `--shuffle`, `--twice`), or nil for the
+    /// suite's order with each case once.
+    public var order: RunOrder?
 
     public init(suite: String, backend: String, criterion: String, seconds: Double, results: [CaseResult],
                 interruptedBy: String? = nil) {
