@@ -37,6 +37,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var budgetOptions: BudgetOptions
 
+    @OptionGroup var orderOptions: OrderOptions
+
     func run() throws {
         try budgetOptions.apply()
         try reportOptions.checkLocations()
@@ -45,8 +47,13 @@ struct RunCommand: ParsableCommand {
         defer { shutDown(backend) }
         let runner = Runner(backend: backend, criterion: reportOptions.criterion,
                             reproBackendArguments: backendOptions.reproArguments)
-        let report = execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
-                             criterion: reportOptions.criterion)
+        let order = orderOptions.makeOrder()
+        let report = order.isPlain
+            ? execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
+                      criterion: reportOptions.criterion)
+            : execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
+                      criterion: reportOptions.criterion, order: order, freshBackend: backendOptions.make,
+                      say: textPrinter(reportOnStandardOutput: reportOptions.reportOnStandardOutput))
         try finish(report, options: reportOptions)
     }
 

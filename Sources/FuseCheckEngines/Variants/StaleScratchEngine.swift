@@ -6,12 +6,12 @@ import FuseCheckOps
 /// one of them does not leave clean, a state bug of the kind serving stacks have had (kernels that
 /// share a workspace pool and assume what they take is zeroed).
 ///
-/// AllGatherMatmul accumulates its first output elements onto a scratch buffer it takes from the
-/// workspace, assuming it zeroed: true for a fresh buffer and for one an AllGatherMatmul call gave
-/// back, since that path clears it on exit. AlltoAllAllGatherBatchMatMul stages its y1 in the same
-/// buffer and gives it back without clearing it (the bug). So an AllGatherMatmul call that runs
-/// after an AlltoAllAllGatherBatchMatMul call (with no AllGatherMatmul call between) adds that
-/// call's y1 to its output; every other call is exact.
+/// AllGatherMatmul starts its accumulators for the first output elements from a scratch buffer it
+/// takes from the workspace, assuming it zeroed: true for a fresh workspace, and AllGatherMatmul
+/// itself never leaves anything in it. AlltoAllAllGatherBatchMatMul stages its y1 in the same
+/// buffer and gives it back without clearing it (the bug). So every AllGatherMatmul call that runs
+/// after some AlltoAllAllGatherBatchMatMul call adds that call's y1 to its output; every other
+/// call is exact.
 ///
 /// The smoke suite runs every AllGatherMatmul case before the first AlltoAllAllGatherBatchMatMul
 /// case, so a plain run passes; `--twice` (whose second pass runs backwards) and `--shuffle` catch
@@ -31,13 +31,8 @@ public struct StaleScratchEngine: Engine {
         /// Leaves `values` in the buffer (the path that does not clear it).
         func leave(_ values: [Float]) { lock.withLock { contents = values } }
 
-        /// What the buffer holds, after which it is cleared (the path that clears on exit).
-        func takeAndClear() -> [Float] {
-            lock.withLock {
-                defer { contents = [] }
-                return contents
-            }
-        }
+        /// What the buffer holds.
+        func take() -> [Float] { lock.withLock { contents } }
     }
 
     private let workspace = Workspace()
@@ -54,7 +49,7 @@ public struct StaleScratchEngine: Engine {
         case AlltoAllAllGatherBatchMatMulCall.operatorID:
             workspace.leave(outputs[0, "y1"]?.values ?? [])
         case AllGatherMatmulCall.operatorID:
-            let stale = workspace.takeAndClear()
+            let stale = workspace.take()
             guard !stale.isEmpty else { break }
             for rank in 0..<outputs.rankCount {
                 guard var output = outputs[rank, "output"] else { continue }
