@@ -26,8 +26,9 @@ extension Runner {
         let total = positions.count * order.repeatCount
         var runs: [Int: [PositionRun]] = [:]
         var firstRun: [Int] = []
+        // The case index of every position run so far, in order.
+        var executed: [Int] = []
         var done = 0
-        var previous: String?
         positions: for caseIndex in positions {
             let testCase = cases[caseIndex]
             var position: PositionRun?
@@ -41,7 +42,8 @@ extension Runner {
                 done += 1
                 progress(done, total, result)
                 guard var current = position else {
-                    position = PositionRun(after: previous, result: result, fingerprint: fingerprint)
+                    position = PositionRun(index: executed.count, after: executed.last.map { cases[$0].id },
+                                           result: result, fingerprint: fingerprint)
                     if case .completed(let outputs)? = outcome { firstOutputs = outputs }
                     continue
                 }
@@ -60,12 +62,14 @@ extension Runner {
             guard let position else { break positions }
             if runs[caseIndex] == nil { firstRun.append(caseIndex) }
             runs[caseIndex, default: []].append(position)
-            previous = testCase.id
+            executed.append(caseIndex)
             if Interruption.isRequested { break }
         }
 
         var results: [CaseResult] = []
-        var aloneChecks: [(resultIndex: Int, after: String)] = []
+        // State-dependent verdicts whose cause is looked for: the result, the position that failed.
+        var stateDependent: [(resultIndex: Int, position: PositionRun)] = []
+        var aloneChecks: [(resultIndex: Int, position: PositionRun)] = []
         for caseIndex in firstRun {
             let caseRuns = runs[caseIndex]!
             let testCase = cases[caseIndex]
@@ -89,18 +93,19 @@ extension Runner {
                 result.status = .stateDependent
                 result.repro = repro((bad.after.map { [$0] } ?? []) + [testCase.id])
                 results.append(result)
+                if bad.result.status.isFailure { stateDependent.append((results.count - 1, bad)) }
             } else {
                 results.append(caseRuns[0].result)
-                if order.isReordered, caseRuns[0].result.status.isFailure, let after = caseRuns[0].after {
-                    aloneChecks.append((results.count - 1, after))
+                if order.isReordered, caseRuns[0].result.status.isFailure, caseRuns[0].after != nil {
+                    aloneChecks.append((results.count - 1, caseRuns[0]))
                 }
             }
         }
 
         // A case that failed in a reordered run and passes alone depends on what ran before it.
-        for (resultIndex, after) in aloneChecks.prefix(Self.aloneCheckLimit) {
+        for (resultIndex, position) in aloneChecks.prefix(Self.aloneCheckLimit) {
             if Interruption.isRequested { break }
-            guard let testCase = cases.first(where: { $0.id == results[resultIndex].id }) else { continue }
+            let testCase = cases[executed[position.index]]
             var alone = self
             let fresh = try? freshBackend?()
             if let fresh { alone.backend = fresh } else { backend.shutDown() }
@@ -108,19 +113,67 @@ extension Runner {
             fresh?.shutDown()
             guard !result.status.isFailure && result.status != .harnessError && result.status != .interrupted
             else { continue }
-            var stateDependent = results[resultIndex]
-            stateDependent.message = "\(stateDependent.status.rawValue) after \(after): \(stateDependent.message)"
-                + ", but \(result.status.rawValue) when run alone on a fresh backend"
-            stateDependent.status = .stateDependent
-            stateDependent.repro = repro([after, testCase.id])
-            results[resultIndex] = stateDependent
+            var verdict = results[resultIndex]
+            verdict.message = "\(position.describe(sameVerdict: false)), but \(result.status.rawValue) when run "
+                + "alone on a fresh backend"
+            verdict.status = .stateDependent
+            verdict.repro = repro([position.after!, testCase.id])
+            results[resultIndex] = verdict
+            stateDependent.append((resultIndex, position))
+        }
+
+        // Which earlier case leaves the state behind: the case just before is the first suspect, but
+        // the state may be older. Suspects are tried in pairs on a fresh backend, in the order the
+        // failing runs happened, so that a culprit found once is tried first for the next case.
+        guard let freshBackend else { return results }
+        var culprits: [Int] = []
+        var budget = Self.culpritPairLimit
+        for (resultIndex, position) in stateDependent.sorted(by: { $0.position.index < $1.position.index }) {
+            let caseIndex = executed[position.index]
+            let before = executed[..<position.index]
+            var suspects: [Int] = []
+            for suspect in [before.last].compactMap({ $0 }) + culprits.filter(before.contains)
+                + before.reversed().prefix(Self.culpritWindow)
+            where suspect != caseIndex && !suspects.contains(suspect) {
+                suspects.append(suspect)
+            }
+            var culprit: Int?
+            var tried = 0
+            for suspect in suspects where budget > 0 && culprit == nil && !Interruption.isRequested {
+                budget -= 1
+                tried += 1
+                guard let fresh = try? freshBackend() else { break }
+                var pair = self
+                pair.backend = fresh
+                _ = pair.run(cases[suspect], expectedRejection: expectations[cases[suspect].id])
+                let result = pair.run(cases[caseIndex], expectedRejection: expectations[cases[caseIndex].id])
+                fresh.shutDown()
+                if result.status.isFailure { culprit = suspect }
+            }
+            var verdict = results[resultIndex]
+            if let culprit {
+                if !culprits.contains(culprit) { culprits.append(culprit) }
+                verdict.message += "; on a fresh backend it fails right after \(cases[culprit].id)"
+                verdict.repro = repro([cases[culprit].id, cases[caseIndex].id])
+            } else if tried > 0 {
+                verdict.message += "; on a fresh backend no single one of the \(tried) case(s) before it makes it "
+                    + "fail (the state builds up over several cases: rerun the order)"
+            }
+            results[resultIndex] = verdict
         }
         return results
     }
 
     /// The most failed cases of one reordered run that are run again alone (each may start a
     /// backend process).
-    public static let aloneCheckLimit = 50
+    public static let aloneCheckLimit = 200
+
+    /// How many of the cases that ran before a state-dependent run are suspects, besides the cases
+    /// found to leave state behind for another case.
+    public static let culpritWindow = 8
+
+    /// The most suspect pairs one run tries on a fresh backend (each starts a backend).
+    public static let culpritPairLimit = 400
 
     /// A command running these cases in this order on this backend.
     private func repro(_ ids: [String], extra: String = "") -> String {
@@ -156,6 +209,8 @@ extension Runner {
 
 /// The runs of one case at one position of the order.
 private struct PositionRun {
+    /// The position's index in the run's order.
+    let index: Int
     /// The case that ran just before (nil at the start of the run).
     let after: String?
     /// The first run's result.
@@ -165,7 +220,8 @@ private struct PositionRun {
     /// How a later run at this position differed from the first, if one did.
     var difference: String?
 
-    init(after: String?, result: CaseResult, fingerprint: RunFingerprint) {
+    init(index: Int, after: String?, result: CaseResult, fingerprint: RunFingerprint) {
+        self.index = index
         self.after = after
         self.result = result
         self.fingerprint = fingerprint
