@@ -143,4 +143,21 @@ struct DeterminismTests {
         }
         #expect(results.map(\.status) == [.pass, .pass], "\(results.map(\.message))")
     }
+
+    @Test("fusecheck run --twice catches mutant:stale-scratch, which a plain run passes; the JSON names the order",
+          .enabled(if: fusecheckExecutable != nil, "fusecheck not built"))
+    func commandLine() throws {
+        let cases = ["--case", "agmm:a2:fp16:ws=2:m=3:k=256:n=5:data=uniform:seed=101",
+                     "--case", "aagbmm:a3:fp16:ep=2:tp=2:E=4:C=4:H=16:M=8:shard=0:act=0:y2=1:data=uniform:seed=501"]
+        let backend = ["--backend", StaleScratchEngine.name]
+        #expect(try fusecheck(["run"] + cases + backend).status == 0)
+        let (status, output) = try fusecheck(["run"] + cases + backend + ["--twice"])
+        #expect(status == 1)
+        #expect(output.contains("STATE-DEPENDENT agmm:a2:fp16:ws=2"), "\(output)")
+        #expect(output.contains("repro: fusecheck run --case 'aagbmm:"), "\(output)")
+        let (_, json) = try fusecheck(["run"] + cases + backend + ["--shuffle-seed", "4", "--repeat", "2", "--json", "-"])
+        let report = try JSONDecoder().decode(RunReport.self, from: Data(json.utf8))
+        #expect(report.order == RunOrder(repeatCount: 2, shuffleSeed: 4))
+        #expect(try fusecheck(["run"] + cases + ["--repeat", "0"]).status == 2)
+    }
 }
