@@ -14,6 +14,10 @@ extension Runner {
     ///   backend after `shutDown()`), naming the case that ran before it;
     /// - otherwise the first run's result.
     ///
+    /// With `freshBackend`, each state-dependent case is then run on fresh backends right after
+    /// single suspects (the case just before, cases already found to leave state, the
+    /// `culpritWindow` cases before it) until one makes it fail; the repro line runs that pair.
+    ///
     /// Stops early when the run is interrupted, as `run(_:expectations:progress:)` does.
     /// `progress` sees every run: (runs done, runs in all, the run's result).
     public func run(_ cases: [Case], order: RunOrder, expectations: [String: String] = [:],
