@@ -6,7 +6,7 @@ import FuseCheckHarness
 /// catch a backend whose bits vary between calls or depend on what ran before (`RunOrder`).
 struct OrderOptions: ParsableArguments {
     @Option(name: .customLong("repeat"),
-            help: "Run each case N times back to back; different bits between the runs is a nondeterministic verdict (default 1, at most \(Self.maximumRepeat)).")
+            help: "Run each case N times back to back; different bits between the runs is a nondeterministic verdict at most \(Self.maximumRepeat).")
     var repeatCount = 1
 
     @Flag(name: .long, help: "Run the cases in a seeded random order; the seed is drawn and printed (give one with --shuffle-seed).")

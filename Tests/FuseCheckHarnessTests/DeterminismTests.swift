@@ -52,7 +52,8 @@ struct RunOrderTests {
     func arguments() {
         #expect(RunOrder().isPlain && RunOrder(repeatCount: 0).isPlain)
         #expect(RunOrder.plain.positions(caseCount: 4) == [0, 1, 2, 3])
-        #expect(RunOrder(repeatCount: 3, shuffleSeed: 5, twice: true).arguments == "--repeat 3 --shuffle-seed 5 --twice")
+        #expect(RunOrder(repeatCount: 3, shuffleSeed: 5, twice: true).arguments
+                == "--repeat 3 --shuffle-seed 5 --twice")
         #expect(!RunOrder(repeatCount: 2).isReordered && RunOrder(twice: true).isReordered)
     }
 }
@@ -104,7 +105,8 @@ struct DeterminismTests {
             // The case just before the failing run, and the case a fresh backend confirms.
             #expect(result.message.contains("fail after "), "\(result.message)")
             #expect(result.message.contains("; on a fresh backend it fails right after aagbmm:"), "\(result.message)")
-            #expect(result.repro.hasPrefix("fusecheck run --case 'aagbmm:") && result.repro.contains("--case '\(result.id)'"))
+            #expect(result.repro.hasPrefix("fusecheck run --case 'aagbmm:"))
+            #expect(result.repro.contains("--case '\(result.id)'"))
         }
     }
 
@@ -155,7 +157,8 @@ struct DeterminismTests {
         #expect(status == 1)
         #expect(output.contains("STATE-DEPENDENT agmm:a2:fp16:ws=2"), "\(output)")
         #expect(output.contains("repro: fusecheck run --case 'aagbmm:"), "\(output)")
-        let (_, json) = try fusecheck(["run"] + cases + backend + ["--shuffle-seed", "4", "--repeat", "2", "--json", "-"])
+        let (_, json) = try fusecheck(["run"] + cases + backend
+                                      + ["--shuffle-seed", "4", "--repeat", "2", "--json", "-"])
         let report = try JSONDecoder().decode(RunReport.self, from: Data(json.utf8))
         #expect(report.order == RunOrder(repeatCount: 2, shuffleSeed: 4))
         #expect(try fusecheck(["run"] + cases + ["--repeat", "0"]).status == 2)

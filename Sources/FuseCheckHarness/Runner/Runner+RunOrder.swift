@@ -93,7 +93,8 @@ extension Runner {
                 let good = caseRuns.first { $0.fingerprint != bad.fingerprint }!
                 var result = bad.result
                 let sameVerdict = bad.result.status == good.result.status
-                result.message = "\(bad.describe(sameVerdict: sameVerdict)), but \(good.describe(sameVerdict: sameVerdict))"
+                result.message = bad.describe(sameVerdict: sameVerdict) + ", but "
+                    + good.describe(sameVerdict: sameVerdict)
                 result.status = .stateDependent
                 result.repro = repro((bad.after.map { [$0] } ?? []) + [testCase.id])
                 results.append(result)
@@ -203,7 +204,8 @@ extension Runner {
                         let bits = String(a.dtype.bits(of: value), radix: 16)
                         return "0x\(bits) (\(value))"
                     }
-                    return "rank \(rank) \(name)\(a.multiIndex(index)): \(show(a.values[index])) vs \(show(b.values[index]))"
+                    return "rank \(rank) \(name)\(a.multiIndex(index)): "
+                        + "\(show(a.values[index])) vs \(show(b.values[index]))"
                 }
             }
         }
