@@ -104,7 +104,7 @@ struct DeterminismTests {
         for result in stale {
             // The case just before the failing run, and the case a fresh backend confirms.
             #expect(result.message.contains("fail after "), "\(result.message)")
-            #expect(result.message.contains("; on a fresh backend it fails right after aagbmm:"), "\(result.message)")
+            #expect(result.message.contains("; reproduced (fail) on a fresh backend right after aagbmm:"), "\(result.message)")
             #expect(result.repro.hasPrefix("fusecheck run --case 'aagbmm:"))
             #expect(result.repro.contains("--case '\(result.id)'"))
         }

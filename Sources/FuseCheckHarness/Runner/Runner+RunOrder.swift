@@ -10,13 +10,14 @@ extension Runner {
     ///   naming the first differing element (rank, output, index, both values);
     /// - `state-dependent` when runs at different positions differ (`--twice`), naming the case
     ///   that ran just before the run that failed (or differed); and, in a reordered run, when a
-    ///   case that failed passes when run alone on a fresh backend (`freshBackend`, or this
-    ///   backend after `shutDown()`), naming the case that ran before it;
+    ///   case that failed or warned does better when run alone on a fresh backend
+    ///   (`freshBackend`, or this backend after `shutDown()`), naming the case that ran before it;
     /// - otherwise the first run's result.
     ///
     /// With `freshBackend`, each state-dependent case is then run on fresh backends right after
     /// single suspects (the case just before, cases already found to leave state, the
-    /// `culpritWindow` cases before it) until one makes it fail; the repro line runs that pair.
+    /// `culpritWindow` cases before it) until one gives it the same verdict again; the repro line
+    /// runs that pair.
     ///
     /// Stops early when the run is interrupted, as `run(_:expectations:progress:)` does.
     /// `progress` sees every run: (runs done, runs in all, the run's result).
@@ -86,10 +87,10 @@ extension Runner {
                 result.repro = repro([testCase.id], extra: "--repeat \(order.repeatCount)")
                 results.append(result)
             } else if caseRuns.contains(where: { $0.fingerprint != caseRuns[0].fingerprint }) {
-                // Blame a run that failed where another passed; else the first that differs.
-                let failedWhereOnePassed = caseRuns.contains { !$0.result.status.isFailure }
-                    ? caseRuns.first { $0.result.status.isFailure } : nil
-                let bad = failedWhereOnePassed ?? caseRuns.first { $0.fingerprint != caseRuns[0].fingerprint }!
+                // Blame the run with the worst verdict; with one verdict, the first run that differs.
+                let worst = caseRuns.max { $0.result.status.severity < $1.result.status.severity }!
+                let bad = worst.result.status.severity > caseRuns.map(\.result.status.severity).min()!
+                    ? worst : caseRuns.first { $0.fingerprint != caseRuns[0].fingerprint }!
                 let good = caseRuns.first { $0.fingerprint != bad.fingerprint }!
                 var result = bad.result
                 let sameVerdict = bad.result.status == good.result.status
@@ -98,16 +99,18 @@ extension Runner {
                 result.status = .stateDependent
                 result.repro = repro((bad.after.map { [$0] } ?? []) + [testCase.id])
                 results.append(result)
-                if bad.result.status.isFailure { stateDependent.append((results.count - 1, bad)) }
+                if !sameVerdict { stateDependent.append((results.count - 1, bad)) }
             } else {
                 results.append(caseRuns[0].result)
-                if order.isReordered, caseRuns[0].result.status.isFailure, caseRuns[0].after != nil {
+                let suspicious = caseRuns[0].result.status.isFailure || caseRuns[0].result.status == .warn
+                if order.isReordered, suspicious, caseRuns[0].after != nil {
                     aloneChecks.append((results.count - 1, caseRuns[0]))
                 }
             }
         }
 
-        // A case that failed in a reordered run and passes alone depends on what ran before it.
+        // A case that failed (or warned) in a reordered run and does better alone depends on what
+        // ran before it.
         for (resultIndex, position) in aloneChecks.prefix(Self.aloneCheckLimit) {
             if Interruption.isRequested { break }
             let testCase = cases[executed[position.index]]
@@ -116,8 +119,9 @@ extension Runner {
             if let fresh { alone.backend = fresh } else { backend.shutDown() }
             let result = alone.run(testCase, expectedRejection: expectations[testCase.id])
             fresh?.shutDown()
-            guard !result.status.isFailure && result.status != .harnessError && result.status != .interrupted
-            else { continue }
+            // Better alone (a pass where the run failed or warned, a warn where it failed).
+            guard result.status != .harnessError && result.status != .interrupted,
+                  result.status.severity < position.result.status.severity else { continue }
             var verdict = results[resultIndex]
             verdict.message = "\(position.describe(sameVerdict: false)), but \(result.status.rawValue) when run "
                 + "alone on a fresh backend"
@@ -153,16 +157,17 @@ extension Runner {
                 _ = pair.run(cases[suspect], expectedRejection: expectations[cases[suspect].id])
                 let result = pair.run(cases[caseIndex], expectedRejection: expectations[cases[caseIndex].id])
                 fresh.shutDown()
-                if result.status.isFailure { culprit = suspect }
+                if result.status == position.result.status { culprit = suspect }
             }
             var verdict = results[resultIndex]
             if let culprit {
                 if !culprits.contains(culprit) { culprits.append(culprit) }
-                verdict.message += "; on a fresh backend it fails right after \(cases[culprit].id)"
+                verdict.message += "; reproduced (\(position.result.status.rawValue)) on a fresh backend right after "
+                    + cases[culprit].id
                 verdict.repro = repro([cases[culprit].id, cases[caseIndex].id])
             } else if tried > 0 {
                 verdict.message += "; on a fresh backend no single one of the \(tried) case(s) before it makes it "
-                    + "fail (the state builds up over several cases: rerun the order)"
+                    + "\(position.result.status.rawValue) (the state builds up over several cases: rerun the order)"
             }
             results[resultIndex] = verdict
         }
@@ -211,6 +216,12 @@ extension Runner {
         }
         return nil
     }
+}
+
+extension CaseStatus {
+    /// How bad a verdict is, for telling which of two runs went wrong: 0 a pass (or an expected
+    /// rejection), 1 a warning, 2 a failure; harness errors and interruptions are no verdict (0).
+    fileprivate var severity: Int { isFailure ? 2 : (self == .warn ? 1 : 0) }
 }
 
 /// The runs of one case at one position of the order.
