@@ -39,6 +39,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var budgetOptions: BudgetOptions
 
+    @OptionGroup var orderOptions: OrderOptions
+
     func run() throws {
         try budgetOptions.apply()
         try reportOptions.checkLocations()
@@ -47,10 +49,15 @@ struct RunCommand: ParsableCommand {
         defer { shutDown(backend) }
         let runner = Runner(backend: backend, criterion: reportOptions.criterion,
                             reproBackendArguments: backendOptions.reproArguments)
+        let order = orderOptions.makeOrder()
         // strict: ReportOptions.strict once --strict lands.
         let report = try expectationsOptions.run(cases, backend: backend.name, strict: false) { cases in
-            execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
-                    criterion: reportOptions.criterion)
+            order.isPlain
+                ? execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
+                          criterion: reportOptions.criterion)
+                : execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
+                          criterion: reportOptions.criterion, order: order, freshBackend: backendOptions.make,
+                          say: textPrinter(reportOnStandardOutput: reportOptions.reportOnStandardOutput))
         }
         try finish(report, options: reportOptions)
     }

@@ -13,9 +13,11 @@ public enum BackendCatalog {
         BuiltInEngines.names.contains("pipelined") ? "pipelined" : "reference"
     }
 
-    /// Every name `backend(named:)` accepts.
+    /// Every name `backend(named:)` accepts. `mutant:stale-scratch` is not in `mutants`: only a
+    /// reordered run (`--twice`, `--shuffle`) catches it, and the self-test runs in suite order.
     public static var names: [String] {
-        BuiltInEngines.names + CorrectVariants.all.map(\.name) + mutants.map(\.name) + [TrappingEngine.name]
+        BuiltInEngines.names + CorrectVariants.all.map(\.name) + mutants.map(\.name)
+            + [StaleScratchEngine.name, TrappingEngine.name]
     }
 
     /// The engine behind the backend with this name.
@@ -23,6 +25,7 @@ public enum BackendCatalog {
         if let variant = CorrectVariants.all.first(where: { $0.name == name }) { return variant }
         if let mutant = mutants.first(where: { $0.name == name }) { return mutant }
         if name == TrappingEngine.name { return TrappingEngine() }
+        if name == StaleScratchEngine.name { return StaleScratchEngine() }
         if BuiltInEngines.names.contains(name) { return try BuiltInEngines.engine(named: name) }
         throw HarnessError("unknown backend \"\(name)\"; known: \(names.joined(separator: ", "))")
     }

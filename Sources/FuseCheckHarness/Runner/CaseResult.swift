@@ -19,6 +19,10 @@ public enum CaseStatus: String, Sendable, Codable, CaseIterable {
     case protocolError = "protocol-error"
     /// The backend's output files were missing, malformed, of the wrong shape or dtype.
     case badOutput = "bad-output"
+    /// The backend gave different bits for the same case in repeated runs (`--repeat`).
+    case nondeterministic
+    /// The case's result depends on the cases that ran before it (`--shuffle`, `--twice`).
+    case stateDependent = "state-dependent"
     /// The harness could not run the case (a malformed case): not a verdict on the backend.
     case harnessError = "harness-error"
     /// The run was stopped (SIGINT, SIGTERM) while the case ran: no verdict.

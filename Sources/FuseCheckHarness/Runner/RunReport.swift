@@ -15,6 +15,9 @@ public struct RunReport: Sendable, Codable {
     public var interruptedBy: String?
     /// What the backend's expectations file (`--expectations`) did to the run, or nil without one.
     public var expectations: ExpectationsSummary?
+    /// How the run went through its cases (`--repeat`, `--shuffle`, `--twice`), or nil for the
+    /// suite's order with each case once.
+    public var order: RunOrder?
 
     public init(suite: String, backend: String, criterion: String, seconds: Double, results: [CaseResult],
                 interruptedBy: String? = nil) {

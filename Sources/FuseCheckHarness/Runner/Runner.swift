@@ -12,7 +12,7 @@ public struct Golden: Sendable {
 /// Runs cases on a backend and judges them against the reference.
 public struct Runner: Sendable {
     /// The implementation under test.
-    public let backend: any Backend
+    public var backend: any Backend
     /// How outputs are compared.
     public var comparator: Comparator
     /// How the repro line names the backend (`--backend pipelined`, `--backend-cmd '...'`).
