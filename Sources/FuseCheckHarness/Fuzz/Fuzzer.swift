@@ -21,6 +21,8 @@ public struct FuzzOptions: Sendable {
     public var findingNotWritten: (@Sendable (_ signature: String, _ error: String) -> Void)?
     /// How many shrinking runs one finding may take.
     public var shrinkLimit = 400
+    /// Whether implementation-defined behaviours (numerics-profile P1) are failures (`--strict`).
+    public var strict = false
 
     public init() {}
 }
@@ -80,7 +82,7 @@ public enum Fuzzer {
         let deadline = options.seconds.map { start.addingTimeInterval($0) }
 
         DispatchQueue.concurrentPerform(iterations: backends.count) { job in
-            let runner = Runner(backend: backends[job],
+            let runner = Runner(backend: backends[job], strict: options.strict,
                                 reproBackendArguments: reproBackendArguments ?? "--backend '\(backendName)'")
             while !Interruption.isRequested, let k = state.claim(limit: options.cases, deadline: deadline) {
                 let index = options.shard + k * options.shards

@@ -46,11 +46,16 @@ public struct CaseResult: Sendable, Codable, Equatable {
     /// The constraint ids a built-in engine rejected with, or the message of an external one.
     public var rejection: String?
     public var outputs: [OutputReport]
-    /// One line saying what is wrong (empty on pass).
+    /// One line saying what is wrong (empty on a pass without implementation-defined behaviour,
+    /// which a pass notes here too).
     public var message: String
     /// The backend's standard error for this case, if it had any.
     public var stderr: String?
     /// A command that reruns just this case.
     public var repro: String
     public var seconds: Double
+    /// Elements that showed an implementation-defined behaviour (numerics-profile P1), summed over
+    /// outputs by `ImplementationDefinedBehaviour` raw value; nil when none did. Allowed by default
+    /// (the case keeps its `pass` or `warn`); under `--strict` the case fails.
+    public var implementationDefined: [String: Int]?
 }
