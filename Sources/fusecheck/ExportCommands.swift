@@ -52,7 +52,7 @@ struct CheckCommand: ParsableCommand {
         try reportOptions.checkLocations()
         let (header, entries) = try CaseExport.read(directory)
         let backend = try ExportedOutcomesBackend(directory: directory)
-        let runner = Runner(backend: backend, criterion: reportOptions.criterion,
+        let runner = Runner(backend: backend, criterion: reportOptions.criterion, strict: reportOptions.strict,
                             reproBackendArguments: "(offline: rerun your backend on \(directory)/\(CaseExport.casesFolder))")
         var expectations: [String: String] = [:]
         for entry in entries {
