@@ -11,7 +11,8 @@ import FuseCheckOps
 /// itself shows the behaviour could arise:
 ///
 /// - `activationOfInfinity`: an activated output is NaN where the golden's fp32 pre-activation t
-///   is ±inf (the golden has the limit; `x*sigmoid(x)` and `0.5*x*(1+tanh(.))` give inf·0).
+///   is ±inf (the golden has the limit; `x*sigmoid(x)` and `0.5*x*(1+tanh(.))` give inf·0). An
+///   element that a flush would explain too (its pre-activation inf * subnormal) counts here.
 /// - `subnormalsFlushed`: the element is acceptable (within the warn bound, or the same special
 ///   value) against the golden recomputed on the inputs with every subnormal of T read as zero
 ///   (DAZ), under that recomputation's own gauge; or it is ±0 where the golden, or that
