@@ -13,9 +13,9 @@ import FuseCheckOps
 /// - `activationOfInfinity`: an activated output is NaN where the golden's fp32 pre-activation t
 ///   is ±inf (the golden has the limit; `x*sigmoid(x)` and `0.5*x*(1+tanh(.))` give inf·0). An
 ///   element that a flush would explain too (its pre-activation inf * subnormal) counts here.
-/// - `subnormalsFlushed`: the element is acceptable (within the warn bound, or the same special
-///   value) against the golden recomputed on the inputs with every subnormal of T read as zero
-///   (DAZ), under that recomputation's own gauge; or it is ±0 where the golden, or that
+/// - `subnormalsFlushed`: where the golden recomputed on the inputs with every subnormal of T read
+///   as zero (DAZ) differs from the golden, the element is acceptable against the recomputation
+///   (within the warn bound of its own gauge, or the same special value); or it is ±0 where the golden, or that
 ///   recomputation, is a subnormal of T (FTZ). This covers `inf * subnormal` turned into
 ///   `inf * 0 = NaN` inside the matmul, and nothing that needs any other input changed.
 /// - `signOfExactZero`: ±0 where the golden is the other zero and the element is an exact zero,
