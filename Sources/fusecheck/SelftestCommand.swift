@@ -42,11 +42,12 @@ struct SelftestCommand: ParsableCommand {
                 print("  NOT CAUGHT  \(name)")
             }
         }
-        print(strict ? "correct variants (none may fail; under --strict the implementation-defined ones must be flagged):"
+        print(strict ? "correct variants (none may fail; under --strict the P1 variants must be flagged):"
                      : "correct variants (none may fail):")
         for (name, failures, warnings) in report.variants {
             let status = report.variantPassed(name) ? (failures.isEmpty ? "ok        " : "flagged   ") : "FAILED    "
-            var line = "  \(status)  \(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(failures.count) failed, \(warnings) warned"
+            let padded = name.padding(toLength: 28, withPad: " ", startingAt: 0)
+            var line = "  \(status)  \(padded) \(failures.count) failed, \(warnings) warned"
             let behaviours = report.implementationDefined[name] ?? [:]
             if !behaviours.isEmpty {
                 line += "; implementation-defined in " + behaviours.keys.sorted().map { key in

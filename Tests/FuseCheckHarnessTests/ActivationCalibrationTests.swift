@@ -13,7 +13,8 @@ struct ActivationCalibrationTests {
     static let grid = (-3072...1536).map { Double($0) / 128 }
 
     /// The bound of an element of a smoke-sized case (G = 4, 17 terms), with or without E_fp32.
-    static func bound(_ activation: ActivationType, _ t: Double, _ dtype: DType, withFloat32Term: Bool = true) -> Double {
+    static func bound(_ activation: ActivationType, _ t: Double, _ dtype: DType,
+                      withFloat32Term: Bool = true) -> Double {
         let y = activation.apply(t)
         let full = TolerancePolicy().activatedBound(activation: activation, preActivation: t, expected: y, gauge: 4,
                                                     bias: 0, terms: 17, dtype: dtype, probabilistic: false)
@@ -59,9 +60,11 @@ struct ActivationCalibrationTests {
             for t in Self.grid {
                 let difference = abs(wrong(t) - activation.apply(t))
                 margin = max(margin, difference / Self.bound(activation, t, dtype))
-                marginWithout = max(marginWithout, difference / Self.bound(activation, t, dtype, withFloat32Term: false))
+                let boundWithout = Self.bound(activation, t, dtype, withFloat32Term: false)
+                marginWithout = max(marginWithout, difference / boundWithout)
                 if abs(t) >= 0.5 && abs(t) <= 4 {
-                    termMargin = min(termMargin, difference / TolerancePolicy.float32Evaluation(activation, preActivation: t))
+                    let term = TolerancePolicy.float32Evaluation(activation, preActivation: t)
+                    termMargin = min(termMargin, difference / term)
                 }
             }
             // The wrong formula exceeds the bound over 100-fold somewhere, and on |t| in [0.5, 4],

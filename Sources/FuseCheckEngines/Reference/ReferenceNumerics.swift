@@ -149,7 +149,8 @@ extension ReferenceNumerics {
     /// A matmul operand as the multiplier reads it: subnormals of its type as zero under DAZ.
     func matmulOperand(_ tensor: Tensor) -> Tensor {
         guard subnormals == .flushed else { return tensor }
-        return Tensor(dtype: tensor.dtype, shape: tensor.shape, values: tensor.values.map(tensor.dtype.flushingSubnormal))
+        return Tensor(dtype: tensor.dtype, shape: tensor.shape,
+                      values: tensor.values.map(tensor.dtype.flushingSubnormal))
     }
 
     /// The same for a right operand in its storage order.

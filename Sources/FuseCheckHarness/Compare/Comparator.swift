@@ -118,7 +118,8 @@ public struct Comparator: Sendable {
         return OutputReport(name: slot.name, method: "bit-exact", verdict: mismatches == 0 ? .pass : .fail,
                             elements: elements, failures: mismatches, warnings: 0, worst: first,
                             maxAbsoluteError: maxAbsolute, maxRelativeError: maxRelative, ulpHistogram: histogram,
-                            message: message, implementationDefined: implementationDefined.isEmpty ? nil : implementationDefined)
+                            message: message,
+                            implementationDefined: implementationDefined.isEmpty ? nil : implementationDefined)
     }
 
     // MARK: Tolerance
