@@ -146,8 +146,9 @@ public struct RunReport: Sendable, Codable {
                 xml += "    </testcase>\n"
             } else if result.status == .harnessError {
                 xml += ">\n      <error type=\"harness-error\" message=\"\(escape(result.message))\"/>\n    </testcase>\n"
-            } else if result.status == .warn {
-                xml += ">\n      <system-out>\(escape("warn: \(result.message)"))</system-out>\n    </testcase>\n"
+            } else if result.status == .warn || result.implementationDefined != nil {
+                let label = result.status == .warn ? "warn" : "pass"
+                xml += ">\n      <system-out>\(escape("\(label): \(result.message)"))</system-out>\n    </testcase>\n"
             } else {
                 xml += "/>\n"
             }
