@@ -16,6 +16,12 @@ struct ExpectationsOptions: ParsableArguments {
         try expectations.map(Expectations.load(path:))
     }
 
+    /// The implementation-defined behaviours the file allows (reported, never failed, even
+    /// under `--strict`); none without a file.
+    func allowedBehaviours() throws -> Set<ImplementationDefinedBehaviour> {
+        Set(try load()?.allow.compactMap(ImplementationDefinedBehaviour.init(rawValue:)) ?? [])
+    }
+
     /// Runs `cases` through `execute` with the file applied: skipped cases are not run and are
     /// reported as `skipped`, failures the file expects become `expected-failure`, stale entries
     /// give `unexpected-pass` (failures with `strict`). Without a file, just `execute(cases)`.

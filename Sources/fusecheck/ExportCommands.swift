@@ -54,14 +54,15 @@ struct CheckCommand: ParsableCommand {
         try reportOptions.checkLocations()
         let (header, entries) = try CaseExport.read(directory)
         let backend = try ExportedOutcomesBackend(directory: directory)
-        let runner = Runner(backend: backend, criterion: reportOptions.criterion,
+        var runner = Runner(backend: backend, criterion: reportOptions.criterion, strict: reportOptions.strict,
                             reproBackendArguments: "(offline: rerun your backend on \(directory)/\(CaseExport.casesFolder))")
+        runner.comparator.allowed = try expectationsOptions.allowedBehaviours()
         var expectations: [String: String] = [:]
         for entry in entries {
             if let rejected = entry.record.rejected, rejected.count == 1 { expectations[entry.testCase.id] = rejected[0] }
         }
-        // strict: ReportOptions.strict once --strict lands.
-        let report = try expectationsOptions.run(entries.map(\.testCase), backend: backend.name, strict: false) {
+        let report = try expectationsOptions.run(entries.map(\.testCase), backend: backend.name,
+                                                 strict: reportOptions.strict) {
             execute(runner: runner, suiteName: header.suite, cases: $0, expectations: expectations,
                     criterion: reportOptions.criterion)
         }

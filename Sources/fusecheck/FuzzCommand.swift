@@ -43,6 +43,9 @@ struct FuzzCommand: ParsableCommand {
             help: "The most multiply-adds one case may cost over the whole world.")
     var budget = RandomCases.defaultBudget
 
+    @Flag(name: .long, help: "Fail implementation-defined behaviours (activation of ±inf giving NaN, flushed subnormals, the sign of an exact zero) instead of allowing them.")
+    var strict = false
+
     @Option(name: .long, help: "Write the summary as JSON to this path (- for standard output).")
     var json: String?
 
@@ -83,6 +86,7 @@ struct FuzzCommand: ParsableCommand {
         options.cases = cases
         options.jobs = jobs
         options.budget = budget
+        options.strict = strict
         options.findingsFolder = findings
         options.expectations = try expectationsOptions.load()
         let onTerminal = isatty(STDERR_FILENO) != 0  // then the message starts below the progress line

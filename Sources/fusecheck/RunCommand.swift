@@ -47,11 +47,11 @@ struct RunCommand: ParsableCommand {
         let (suiteName, cases, expectations) = try selectCases()
         let backend = try backendOptions.make()
         defer { shutDown(backend) }
-        let runner = Runner(backend: backend, criterion: reportOptions.criterion,
+        var runner = Runner(backend: backend, criterion: reportOptions.criterion, strict: reportOptions.strict,
                             reproBackendArguments: backendOptions.reproArguments)
+        runner.comparator.allowed = try expectationsOptions.allowedBehaviours()
         let order = orderOptions.makeOrder()
-        // strict: ReportOptions.strict once --strict lands.
-        let report = try expectationsOptions.run(cases, backend: backend.name, strict: false) { cases in
+        let report = try expectationsOptions.run(cases, backend: backend.name, strict: reportOptions.strict) { cases in
             order.isPlain
                 ? execute(runner: runner, suiteName: suiteName, cases: cases, expectations: expectations,
                           criterion: reportOptions.criterion)
@@ -87,6 +87,9 @@ struct RunCommand: ParsableCommand {
 struct ReportOptions: ParsableArguments {
     @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
     var criterion: Criterion = .fusecheck
+
+    @Flag(name: .long, help: "Fail implementation-defined behaviours (activation of ±inf giving NaN, flushed subnormals, the sign of an exact zero) instead of reporting them.")
+    var strict = false
 
     @Option(name: .long, help: "Write the full report as JSON to this path (- for standard output).")
     var json: String?
@@ -127,7 +130,7 @@ func execute(runner: Runner, suiteName: String, cases: [Case], expectations: [St
     // removed before the report of the cases done is written.
     if Interruption.isRequested { runner.backend.shutDown() }
     return RunReport(suite: suiteName, backend: runner.backend.name, criterion: criterion.rawValue,
-                     seconds: Date().timeIntervalSince(start), results: results,
+                     strict: runner.comparator.strict, seconds: Date().timeIntervalSince(start), results: results,
                      interruptedBy: Interruption.signalName)
 }
 
@@ -146,6 +149,7 @@ func finish(_ report: RunReport, options: ReportOptions) throws {
     }
     if problems.count > 50 { say("... and \(problems.count - 50) more (see --json)") }
     say(report.summaryTable())
+    for line in report.implementationDefinedSummary() { say(line) }
     let counts = report.counts
     let parts = CaseStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
     say(String(format: "%d cases in %.1f s on %@ (criterion %@): %@", report.results.count, report.seconds,

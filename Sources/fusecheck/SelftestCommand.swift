@@ -12,6 +12,9 @@ struct SelftestCommand: ParsableCommand {
     @Option(name: .long, help: "The pass criterion: \(Criterion.allCases.map(\.rawValue).joined(separator: ", ")).")
     var criterion: Criterion = .fusecheck
 
+    @Flag(name: .long, help: "Run the variants with implementation-defined behaviours as failures: the variants that show them must then be flagged, the others still pass.")
+    var strict = false
+
     @OptionGroup var layoutOptions: LayoutOptions
 
     @Flag(name: .customLong("in-process"), help: "Run the variants and mutants inside the harness process instead of a worker process (also FUSECHECK_IN_PROCESS=1).")
@@ -24,7 +27,7 @@ struct SelftestCommand: ParsableCommand {
         var stage = ""
         let start = Date()
         let workerCommand = EngineIsolation.workerCommand(inProcess: inProcess)
-        let report = try SelfTest.run(suites: suites, criterion: criterion, makeBackend: {
+        let report = try SelfTest.run(suites: suites, criterion: criterion, strict: strict, makeBackend: {
             try BackendCatalog.backend(named: $0, workerCommand: workerCommand)
         }) { name, done, total in
             if name != stage { stage = name }
@@ -39,17 +42,26 @@ struct SelftestCommand: ParsableCommand {
                 print("  NOT CAUGHT  \(name)")
             }
         }
-        print("correct variants (none may fail):")
+        print(strict ? "correct variants (none may fail; under --strict the P1 variants must be flagged):"
+                     : "correct variants (none may fail):")
         for (name, failures, warnings) in report.variants {
-            let status = failures.isEmpty ? "ok        " : "FAILED    "
-            print("  \(status)  \(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(failures.count) failed, \(warnings) warned")
+            let status = report.variantPassed(name) ? (failures.isEmpty ? "ok        " : "flagged   ") : "FAILED    "
+            let padded = name.padding(toLength: 28, withPad: " ", startingAt: 0)
+            var line = "  \(status)  \(padded) \(failures.count) failed, \(warnings) warned"
+            let behaviours = report.implementationDefined[name] ?? [:]
+            if !behaviours.isEmpty {
+                line += "; implementation-defined in " + behaviours.keys.sorted().map { key in
+                    "\(behaviours[key]!) case(s): \(ImplementationDefinedBehaviour(rawValue: key)?.wording ?? key)"
+                }.joined(separator: ", ")
+            }
+            print(line)
             for failure in failures.prefix(3) {
                 print("              \(failure.id): \(failure.message.prefix(160))")
             }
         }
         let caught = report.mutants.filter { $0.caughtBy != nil }.count
-        print(String(format: "selftest: %d of %d mutants caught, %d of %d variants clean (%.1f s)", caught,
-                     report.mutants.count, report.variants.filter { $0.failures.isEmpty }.count,
+        print(String(format: "selftest: %d of %d mutants caught, %d of %d variants as expected (%.1f s)", caught,
+                     report.mutants.count, report.variants.filter { report.variantPassed($0.name) }.count,
                      report.variants.count, Date().timeIntervalSince(start)))
         if !report.passed { throw ExitStatus.checkFailed }
     }

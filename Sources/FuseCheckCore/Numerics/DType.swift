@@ -41,6 +41,17 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
     /// Unit roundoff u = 2^-p of round-to-nearest.
     public var unitRoundoff: Double { Double(sign: .plus, exponent: -precision, significand: 1) }
 
+    /// The smallest positive normal value: 2^-14 (fp16); 2^-126 (bf16 and fp32, which share
+    /// their exponent range). Below it lie the subnormals that DAZ/FTZ hardware reads or writes as zero.
+    public var smallestNormal: Float { self == .float16 ? 0x1p-14 : Float.leastNormalMagnitude }
+
+    /// `value` with a subnormal of this type replaced by a zero of its sign (DAZ on reading, FTZ
+    /// on writing); every other value unchanged.
+    @inlinable
+    public func flushingSubnormal(_ value: Float) -> Float {
+        value != 0 && abs(value) < smallestNormal ? (value.sign == .minus ? -0.0 : 0) : value
+    }
+
     /// The code stored in a digest header; stable across layout versions.
     public var digestCode: UInt8 {
         switch self {

@@ -65,6 +65,37 @@ extension ActivationType {
         }
     }
 
+    /// The activation as deep-learning frameworks write it, evaluated in fp32 with no special
+    /// case at ±infinity (numerics-profile P1; PyTorch and JAX/XLA on CPU):
+    ///
+    /// ```
+    /// GELU      0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    /// SiLU      x sigmoid(x),  sigmoid(x) = 0.5 + 0.5 tanh(x/2)    (XLA's logistic expansion)
+    /// ReLU      max(x, 0), NaN propagated
+    /// FastGELU  x / (1 + exp(-1.702 |x|)) exp(0.851 (x - |x|))    (the stable form)
+    /// ```
+    ///
+    /// `1 + tanh(.)` cancels in the deep negative tail (GELU(-4) is off by about u_fp32 |x|, and
+    /// comes out as 0 where tanh rounds to -1), and the formulas give inf·0 = NaN at -inf (GELU,
+    /// SiLU) and at ±inf (FastGELU: inf - inf, inf·0). Both are implementation-defined, not bugs.
+    public func applyStandardFloat32(_ x: Float) -> Float {
+        switch self {
+        case .none:
+            return x
+        case .gelu:
+            let inner = Float(Self.geluScale / 2) * (x + Float(Self.geluCubic) * x * x * x)
+            return 0.5 * x * (1 + tanhf(inner))
+        case .silu:
+            return x * (0.5 + 0.5 * tanhf(0.5 * x))
+        case .relu:
+            return x.isNaN ? x : max(x, 0)
+        case .fastGelu:
+            let magnitude = abs(x)
+            return x / (1 + expf(Float(-Self.fastGeluScale) * magnitude))
+                * expf(Float(Self.fastGeluScale / 2) * (x - magnitude))
+        }
+    }
+
     /// The limit at ±infinity (+inf, and -0 or 0 for ReLU at -inf); nil for finite x or no activation.
     private func limit<T: BinaryFloatingPoint>(at x: T) -> T? {
         guard x.isInfinite && self != .none else { return nil }

@@ -42,7 +42,8 @@ public struct ReferenceEngine: Engine {
         let violations = call.violations()
         guard violations.isEmpty else { return .rejected(violations) }
         try call.checkInputs(inputs)
-        return .completed(call.referenceOutputs(inputs: inputs, numerics: numerics))
+        return .completed(numerics.writingOutputs(call.referenceOutputs(inputs: inputs, numerics: numerics),
+                                                  slots: call.outputSlots))
     }
 
     /// The golden outputs of a valid call with checked inputs.

@@ -70,23 +70,48 @@ public struct ReferenceNumerics: Sendable, Hashable {
         case tpMajor
     }
 
+    /// How the activation is evaluated (ideal epilogue).
+    public enum ActivationEvaluation: String, Sendable, Hashable {
+        /// In Double on the fp32 t, limits at ±inf, rounded once (the golden).
+        case double
+        /// The standard formulas in fp32 as frameworks write them, with no special case at ±inf
+        /// (`ActivationType.applyStandardFloat32`): NaN at -inf for GELU and SiLU, at ±inf for
+        /// FastGELU, and cancellation in the deep negative tail (a valid variant, numerics-profile P1).
+        case standardFloat32
+    }
+
+    /// How subnormals are treated.
+    public enum Subnormals: String, Sendable, Hashable {
+        /// Gradual underflow (the golden).
+        case gradual
+        /// DAZ: the matmul operands and the bias read subnormals of T as zero; FTZ: the fp32
+        /// accumulator and every computed output write subnormals as zero (a valid variant,
+        /// numerics-profile P1: XLA on CPU, many accelerator units). Data movement is untouched.
+        case flushed
+    }
+
     public var epilogue: Epilogue
     public var accumulation: Accumulation
     public var rounding: Rounding
     public var bias: BiasMode
     public var activationFault: ActivationFault
     public var shardOneOrder: ShardOneOrder
+    public var activationEvaluation: ActivationEvaluation
+    public var subnormals: Subnormals
 
     /// The golden settings, or a variant of them.
     public init(epilogue: Epilogue = .ideal, accumulation: Accumulation = .fp32, rounding: Rounding = .nearestEven,
                 bias: BiasMode = .once, activationFault: ActivationFault = .none,
-                shardOneOrder: ShardOneOrder = .epSourceMajor) {
+                shardOneOrder: ShardOneOrder = .epSourceMajor, activationEvaluation: ActivationEvaluation = .double,
+                subnormals: Subnormals = .gradual) {
         self.epilogue = epilogue
         self.accumulation = accumulation
         self.rounding = rounding
         self.bias = bias
         self.activationFault = activationFault
         self.shardOneOrder = shardOneOrder
+        self.activationEvaluation = activationEvaluation
+        self.subnormals = subnormals
     }
 
     /// The golden (spec §3).
@@ -100,17 +125,57 @@ public struct ReferenceNumerics: Sendable, Hashable {
         case (.fastGeluUnitSlope, .fastGelu):
             return ActivationType.silu.apply(t)  // x / (1 + exp(-1.0 x)) is SiLU
         default:
-            return activation.apply(t)
+            switch activationEvaluation {
+            case .double: return activation.apply(t)
+            case .standardFloat32: return Double(activation.applyStandardFloat32(Float(t)))
+            }
         }
     }
 
-    /// The bias as this setting applies it (nil when there is none or it is ignored).
-    func effectiveBias(_ value: Float?) -> Float? {
-        guard let value else { return nil }
+    /// The bias as this setting applies it (nil when there is none or it is ignored), read as
+    /// zero when it is a subnormal of `dtype` and subnormals are flushed.
+    func effectiveBias(_ value: Float?, dtype: DType) -> Float? {
+        guard var value else { return nil }
+        if subnormals == .flushed { value = dtype.flushingSubnormal(value) }
         switch bias {
         case .once: return value
         case .ignored: return nil
         case .twice: return value + value
         }
+    }
+}
+
+extension ReferenceNumerics {
+    /// A matmul operand as the multiplier reads it: subnormals of its type as zero under DAZ.
+    func matmulOperand(_ tensor: Tensor) -> Tensor {
+        guard subnormals == .flushed else { return tensor }
+        return Tensor(dtype: tensor.dtype, shape: tensor.shape,
+                      values: tensor.values.map(tensor.dtype.flushingSubnormal))
+    }
+
+    /// The same for a right operand in its storage order.
+    func matmulOperand(_ operand: StoredOperand) -> StoredOperand {
+        guard subnormals == .flushed else { return operand }
+        return StoredOperand(matmulOperand(operand.tensor), isTransposed: operand.isTransposed)
+    }
+
+    /// fp32 accumulators as the kernel writes them: fp32 subnormals as zero under FTZ.
+    func accumulators(_ values: [Float]) -> [Float] {
+        guard subnormals == .flushed else { return values }
+        return values.map(DType.float32.flushingSubnormal)
+    }
+
+    /// Every computed output (not data movement) with subnormals of T written as zero under FTZ.
+    func writingOutputs(_ outputs: WorldTensors, slots: [TensorSlot]) -> WorldTensors {
+        guard subnormals == .flushed else { return outputs }
+        var flushed = outputs
+        for rank in 0..<outputs.rankCount {
+            for slot in slots where slot.kind?.isComputed == true {
+                guard let tensor = outputs[rank, slot.name] else { continue }
+                flushed[rank, slot.name] = Tensor(dtype: tensor.dtype, shape: tensor.shape,
+                                                  values: tensor.values.map(tensor.dtype.flushingSubnormal))
+            }
+        }
+        return flushed
     }
 }

@@ -7,5 +7,12 @@ public enum CorrectVariants {
         ReferenceEngine(numerics: ReferenceNumerics(accumulation: .splitK(4)), name: "variant:split-k"),
         ReferenceEngine(numerics: ReferenceNumerics(accumulation: .fp64), name: "variant:fp64-accumulation"),
         ReferenceEngine(numerics: ReferenceNumerics(rounding: .halfAwayFromZero), name: "variant:round-half-away"),
+        // numerics-profile P1: implementation-defined behaviours, allowed by default, flagged by --strict.
+        ReferenceEngine(numerics: ReferenceNumerics(activationEvaluation: .standardFloat32), name: "variant:framework"),
+        ReferenceEngine(numerics: ReferenceNumerics(subnormals: .flushed), name: "variant:flush"),
     ]
+
+    /// The variants that show implementation-defined behaviours (numerics-profile P1): they pass by
+    /// default, and a strict comparison must flag them.
+    public static let implementationDefinedNames: Set<String> = ["variant:framework", "variant:flush"]
 }

@@ -12,19 +12,34 @@ import FuseCheckOps
 ///   the mean-signed-error test, and the vendor criteria alongside.
 /// - NaN matches NaN only; inf matches inf of the same sign (or a finite value of that sign within
 ///   the bound of T's overflow threshold); a missing output or one of the wrong shape or dtype fails.
+/// - The implementation-defined behaviours of numerics-profile P1 (`ImplementationDefinedBehaviour`)
+///   are recognized per element, counted in `OutputReport.implementationDefined`, and pass unless
+///   `strict`.
 public struct Comparator: Sendable {
     public var policy = TolerancePolicy()
     /// Which criterion decides the verdict of tolerance comparisons.
     public var criterion: Criterion
+    /// Whether implementation-defined behaviours fail (`--strict`) instead of being reported.
+    public var strict: Bool
+    /// Implementation-defined behaviours a backend's expectations file allows: reported, never
+    /// failed, even under `--strict`.
+    public var allowed: Set<ImplementationDefinedBehaviour> = []
+
+    /// Whether an element showing `behaviour` fails.
+    func fails(_ behaviour: ImplementationDefinedBehaviour) -> Bool { strict && !allowed.contains(behaviour) }
     /// Smallest number of elements for the mean-signed-error test.
     public static let meanTestMinimum = 32
 
-    public init(criterion: Criterion = .fusecheck) { self.criterion = criterion }
+    public init(criterion: Criterion = .fusecheck, strict: Bool = false) {
+        self.criterion = criterion
+        self.strict = strict
+    }
 
     /// Compares every output slot of the call.
     public func compare(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors,
                         expected: WorldTensors, gauge: ReferenceGauge, got: WorldTensors) -> [OutputReport] {
-        call.outputSlots.map { slot in
+        let flushed = FlushedGolden(call: call, inputs: inputs)
+        return call.outputSlots.map { slot in
             if let problem = shapeProblem(slot, call: call, got: got) {
                 return OutputReport(name: slot.name, method: "shape", verdict: .fail, elements: 0, failures: 1,
                                     warnings: 0, worst: nil, maxAbsoluteError: .infinity, maxRelativeError: .infinity,
@@ -35,7 +50,7 @@ public struct Comparator: Sendable {
                 return bitExact(slot, testCase: testCase, call: call, inputs: inputs, expected: expected, got: got,
                                 zerosEqual: slot.kind != .dataMovement)
             }
-            return tolerance(slot, call: call, expected: expected, gauge: gauge, got: got)
+            return tolerance(slot, call: call, expected: expected, gauge: gauge, flushed: flushed, got: got)
         }
     }
 
@@ -66,13 +81,19 @@ public struct Comparator: Sendable {
         var maxAbsolute = 0.0
         var maxRelative = 0.0
         var histogram: [String: Int] = [:]
+        var implementationDefined: [String: Int] = [:]
         for rank in 0..<call.rankCount {
             let want = expected[rank, slot.name]!
             let have = got[rank, slot.name]!
             elements += want.count
             for index in 0..<want.count {
                 let (e, a) = (want.values[index], have.values[index])
-                let same = (e.isNaN && a.isNaN) || dtype.bits(of: e) == dtype.bits(of: a) || (zerosEqual && e == 0 && a == 0)
+                var same = (e.isNaN && a.isNaN) || dtype.bits(of: e) == dtype.bits(of: a)
+                if !same, zerosEqual, e == 0, a == 0 {
+                    // Every zero of an exact-data matmul is an exact zero: its sign is the seed's.
+                    implementationDefined[ImplementationDefinedBehaviour.signOfExactZero.rawValue, default: 0] += 1
+                    same = !fails(.signOfExactZero)
+                }
                 guard !same else { histogram["0", default: 0] += 1; continue }
                 mismatches += 1
                 if e.isFinite && a.isFinite {
@@ -97,16 +118,20 @@ public struct Comparator: Sendable {
                                                       call: call)
             }
         }
+        if !implementationDefined.isEmpty {
+            message += (message.isEmpty ? "" : "; ") + implementationDefinedNote(implementationDefined)
+        }
         return OutputReport(name: slot.name, method: "bit-exact", verdict: mismatches == 0 ? .pass : .fail,
                             elements: elements, failures: mismatches, warnings: 0, worst: first,
                             maxAbsoluteError: maxAbsolute, maxRelativeError: maxRelative, ulpHistogram: histogram,
-                            message: message)
+                            message: message,
+                            implementationDefined: implementationDefined.isEmpty ? nil : implementationDefined)
     }
 
     // MARK: Tolerance
 
     private func tolerance(_ slot: TensorSlot, call: any HarnessCall, expected: WorldTensors,
-                           gauge: ReferenceGauge, got: WorldTensors) -> OutputReport {
+                           gauge: ReferenceGauge, flushed: FlushedGolden, got: WorldTensors) -> OutputReport {
         let dtype = slot.spec.dtype
         let activation = slot.kind?.activation ?? .none
         var failures = 0, warnings = 0, elements = 0
@@ -114,9 +139,14 @@ public struct Comparator: Sendable {
         var worstRatio = -1.0
         var maxAbsolute = 0.0, maxRelative = 0.0
         var histogram: [String: Int] = [:]
-        var signedSum = 0.0, signedSquares = 0.0, signedCount = 0
+        var signedSum = 0.0, signedCount = 0
+        var signedSquares = 0.0
         var allGot: [Float] = [], allExpected: [Float] = []
+        // Elements the comparator accepts although they differ (a special value at T's overflow
+        // threshold, an allowed implementation-defined behaviour): the vendor criteria count them as exact.
+        var accepted: [Bool] = []
         var firstSpecialMismatch: ElementReport?
+        var implementationDefined: [String: Int] = [:]
 
         for rank in 0..<call.rankCount {
             let want = expected[rank, slot.name]!
@@ -131,62 +161,88 @@ public struct Comparator: Sendable {
                                     message: "FuseCheck has no gauge for \(slot.name) on rank \(rank): no bound "
                                         + "can be computed (an operator bug in the harness, not the backend's)")
             }
-            let preActivation = gauge.preActivation[rank, slot.name]
-            let biasValues = gauge.bias[rank, slot.name]
             elements += want.count
             allGot += have.values
             allExpected += want.values
             for index in 0..<want.count {
                 let (e, a) = (want.values[index], have.values[index])
-                let g = Double(magnitude.values[index]) * (1 + 0x1p-20)
-                let b = Double(biasValues?.values[index] ?? 0)
-                let terms = gauge.terms
-                func bound(_ probabilistic: Bool, at value: Float? = nil) -> Double {
-                    let value = Double(value ?? e)
-                    return activation == .none
-                        ? policy.matmulBound(expected: value, gauge: g, bias: b, terms: terms, dtype: dtype,
-                                             probabilistic: probabilistic,
-                                             intermediateRoundings: gauge.intermediateRoundings)
-                        : policy.activatedBound(activation: activation,
-                                                preActivation: Double(preActivation?.values[index] ?? e),
-                                                expected: value, gauge: g, bias: b, terms: terms, dtype: dtype,
-                                                probabilistic: probabilistic)
-                }
+                let context = ElementContext(gauge: gauge, rank: rank, name: slot.name, index: index,
+                                             activation: activation)
                 // Special values first.
                 if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
-                    var matches = (e.isNaN && a.isNaN) || (e.isInfinite && a == e)
-                    if !matches, !e.isNaN, !a.isNaN, e.sign == a.sign, e.isInfinite != a.isInfinite {
-                        let finite = e.isInfinite ? a : e
-                        matches = Double(abs(finite)) + bound(false, at: finite) >= TolerancePolicy.overflowThreshold(dtype)
-                    }
-                    if matches {
+                    if specialMatches(a, e, context: context, activation: activation, dtype: dtype) {
                         histogram["0", default: 0] += 1
-                    } else {
-                        failures += 1
-                        histogram["nan/inf", default: 0] += 1
-                        let report = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e,
-                                                   bound: nil, ratio: .infinity)
-                        if firstSpecialMismatch == nil { firstSpecialMismatch = report }
+                        accepted.append(true)
+                        continue
                     }
+                    if let behaviour = implementationDefinedBehaviour(
+                        a, e, context: context, activation: activation, dtype: dtype, slot: slot.name,
+                        flushed: flushed) {
+                        implementationDefined[behaviour.rawValue, default: 0] += 1
+                        if !fails(behaviour) {
+                            histogram["0", default: 0] += 1
+                            accepted.append(true)
+                            continue
+                        }
+                    }
+                    failures += 1
+                    histogram["nan/inf", default: 0] += 1
+                    accepted.append(false)
+                    let report = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e,
+                                               bound: nil, ratio: .infinity)
+                    if firstSpecialMismatch == nil { firstSpecialMismatch = report }
                     continue
                 }
                 let error = Double(abs(a - e))
                 maxAbsolute = max(maxAbsolute, error)
                 if e != 0 { maxRelative = max(maxRelative, error / Double(abs(e))) }
                 histogram[histogramBucket(ulpDistance(a, e, dtype)), default: 0] += 1
-                if e != 0, abs(e) >= (dtype == .float16 ? 0x1p-14 : Float.leastNormalMagnitude) {
-                    let signed = Double(a - e) * (e > 0 ? 1 : -1) / ulp(e, dtype)
+                // Added to the mean-signed-error test unless the element is excused below.
+                var signed: Double?
+                if e != 0, abs(e) >= dtype.smallestNormal {
+                    signed = Double(a - e) * (e > 0 ? 1 : -1) / ulp(e, dtype)
+                }
+                func countSigned() {
+                    guard let signed else { return }
                     signedSum += signed
                     signedSquares += signed * signed
                     signedCount += 1
                 }
-                guard error > 0 else { continue }
-                let passBound = bound(true)
-                let ratio = error / passBound
-                if ratio > 1 {
-                    if error > bound(false) { failures += 1 } else { warnings += 1 }
+                guard error > 0 else {
+                    countSigned()
+                    if e == 0, e.sign != a.sign, context.magnitude == 0 {
+                        implementationDefined[ImplementationDefinedBehaviour.signOfExactZero.rawValue, default: 0] += 1
+                        if fails(.signOfExactZero) {
+                            failures += 1
+                            accepted.append(false)
+                            let report = ElementReport(rank: rank, index: want.multiIndex(index), got: a,
+                                                       expected: e, bound: 0, ratio: .infinity)
+                            if firstSpecialMismatch == nil { firstSpecialMismatch = report }
+                            continue
+                        }
+                    }
+                    accepted.append(false)
+                    continue
                 }
-                if ratio > worstRatio {
+                let passBound = bound(e, context: context, activation: activation, dtype: dtype, probabilistic: true)
+                let ratio = error / passBound
+                var excused = false
+                if ratio > 1 {
+                    if let behaviour = implementationDefinedBehaviour(
+                        a, e, context: context, activation: activation, dtype: dtype, slot: slot.name,
+                        flushed: flushed) {
+                        implementationDefined[behaviour.rawValue, default: 0] += 1
+                        excused = !fails(behaviour)
+                    }
+                    if !excused {
+                        let warnBound = bound(e, context: context, activation: activation, dtype: dtype,
+                                              probabilistic: false)
+                        if error > warnBound { failures += 1 } else { warnings += 1 }
+                    }
+                }
+                accepted.append(excused)
+                if !excused { countSigned() }
+                if ratio > worstRatio, !excused {
                     worstRatio = ratio
                     worst = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e,
                                           bound: passBound, ratio: ratio)
@@ -210,7 +266,7 @@ public struct Comparator: Sendable {
             // one-sided rounding (truncation) shifts it by about half an ulp.
             biased = abs(mean) > 0.2 && abs(z) > 6
         }
-        let vendor = VendorCriteriaReport.compute(got: allGot, expected: allExpected, dtype: dtype)
+        let vendor = VendorCriteriaReport.compute(got: allGot, expected: allExpected, dtype: dtype, accepted: accepted)
 
         var verdict: OutputVerdict = failures > 0 || biased ? .fail : (warnings > 0 ? .warn : .pass)
         if criterion != .fusecheck {
@@ -229,9 +285,105 @@ public struct Comparator: Sendable {
         if criterion != .fusecheck, verdict != .pass {
             message += (message.isEmpty ? "" : "; ") + "criterion \(criterion.rawValue): \(verdict.rawValue)"
         }
+        if !implementationDefined.isEmpty {
+            message += (message.isEmpty ? "" : "; ") + implementationDefinedNote(implementationDefined)
+        }
         return OutputReport(name: slot.name, method: "tolerance", verdict: verdict, elements: elements,
                             failures: failures, warnings: warnings, worst: worst, maxAbsoluteError: maxAbsolute,
                             maxRelativeError: maxRelative, ulpHistogram: histogram, meanSignedError: meanSigned,
-                            meanSignedErrorZ: meanZ, vendor: vendor, message: message)
+                            meanSignedErrorZ: meanZ, vendor: vendor, message: message,
+                            implementationDefined: implementationDefined.isEmpty ? nil : implementationDefined)
+    }
+
+    /// "implementation-defined (allowed): 3 × activation of ±inf gave NaN", or "(failed under --strict)".
+    private func implementationDefinedNote(_ counts: [String: Int]) -> String {
+        let failing = counts.keys.contains { ImplementationDefinedBehaviour(rawValue: $0).map(fails) ?? false }
+        return "implementation-defined (\(failing ? "failed under --strict" : "allowed")): "
+            + ImplementationDefinedBehaviour.describe(counts)
+    }
+
+    /// What the bound of one element needs from the gauge.
+    private struct ElementContext {
+        var rank: Int
+        var index: Int
+        /// G, rounded up by the gauge's own fp32 rounding.
+        var magnitude: Double
+        var bias: Double
+        /// The golden's fp32 pre-activation t (activated outputs only), else nil.
+        var preActivation: Float?
+        var terms: Int
+        var intermediateRoundings: Int
+
+        init(gauge: ReferenceGauge, rank: Int, name: String, index: Int, activation: ActivationType) {
+            self.rank = rank
+            self.index = index
+            preActivation = activation == .none ? nil : gauge.preActivation[rank, name]?.values[index]
+            // An activation of a ±inf pre-activation is its limit, exactly: no accumulation error
+            // (G, inf there, would make the bound infinite and pass any value).
+            magnitude = preActivation?.isInfinite == true
+                ? 0 : Double(gauge.magnitude[rank, name]?.values[index] ?? .infinity) * (1 + 0x1p-20)
+            bias = Double(gauge.bias[rank, name]?.values[index] ?? 0)
+            terms = gauge.terms
+            intermediateRoundings = gauge.intermediateRoundings
+        }
+    }
+
+    /// The pass (`probabilistic`) or warn bound of an element whose golden value is `value`. An
+    /// infinite pre-activation (whose activation the golden gives as its limit) is replaced by the
+    /// value itself: the bound is then that of an exact result, never infinite.
+    private func bound(_ value: Float, context: ElementContext, activation: ActivationType, dtype: DType,
+                       probabilistic: Bool) -> Double {
+        guard activation != .none else {
+            return policy.matmulBound(expected: Double(value), gauge: context.magnitude, bias: context.bias,
+                                      terms: context.terms, dtype: dtype, probabilistic: probabilistic,
+                                      intermediateRoundings: context.intermediateRoundings)
+        }
+        let t = context.preActivation.flatMap { $0.isFinite ? $0 : nil } ?? value
+        return policy.activatedBound(activation: activation, preActivation: Double(t), expected: Double(value),
+                                     gauge: context.magnitude, bias: context.bias, terms: context.terms,
+                                     dtype: dtype, probabilistic: probabilistic)
+    }
+
+    /// Whether a pair involving NaN or inf matches: NaN with NaN, inf with the same inf, or inf
+    /// with a finite value of its sign that lies within the bound of T's overflow threshold (never
+    /// where the golden is the activation's limit at a ±inf pre-activation: no overflow there).
+    private func specialMatches(_ a: Float, _ e: Float, context: ElementContext, activation: ActivationType,
+                                dtype: DType) -> Bool {
+        if (e.isNaN && a.isNaN) || (e.isInfinite && a == e) { return true }
+        guard !e.isNaN, !a.isNaN, e.sign == a.sign, e.isInfinite != a.isInfinite,
+              context.preActivation?.isInfinite != true else { return false }
+        let finite = e.isInfinite ? a : e
+        return Double(abs(finite)) + bound(finite, context: context, activation: activation, dtype: dtype,
+                                           probabilistic: false) >= TolerancePolicy.overflowThreshold(dtype)
+    }
+
+    /// The implementation-defined behaviour (numerics-profile P1) that explains an element the
+    /// golden does not accept, or nil (see `ImplementationDefinedBehaviour` for the rules).
+    private func implementationDefinedBehaviour(_ a: Float, _ e: Float, context: ElementContext,
+                                                activation: ActivationType, dtype: DType, slot: String,
+                                                flushed: FlushedGolden) -> ImplementationDefinedBehaviour? {
+        // First, as it needs no input changed: an element that a flush would also explain (the
+        // pre-activation inf * subnormal, NaN once flushed) counts as the activation's.
+        if activation != .none, a.isNaN, !e.isNaN, context.preActivation?.isInfinite == true {
+            return .activationOfInfinity
+        }
+        if a == 0, e.isFinite, abs(e) < dtype.smallestNormal { return .subnormalsFlushed }
+        // DAZ: acceptable against the golden of the inputs with their subnormals read as zero.
+        // Only where flushing changes the golden: elsewhere it explains nothing.
+        if let golden = flushed.value, let want = golden.outputs[context.rank, slot]?.values[context.index],
+           want.bitPattern != e.bitPattern {
+            let flushedContext = ElementContext(gauge: golden.gauge, rank: context.rank, name: slot,
+                                                index: context.index, activation: activation)
+            if a == 0, want.isFinite, abs(want) < dtype.smallestNormal { return .subnormalsFlushed }
+            if a.isNaN || a.isInfinite || want.isNaN || want.isInfinite {
+                if specialMatches(a, want, context: flushedContext, activation: activation, dtype: dtype) {
+                    return .subnormalsFlushed
+                }
+            } else if Double(abs(a - want)) <= bound(want, context: flushedContext, activation: activation,
+                                                     dtype: dtype, probabilistic: false) {
+                return .subnormalsFlushed
+            }
+        }
+        return nil
     }
 }

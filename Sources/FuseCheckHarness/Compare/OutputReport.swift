@@ -56,8 +56,12 @@ public struct OutputReport: Sendable, Codable, Equatable {
     public var meanSignedErrorZ: Double?
     /// The vendor criteria of spec §6, for tolerance comparisons.
     public var vendor: VendorCriteriaReport?
-    /// One line saying what is wrong (empty on pass).
+    /// One line saying what is wrong (empty on a pass without implementation-defined behaviour).
     public var message: String
+    /// Elements showing an implementation-defined behaviour (numerics-profile P1), by
+    /// `ImplementationDefinedBehaviour` raw value; nil when none did. They pass unless the
+    /// comparison is strict, where they are also counted in `failures`.
+    public var implementationDefined: [String: Int]?
 }
 
 /// Units in the last place of a value of T at magnitude |x| (normal range; subnormal spacing below).

@@ -33,8 +33,29 @@ import FuseCheckOps
 /// `E_eval = (4 + |z|) u_T |y| + 2 η_T`, plus `|y|` itself where `|z|` exceeds `ln(max_T) - 1` and
 /// exp may overflow T, flushing y to zero. Both results are then rounded to T once more:
 ///
+/// A framework evaluates the activation's standard formula in fp32 instead (numerics-profile
+/// P1: `0.5 t (1 + tanh(w))`, `w = sqrt(2/π)(t + 0.044715 t³)`, and `t σ(t)` with XLA's
+/// `σ(t) = 0.5 + 0.5 tanh(t/2)`). Its relative errors are those of E_eval with u in place of u_T
+/// (u < u_T, so E_eval covers them), but `1 + tanh(w)` cancels for w ≪ 0, where the result is tiny:
+/// with tanh within τ ulps (absolute error ≤ τ u, as |tanh| ≤ 1), the sum `1 + tanh` errs by up
+/// to `(τ + 2) u` absolute, and the product with `0.5 |t|` by `(τ + 2) u |t| / 2`; SiLU's
+/// `0.5 + 0.5 tanh` by `(τ/2 + 1) u`, times |t|. An error absolute in |t| and not relative to y
+/// (GELU(-4) ≈ -7e-5 comes out about 2e-7 off, GELU(-6) as 0): S Δ, carried through the tiny
+/// slope of the tail, does not cover it. With τ ≤ 14 (glibc's tanhf is within 2 ulps, XLA's and
+/// Eigen's rational approximations within a few):
+///
 /// ```
-/// B_act = S Δ + E_eval + 2 u_T |y| + 2 η_T
+/// E_fp32 = c u |t|,  c = 8 >= (τ + 2) / 2     (GELU, SiLU, FastGELU; 0 for ReLU)
+/// ```
+///
+/// It is absolute and linear in |t|, so it cannot hide a wrong formula: GELU without its cubic
+/// term, FastGELU with slope 1 and GELU computed as SiLU differ from the right activation by at
+/// least 3.5e3 E_fp32 over |t| in [0.5, 4], and exceed the whole bound (G = 4, n = 17) somewhere
+/// by 580 to 1.5e4 times (`ActivationCalibrationTests`). It is needed for bf16, whose range holds
+/// the tail's tiny results; in fp16 they lie within η_T. Both results are then rounded to T once more:
+///
+/// ```
+/// B_act = S Δ + E_eval + E_fp32 + 2 u_T |y| + 2 η_T
 /// ```
 ///
 /// **Cross-rank sums** (MatmulReduceScatter, spec §7). A correct kernel may round each rank's
@@ -96,6 +117,17 @@ public struct TolerancePolicy: Sendable {
         return accumulation + uT * (4 * magnitude + abs(bias)) + 4 * eta + crossRank
     }
 
+    /// c of the fp32 evaluation term `E_fp32 = c u |t|` (see the derivation above).
+    public static let float32EvaluationConstant = 8.0
+
+    /// E_fp32: the absolute error of a standard fp32 formula for the activation at t.
+    public static func float32Evaluation(_ activation: ActivationType, preActivation t: Double) -> Double {
+        switch activation {
+        case .none, .relu: 0
+        case .gelu, .silu, .fastGelu: float32EvaluationConstant * u32 * abs(t)
+        }
+    }
+
     /// The bound for one element of an activated output.
     public func activatedBound(activation: ActivationType, preActivation t: Double, expected y: Double,
                                gauge: Double, bias: Double, terms: Int, dtype: DType,
@@ -112,7 +144,8 @@ public struct TolerancePolicy: Sendable {
         if z > log(Double(dtype == .float16 ? 65504 : Float.greatestFiniteMagnitude)) - 1 {
             evaluation += abs(y)
         }
-        return slope * delta + evaluation + 2 * uT * abs(y) + 2 * eta
+        let float32 = Self.float32Evaluation(activation, preActivation: t)
+        return slope * delta + evaluation + float32 + 2 * uT * abs(y) + 2 * eta
     }
 
     /// |z|, the magnitude of the argument of exp in the activation's formula at t.

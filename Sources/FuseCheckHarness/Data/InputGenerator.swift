@@ -105,8 +105,7 @@ public enum InputGenerator {
         case 40..<80:
             return -0.0
         case 80..<140:
-            let smallestNormal: Float = dtype == .float16 ? 0x1p-14 : Float.leastNormalMagnitude
-            return sign * fraction * smallestNormal
+            return sign * fraction * dtype.smallestNormal
         case 140..<170 where isLeft:
             return sign * (1 + fraction) * (dtype == .float16 ? 0x1p14 : 0x1p100)
         case 170..<175 where isLeft:

@@ -96,18 +96,9 @@ public struct Expectations: Sendable {
     /// The implementation-defined behaviours an `allow` list may name, with what each means
     /// (`../shared/spec/numerics-profile.md` P1). The one list of these names: the comparator's
     /// implementation-defined verdict notes use the same strings.
-    public static let behaviours: KeyValuePairs<String, String> = [
-        "activation-of-infinity":
-            "an activation of a +-inf pre-activation gives NaN (x*sigmoid(x), the tanh form), not the limit",
-        "subnormal-flush":
-            "subnormal inputs flushed to zero (DAZ) or subnormal results flushed (FTZ); inf*0 = NaN in the matmul",
-        "activation-fp32-evaluation":
-            "the activation evaluated in fp32 by a standard formula: absolute error about u_fp32*|t| in the tails",
-        "zero-sign":
-            "the sign of a zero result differs from the golden's (+0 from the accumulator's seed)",
-        "nan-sign":
-            "the sign or payload of a NaN differs from the golden's",
-    ]
+    public static var behaviours: [(key: String, value: String)] {
+        ImplementationDefinedBehaviour.allCases.map { (key: $0.rawValue, value: $0.wording) }
+    }
 
     /// Whether the file allows this implementation-defined behaviour.
     public func allows(_ behaviour: String) -> Bool { allow.contains(behaviour) }

@@ -23,6 +23,8 @@ public struct FuzzOptions: Sendable {
     public var shrinkLimit = 400
     /// The backend's expectations file: skipped cases are not run, expected failures are no findings.
     public var expectations: Expectations?
+    /// Whether implementation-defined behaviours (numerics-profile P1) are failures (`--strict`).
+    public var strict = false
 
     public init() {}
 }
@@ -82,7 +84,7 @@ public enum Fuzzer {
         let deadline = options.seconds.map { start.addingTimeInterval($0) }
 
         DispatchQueue.concurrentPerform(iterations: backends.count) { job in
-            let runner = Runner(backend: backends[job],
+            let runner = Runner(backend: backends[job], strict: options.strict,
                                 reproBackendArguments: reproBackendArguments ?? "--backend '\(backendName)'")
             while !Interruption.isRequested, let k = state.claim(limit: options.cases, deadline: deadline) {
                 let index = options.shard + k * options.shards

@@ -60,7 +60,8 @@ public struct CaseResult: Sendable, Codable, Equatable {
     /// The constraint ids a built-in engine rejected with, or the message of an external one.
     public var rejection: String?
     public var outputs: [OutputReport]
-    /// One line saying what is wrong (empty on pass).
+    /// One line saying what is wrong (empty on a pass without implementation-defined behaviour,
+    /// which a pass notes here too).
     public var message: String
     /// The backend's standard error for this case, if it had any.
     public var stderr: String?
@@ -69,4 +70,8 @@ public struct CaseResult: Sendable, Codable, Equatable {
     public var seconds: Double
     /// The expectations-file entry that applied to the case, if one did.
     public var expectation: ExpectationNote? = nil
+    /// Elements that showed an implementation-defined behaviour (numerics-profile P1), summed over
+    /// outputs by `ImplementationDefinedBehaviour` raw value; nil when none did. Allowed by default
+    /// (the case keeps its `pass` or `warn`); under `--strict` the case fails.
+    public var implementationDefined: [String: Int]?
 }

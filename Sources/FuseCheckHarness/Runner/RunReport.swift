@@ -8,6 +8,8 @@ public struct RunReport: Sendable, Codable {
     public var suite: String
     public var backend: String
     public var criterion: String
+    /// Whether implementation-defined behaviours (numerics-profile P1) were failures (`--strict`).
+    public var strict: Bool
     public var seconds: Double
     public var results: [CaseResult]
     /// The signal (`SIGINT`, `SIGTERM`) that stopped the run before every case ran, or nil for a
@@ -19,11 +21,21 @@ public struct RunReport: Sendable, Codable {
     /// suite's order with each case once.
     public var order: RunOrder?
 
-    public init(suite: String, backend: String, criterion: String, seconds: Double, results: [CaseResult],
-                interruptedBy: String? = nil) {
+    /// Cases that showed each implementation-defined behaviour, by `ImplementationDefinedBehaviour`
+    /// raw value (empty when none did).
+    public var implementationDefined: [String: Int]
+
+    public init(suite: String, backend: String, criterion: String, strict: Bool = false, seconds: Double,
+                results: [CaseResult], interruptedBy: String? = nil) {
         self.suite = suite
         self.backend = backend
         self.criterion = criterion
+        self.strict = strict
+        var cases: [String: Int] = [:]
+        for result in results {
+            for behaviour in (result.implementationDefined ?? [:]).keys { cases[behaviour, default: 0] += 1 }
+        }
+        implementationDefined = cases
         self.seconds = seconds
         self.results = results
         self.interruptedBy = interruptedBy
@@ -97,6 +109,17 @@ public struct RunReport: Sendable, Codable {
         return lines.joined(separator: "\n")
     }
 
+    /// One line per implementation-defined behaviour seen: "3 cases: activation of ±inf gave NaN
+    /// (implementation-defined)", with "failed under --strict" when strict, else "allowed".
+    public func implementationDefinedSummary() -> [String] {
+        implementationDefined.keys.sorted().map { key in
+            let count = implementationDefined[key]!
+            let wording = ImplementationDefinedBehaviour(rawValue: key)?.wording ?? key
+            return "\(count) case\(count == 1 ? "" : "s"): \(wording) (implementation-defined, "
+                + (strict ? "failed under --strict)" : "allowed; --strict fails it)")
+        }
+    }
+
     /// The report as JSON.
     public func json() throws -> Data {
         let encoder = JSONEncoder()
@@ -152,8 +175,9 @@ public struct RunReport: Sendable, Codable {
             } else if result.status == .unexpectedPass {
                 let message = escape("unexpected-pass: \(result.message)")
                 xml += ">\n      <system-out>\(message)</system-out>\n    </testcase>\n"
-            } else if result.status == .warn {
-                xml += ">\n      <system-out>\(escape("warn: \(result.message)"))</system-out>\n    </testcase>\n"
+            } else if result.status == .warn || result.implementationDefined != nil {
+                let label = result.status == .warn ? "warn" : "pass"
+                xml += ">\n      <system-out>\(escape("\(label): \(result.message)"))</system-out>\n    </testcase>\n"
             } else {
                 xml += "/>\n"
             }

@@ -18,9 +18,11 @@ public struct Runner: Sendable {
     /// How the repro line names the backend (`--backend pipelined`, `--backend-cmd '...'`).
     public var reproBackendArguments: String
 
-    public init(backend: any Backend, criterion: Criterion = .fusecheck, reproBackendArguments: String? = nil) {
+    /// `strict` makes implementation-defined behaviours (numerics-profile P1) failures.
+    public init(backend: any Backend, criterion: Criterion = .fusecheck, strict: Bool = false,
+                reproBackendArguments: String? = nil) {
         self.backend = backend
-        comparator = Comparator(criterion: criterion)
+        comparator = Comparator(criterion: criterion, strict: strict)
         self.reproBackendArguments = reproBackendArguments ?? "--backend '\(backend.name)'"
     }
 
@@ -47,7 +49,8 @@ public struct Runner: Sendable {
         var result = CaseResult(id: testCase.id, op: testCase.op.rawValue, dtype: testCase.dtype.shortName,
                                 platform: testCase.platform.rawValue, backend: backend.name, status: .pass,
                                 expectedRejection: expectedRejection, rejection: nil, outputs: [], message: "",
-                                stderr: nil, repro: "fusecheck run --case '\(testCase.id)' \(reproBackendArguments)",
+                                stderr: nil, repro: "fusecheck run --case '\(testCase.id)' \(reproBackendArguments)"
+                                    + (comparator.strict ? " --strict" : ""),
                                 seconds: 0)
         defer { result.seconds = Date().timeIntervalSince(start) }
         let call: any HarnessCall
@@ -118,8 +121,13 @@ public struct Runner: Sendable {
                                                 gauge: golden.gauge, got: outputs)
             let worst = result.outputs.map(\.verdict).max() ?? .pass
             result.status = worst == .fail ? .fail : (worst == .warn ? .warn : .pass)
-            result.message = result.outputs.filter { $0.verdict != .pass }
+            result.message = result.outputs.filter { $0.verdict != .pass || $0.implementationDefined != nil }
                 .map { "\($0.name): \($0.message)" }.joined(separator: " | ")
+            var behaviours: [String: Int] = [:]
+            for output in result.outputs {
+                behaviours.merge(output.implementationDefined ?? [:], uniquingKeysWith: +)
+            }
+            result.implementationDefined = behaviours.isEmpty ? nil : behaviours
             return result
         }
     }

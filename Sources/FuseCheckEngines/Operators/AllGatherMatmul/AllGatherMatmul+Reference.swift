@@ -9,11 +9,13 @@ extension AllGatherMatmulCall: ReferenceComputable {
         var outputs = WorldTensors(rankCount: worldSize)
         for rank in 0..<worldSize {
             let right = StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed)
-            let acc = ReferenceMatmul.accumulate(left: gathered, right: right, accumulation: numerics.accumulation)
+            let acc = numerics.accumulators(ReferenceMatmul.accumulate(
+                left: numerics.matmulOperand(gathered), right: numerics.matmulOperand(right),
+                accumulation: numerics.accumulation))
             let bias = inputs[rank, "bias"]
             var values = [Float](repeating: 0, count: acc.count)
             for index in acc.indices {
-                let biasValue = numerics.effectiveBias(bias.map { $0.values[index % n] })
+                let biasValue = numerics.effectiveBias(bias.map { $0.values[index % n] }, dtype: dtype)
                 values[index] = OutputRounding.matmulOutput(acc: acc[index], bias: biasValue, dtype: dtype,
                                                             epilogue: numerics.epilogue,
                                                             rounding: numerics.rounding).rounded

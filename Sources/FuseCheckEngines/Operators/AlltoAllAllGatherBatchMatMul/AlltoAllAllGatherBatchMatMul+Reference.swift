@@ -26,13 +26,16 @@ extension AlltoAllAllGatherBatchMatMulCall: ReferenceComputable {
             for t in 0..<tp {
                 let r = rank(e, t)
                 let weight = StoredOperand(inputs[r, "weight"]!, isTransposed: weightTransposed)
-                let acc = ReferenceMatmul.accumulate(left: y2, right: weight, accumulation: numerics.accumulation)
+                let acc = numerics.accumulators(ReferenceMatmul.accumulate(
+                    left: numerics.matmulOperand(y2), right: numerics.matmulOperand(weight),
+                    accumulation: numerics.accumulation))
                 let bias = inputs[r, "bias"]  // (E/ep, M/tp) or (E/ep, 1, M/tp): same element order
                 var y1 = [Float](repeating: 0, count: acc.count)
                 var y3 = [Float](repeating: 0, count: acc.count)
                 for index in acc.indices {
                     let expert = index / (rows * columns)
-                    let biasValue = numerics.effectiveBias(bias.map { $0.values[expert * columns + index % columns] })
+                    let biasValue = numerics.effectiveBias(bias.map { $0.values[expert * columns + index % columns] },
+                                                           dtype: dtype)
                     (y1[index], y3[index]) = epilogueValues(acc: acc[index], bias: biasValue, dtype: dtype,
                                                             activation: activation, numerics: numerics)
                 }

@@ -86,7 +86,7 @@ extension BatchMatMulReduceScatterAlltoAllCall: ReferenceComputable {
         var values = [Float](repeating: 0, count: share.count)
         for index in values.indices {
             let k = index / (shareRows * width)
-            let biasValue = numerics.effectiveBias(bias.map { $0.values[k * width + index % width] })
+            let biasValue = numerics.effectiveBias(bias.map { $0.values[k * width + index % width] }, dtype: dtype)
             values[index] = OutputRounding.matmulOutput(acc: share.values[index], bias: biasValue, dtype: dtype,
                                                         epilogue: numerics.epilogue,
                                                         rounding: numerics.rounding).rounded

@@ -47,12 +47,13 @@ extension MatmulReduceScatterCall: ReferenceComputable {
     func partial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics) -> Tensor {
         let dtype = x1.dtype
         let right = StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed)
-        let acc = ReferenceMatmul.accumulate(left: inputs[rank, "x1"]!, right: right,
-                                             accumulation: numerics.accumulation)
+        let acc = numerics.accumulators(ReferenceMatmul.accumulate(
+            left: numerics.matmulOperand(inputs[rank, "x1"]!), right: numerics.matmulOperand(right),
+            accumulation: numerics.accumulation))
         let bias = inputs[rank, "bias"]
         var values = [Float](repeating: 0, count: acc.count)
         for index in acc.indices {
-            let biasValue = numerics.effectiveBias(bias.map { $0.values[index % n] })
+            let biasValue = numerics.effectiveBias(bias.map { $0.values[index % n] }, dtype: dtype)
             switch numerics.epilogue {
             case .ideal:
                 values[index] = biasValue.map { acc[index] + $0 } ?? acc[index]
