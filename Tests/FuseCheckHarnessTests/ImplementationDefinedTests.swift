@@ -37,9 +37,11 @@ private struct Tampered {
         got[at.0, name] = tensor
     }
 
-    func report(_ name: String, strict: Bool = false, criterion: Criterion = .fusecheck) -> OutputReport {
-        Comparator(criterion: criterion, strict: strict)
-            .compare(testCase, call: call, inputs: inputs, expected: golden.outputs, gauge: golden.gauge, got: got)
+    func report(_ name: String, strict: Bool = false, criterion: Criterion = .fusecheck,
+                allowed: Set<ImplementationDefinedBehaviour> = []) -> OutputReport {
+        var comparator = Comparator(criterion: criterion, strict: strict)
+        comparator.allowed = allowed
+        return comparator.compare(testCase, call: call, inputs: inputs, expected: golden.outputs, gauge: golden.gauge, got: got)
             .first { $0.name == name }!
     }
 }
@@ -77,6 +79,10 @@ struct ImplementationDefinedTests {
         let strict = tampered.report("y1", strict: true)
         #expect(strict.verdict == .fail && strict.failures == 1)
         #expect(strict.message.contains("failed under --strict"))
+        // An expectations file that allows it keeps it allowed under --strict; another allowance does not.
+        let fileAllows = tampered.report("y1", strict: true, allowed: [.activationOfInfinity])
+        #expect(fileAllows.verdict == .pass && fileAllows.message.contains("(allowed)"), "\(fileAllows.message)")
+        #expect(tampered.report("y1", strict: true, allowed: [.subnormalsFlushed]).verdict == .fail)
     }
 
     @Test("P1 failures stay failures in both modes: NaN suppressed, NaN from nothing, a finite value for inf")
