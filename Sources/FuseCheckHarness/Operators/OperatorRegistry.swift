@@ -23,6 +23,18 @@ public struct CaseParameter: Sendable {
         CaseParameter(key: key, defaultValue: value, isRequired: false, summary: summary)
     }
 
+    /// The dtype and shape overrides of a two-operand matmul operator's x1, x2, bias and output
+    /// (read by `OperatorCaseRecord.matmulOperands`).
+    public static let matmulOperandOverrides: [CaseParameter] = [
+        .override("x1.dtype", "x1 dtype, if not the case's dtype"),
+        .override("x2.dtype", "x2 dtype, if not the case's dtype"),
+        .override("bias.dtype", "bias dtype, if not the case's dtype"),
+        .override("out.dtype", "output dtype, if not the case's dtype"),
+        .override("x1.shape", "x1 shape as stored, e.g. 4x256x1"),
+        .override("x2.shape", "x2 shape as stored"),
+        .override("bias.shape", "bias shape"),
+    ]
+
     /// An override that is absent by default (used by constraint-violation cases).
     public static func override(_ key: String, _ summary: String) -> CaseParameter {
         CaseParameter(key: key, defaultValue: nil, isRequired: false, summary: summary)

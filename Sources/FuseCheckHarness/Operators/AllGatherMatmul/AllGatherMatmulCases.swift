@@ -19,14 +19,7 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
         .optional("gidx", default: "0", "gather_index"),
         .optional("turn", default: "0", "comm_turn"),
         .optional("hcom", default: "10", "length in bytes of the group name"),
-        .override("x1.dtype", "x1 dtype, if not the case's dtype"),
-        .override("x2.dtype", "x2 dtype, if not the case's dtype"),
-        .override("bias.dtype", "bias dtype, if not the case's dtype"),
-        .override("out.dtype", "output dtype, if not the case's dtype"),
-        .override("x1.shape", "x1 shape as stored, e.g. 4x256x1"),
-        .override("x2.shape", "x2 shape as stored"),
-        .override("bias.shape", "bias shape"),
-    ]
+    ] + CaseParameter.matmulOperandOverrides
 
     public func makeCall(_ testCase: Case) throws -> AllGatherMatmulCall {
         let operands = try matmulOperands(testCase, rows: try integer(testCase, "m"))
