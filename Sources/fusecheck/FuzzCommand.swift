@@ -197,8 +197,8 @@ struct ReplayCommand: ParsableCommand {
         print("case       \(result.id)")
         if let expect = finding.expect { print("expect     rejection with \(expect)") }
         print("backend    \(backendOptions.name)")
-        print("recorded with backend: \(printable(finding.backend))")
-        print("recorded   \(printable(finding.signature)) (shrunk from \(printable(finding.original)) in "
+        print("recorded with backend: \(UntrustedText.sanitizedLine(finding.backend))")
+        print("recorded   \(UntrustedText.sanitizedLine(finding.signature)) (shrunk from \(UntrustedText.sanitizedLine(finding.original)) in "
             + "\(finding.shrinkSteps) steps)")
         print("verdict    \(result.status.rawValue)\(result.message.isEmpty ? "" : ": " + result.message)")
         if let rejection = result.rejection { print("rejection  \(rejection)") }
@@ -225,11 +225,4 @@ struct ReplayCommand: ParsableCommand {
         if result.status == .harnessError { throw ExitStatus.harnessError }
         if result.status.isFailure { throw ExitStatus.checkFailed }
     }
-}
-
-/// Text from a file made safe for a terminal: control characters (escape sequences) shown as `\u{..}`.
-func printable(_ text: String) -> String {
-    String(text.unicodeScalars.map { scalar in
-        scalar.properties.generalCategory == .control ? "\\u{\(String(scalar.value, radix: 16))}" : "\(scalar)"
-    }.joined())
 }

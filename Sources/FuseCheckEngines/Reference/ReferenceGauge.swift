@@ -35,6 +35,15 @@ public struct ReferenceGauge: Sendable {
     }
 }
 
+extension ReferenceGauge {
+    /// The smallest Float at least `value`.
+    /// (A gauge is an upper bound, so a sum taken in Double is rounded up, never to nearest.)
+    static func roundedUp(_ value: Double) -> Float {
+        let nearest = Float(value)
+        return Double(nearest) < value ? nearest.nextUp : nearest
+    }
+}
+
 /// An operator whose reference can also produce the `ReferenceGauge` of a call.
 public protocol GaugeComputable: ReferenceComputable {
     /// The gauge of a valid call with checked inputs.

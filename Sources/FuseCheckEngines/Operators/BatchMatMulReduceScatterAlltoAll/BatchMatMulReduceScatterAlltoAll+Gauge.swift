@@ -32,7 +32,7 @@ extension BatchMatMulReduceScatterAlltoAllCall: GaugeComputable {
             }
             let shares = SimulatedCollectives.tensorParallelReduceScatter(partials, epSize: ep, shard: shard,
                                                                           order: .rankOrder) {
-                MatmulReduceScatterCall.roundedUp(Double($0) + Double($1))
+                ReferenceGauge.roundedUp(Double($0) + Double($1))
             }
             for t in 0..<tp {
                 let share = shares[t]
@@ -43,7 +43,7 @@ extension BatchMatMulReduceScatterAlltoAllCall: GaugeComputable {
                 if let bias {
                     for index in gauge.indices {
                         let value = bias.values[index / (shareRows * width) * width + index % width]
-                        gauge[index] = MatmulReduceScatterCall.roundedUp(Double(gauge[index]) + Double(value))
+                        gauge[index] = ReferenceGauge.roundedUp(Double(gauge[index]) + Double(value))
                         biasValues[index] = value
                     }
                 }

@@ -40,8 +40,8 @@ extension MatmulReduceScatterCall: GaugeComputable {
                 let global = destination * blockRows * n + index
                 var sum = biasMagnitude[j]
                 for rank in 0..<worldSize { sum += Double(perRank[rank][global]) }
-                gauge[index] = Self.roundedUp(sum)
-                biasValues[index] = Self.roundedUp(biasMagnitude[j])
+                gauge[index] = ReferenceGauge.roundedUp(sum)
+                biasValues[index] = ReferenceGauge.roundedUp(biasMagnitude[j])
             }
             magnitudeWorld[destination, "output"] = Tensor(dtype: .float32, shape: [blockRows, n], values: gauge)
             biasWorld[destination, "output"] = Tensor(dtype: .float32, shape: [blockRows, n], values: biasValues)
@@ -56,9 +56,4 @@ extension MatmulReduceScatterCall: GaugeComputable {
     /// bias add (2 per rank), and each of the ws - 1 additions of the sum in T: `3 ws - 1`.
     static func intermediateRoundings(worldSize: Int) -> Int { max(0, 3 * worldSize - 1) }
 
-    /// The smallest Float at least `value`.
-    static func roundedUp(_ value: Double) -> Float {
-        let nearest = Float(value)
-        return Double(nearest) < value ? nearest.nextUp : nearest
-    }
 }

@@ -7,11 +7,9 @@ extension MatmulReduceScatterCall: EngineCall {
 
     /// The last block of rows, the tile a pipelined kernel reduces last, left zero on its rank.
     public func droppingLastTile(_ outputs: WorldTensors) -> WorldTensors {
-        guard worldSize > 0 else { return outputs }
+        guard worldSize > 0, let last = outputs[worldSize - 1, "output"] else { return outputs }
         var dropped = outputs
-        let last = WorldTensors(ranks: [outputs.ranks[worldSize - 1]])
-            .zeroingRows(of: "output", blocks: 1, rowsPerBlock: 0, firstRow: 0, rowCount: outputRows)
-        dropped.ranks[worldSize - 1] = last.ranks[0]
+        dropped[worldSize - 1, "output"] = Tensor(zeros: last.dtype, shape: last.shape)
         return dropped
     }
 
