@@ -303,8 +303,8 @@ struct MatmulReduceScatterReferenceTests {
     @Test("the gauge is rounded up to fp32, never below the Double sum")
     func gaugeRoundedUp() {
         let value = 1 + 0x1p-30
-        #expect(Double(MatmulReduceScatterCall.roundedUp(value)) >= value)
-        #expect(MatmulReduceScatterCall.roundedUp(value) == Float(1).nextUp)
-        #expect(MatmulReduceScatterCall.roundedUp(2) == 2)
+        #expect(Double(ReferenceGauge.roundedUp(value)) >= value)
+        #expect(ReferenceGauge.roundedUp(value) == Float(1).nextUp)
+        #expect(ReferenceGauge.roundedUp(2) == 2)
     }
 }
