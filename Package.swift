@@ -23,23 +23,12 @@ let package = Package(
     ],
     targets: [
         // MARK: - Public API
-        .target(
-            name: "FuseCheckCore",
-            dependencies: ["CXXHash"],
-            // fp16 <-> fp32 conversions are single F16C instructions with the build machine's CPU,
-            // library calls (__truncsfhf2, __extendhfsf2) for baseline x86-64; the results are the
-            // same IEEE conversions either way (the conversion tests cover all 65,536 patterns).
-            swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
-        ),
+        // No target-wide CPU flags anywhere (a package resolved by version may not use unsafe
+        // flags, and a binary must run on other x86-64 CPUs than the build machine's): the
+        // CPU-specific code is in CFuseKernels, chosen at run time.
+        .target(name: "FuseCheckCore", dependencies: ["CXXHash"]),
         .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
-        .target(
-            name: "FuseCheckEngines",
-            dependencies: ["FuseCheckOps", "CLinux"],
-            // The pipelined engine's register tiles need the build machine's vector unit (AVX-512
-            // or AVX2, FMA, F16C); for the baseline x86-64 target SIMD FMA becomes library calls.
-            // Numerics do not change: every FMA is spelled out and Swift never contracts a*b + c.
-            swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
-        ),
+        .target(name: "FuseCheckEngines", dependencies: ["FuseCheckOps", "CLinux", "CFuseKernels"]),
         .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "COpenBLAS", "CLinux"]),
         .executableTarget(
             name: "fusecheck",
@@ -62,6 +51,10 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+
+        // The pipelined engine's register tiles and transposes in C, one version per instruction
+        // set (AVX-512, AVX2 + FMA, generic) via `__attribute__((target))`, chosen at run time.
+        .target(name: "CFuseKernels"),
 
         // glibc/Linux calls Swift's Glibc module does not import (thread affinity, mallopt, pidfd_open);
         // header-only, nothing to link or install.

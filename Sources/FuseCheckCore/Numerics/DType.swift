@@ -74,7 +74,7 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
     @inlinable
     public func round(_ value: Float) -> Float {
         switch self {
-        case .float16: Float(Float16(value))
+        case .float16: value.roundedToFloat16
         case .bfloat16: BFloat16(value).floatValue
         case .float32: value
         }

@@ -30,3 +30,34 @@ extension Float16 {
         self = even
     }
 }
+
+extension Float {
+    /// The binary16 value nearest to this one (ties to even), as a Float: the same number as
+    /// `Float(Float16(self))`, computed with fp32 bit and arithmetic operations only. Baseline
+    /// x86-64 code (no F16C) turns `Float16(Float)` and `Float(Float16)` into two library calls
+    /// per element; the output epilogues round millions of elements per call.
+    ///
+    /// - Normal results (|x| in [2^-14, 65520)): keep 11 of the 24 significant bits, rounding the
+    ///   13 dropped bits to nearest, ties to even, on the bit pattern (a carry into the exponent
+    ///   gives the next binade, as it should).
+    /// - Subnormal results (|x| < 2^-14, quantum 2^-24): |x| * 2^24 is exact, (t + 2^23) - 2^23
+    ///   rounds it to an integer ties to even (fp32's own rounding, t < 2^10), and the product
+    ///   with 2^-24 is exact again; the sign is copied back, so -0 and negative underflow keep it.
+    /// - |x| >= 65520 (the midpoint of 65504 and 2^16, which ties to the even 2^16) overflows to
+    ///   infinity; NaN goes through `Float16` (its payload handling is the library's).
+    @inlinable
+    public var roundedToFloat16: Float {
+        let magnitude = Float(bitPattern: bitPattern & 0x7FFF_FFFF)
+        if magnitude < 0x1p-14 {
+            let integer = (magnitude * 0x1p24 + 0x1p23) - 0x1p23
+            return Float(bitPattern: (integer * 0x1p-24).bitPattern | (bitPattern & 0x8000_0000))
+        }
+        if magnitude < 65520 {
+            let bits = bitPattern
+            let lowestKept = (bits >> 13) & 1
+            return Float(bitPattern: (bits &+ 0x0FFF &+ lowestKept) & ~UInt32(0x1FFF))
+        }
+        if isNaN { return Float(Float16(self)) }
+        return self < 0 ? -.infinity : .infinity
+    }
+}

@@ -228,10 +228,10 @@ enum BlockedMatmul {
                         Transpose.eightByEight(r0 + h, r1 + h, r2 + h, r3 + h, r4 + h, r5 + h, r6 + h, r7 + h,
                                                into: target + h * rows, targetStride: rows)
                     }
-                    let columns = UnsafeMutableRawPointer(target)
                     for k in fullDepth..<depth {
-                        let column = SIMD8<Float>(r0[k], r1[k], r2[k], r3[k], r4[k], r5[k], r6[k], r7[k])
-                        columns.storeBytes(of: column, toByteOffset: k * 32, as: SIMD8<Float>.self)
+                        let column = target + k * rows
+                        column[0] = r0[k]; column[1] = r1[k]; column[2] = r2[k]; column[3] = r3[k]
+                        column[4] = r4[k]; column[5] = r5[k]; column[6] = r6[k]; column[7] = r7[k]
                     }
                     continue
                 }

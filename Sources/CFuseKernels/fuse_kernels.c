@@ -1,0 +1,277 @@
+// The pipelined engine's register tiles and transposes, one version per instruction set, and the
+// run-time choice between them (see include/fuse_kernels.h for the contract every version keeps).
+
+#include "fuse_kernels.h"
+
+#include <math.h>
+
+#if defined(__x86_64__)
+#define FUSE_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+// MARK: - Generic: scalar fmaf (correctly rounded everywhere; a library call without FMA hardware)
+
+static inline void generic_tile(int width, ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                ptrdiff_t ldb, int continuing) {
+    float acc[8][48];
+    for (int i = 0; i < 8; i++) {
+        for (int j = 0; j < width; j++) {
+            acc[i][j] = continuing ? c[i * ldc + j] : 0.0f;
+        }
+    }
+    for (ptrdiff_t k = 0; k < depth; k++) {
+        const float *row = b + k * ldb;
+        for (int i = 0; i < 8; i++) {
+            const float ai = a[k * 8 + i];
+            for (int j = 0; j < width; j++) {
+                acc[i][j] = fmaf(ai, row[j], acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        for (int j = 0; j < width; j++) {
+            c[i * ldc + j] = acc[i][j];
+        }
+    }
+}
+
+static void generic_wide(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc, ptrdiff_t ldb,
+                         int continuing) {
+    generic_tile(48, depth, a, b, c, ldc, ldb, continuing);
+}
+
+static void generic_narrow(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc, ptrdiff_t ldb,
+                           int continuing) {
+    generic_tile(16, depth, a, b, c, ldc, ldb, continuing);
+}
+
+static void generic_thin(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc, ptrdiff_t ldb,
+                         int continuing) {
+    generic_tile(4, depth, a, b, c, ldc, ldb, continuing);
+}
+
+static void generic_transpose(const float *r0, const float *r1, const float *r2, const float *r3, const float *r4,
+                              const float *r5, const float *r6, const float *r7, float *target,
+                              ptrdiff_t target_stride) {
+    const float *rows[8] = {r0, r1, r2, r3, r4, r5, r6, r7};
+    for (int c = 0; c < 8; c++) {
+        for (int r = 0; r < 8; r++) {
+            target[c * target_stride + r] = rows[r][c];
+        }
+    }
+}
+
+#if FUSE_X86
+
+// MARK: - AVX-512: 8 x 48 tiles in 24 zmm accumulators (as OpenBLAS's SKYLAKEX kernels do)
+
+#define FUSE_AVX512 __attribute__((target("avx,avx2,fma,avx512f")))
+
+#define Z_ROW_DECL(i) __m512 c##i##0, c##i##1, c##i##2;
+#define Z_ROW_LOAD(i)                                                                                             \
+    c##i##0 = continuing ? _mm512_loadu_ps(c + (i) * ldc) : _mm512_setzero_ps();                                   \
+    c##i##1 = continuing ? _mm512_loadu_ps(c + (i) * ldc + 16) : _mm512_setzero_ps();                              \
+    c##i##2 = continuing ? _mm512_loadu_ps(c + (i) * ldc + 32) : _mm512_setzero_ps();
+#define Z_ROW_FMA(i)                                                                                              \
+    {                                                                                                             \
+        const __m512 ai = _mm512_set1_ps(a[i]);                                                                   \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                                               \
+        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                                               \
+        c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                                               \
+    }
+#define Z_ROW_STORE(i)                                                                                            \
+    _mm512_storeu_ps(c + (i) * ldc, c##i##0);                                                                     \
+    _mm512_storeu_ps(c + (i) * ldc + 16, c##i##1);                                                                \
+    _mm512_storeu_ps(c + (i) * ldc + 32, c##i##2);
+
+FUSE_AVX512 static void avx512_wide(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                    ptrdiff_t ldb, int continuing) {
+    Z_ROW_DECL(0) Z_ROW_DECL(1) Z_ROW_DECL(2) Z_ROW_DECL(3) Z_ROW_DECL(4) Z_ROW_DECL(5) Z_ROW_DECL(6) Z_ROW_DECL(7)
+    Z_ROW_LOAD(0) Z_ROW_LOAD(1) Z_ROW_LOAD(2) Z_ROW_LOAD(3) Z_ROW_LOAD(4) Z_ROW_LOAD(5) Z_ROW_LOAD(6) Z_ROW_LOAD(7)
+    for (ptrdiff_t k = 0; k < depth; k++) {
+        const __m512 b0 = _mm512_loadu_ps(b);
+        const __m512 b1 = _mm512_loadu_ps(b + 16);
+        const __m512 b2 = _mm512_loadu_ps(b + 32);
+        Z_ROW_FMA(0) Z_ROW_FMA(1) Z_ROW_FMA(2) Z_ROW_FMA(3) Z_ROW_FMA(4) Z_ROW_FMA(5) Z_ROW_FMA(6) Z_ROW_FMA(7)
+        a += 8;
+        b += ldb;
+    }
+    Z_ROW_STORE(0) Z_ROW_STORE(1) Z_ROW_STORE(2) Z_ROW_STORE(3)
+    Z_ROW_STORE(4) Z_ROW_STORE(5) Z_ROW_STORE(6) Z_ROW_STORE(7)
+}
+
+#define N_ROW_DECL(i) __m512 c##i = continuing ? _mm512_loadu_ps(c + (i) * ldc) : _mm512_setzero_ps();
+#define N_ROW_FMA(i) c##i = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, c##i);
+#define N_ROW_STORE(i) _mm512_storeu_ps(c + (i) * ldc, c##i);
+
+FUSE_AVX512 static void avx512_narrow(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                      ptrdiff_t ldb, int continuing) {
+    N_ROW_DECL(0) N_ROW_DECL(1) N_ROW_DECL(2) N_ROW_DECL(3) N_ROW_DECL(4) N_ROW_DECL(5) N_ROW_DECL(6) N_ROW_DECL(7)
+    for (ptrdiff_t k = 0; k < depth; k++) {
+        const __m512 b0 = _mm512_loadu_ps(b);
+        N_ROW_FMA(0) N_ROW_FMA(1) N_ROW_FMA(2) N_ROW_FMA(3) N_ROW_FMA(4) N_ROW_FMA(5) N_ROW_FMA(6) N_ROW_FMA(7)
+        a += 8;
+        b += ldb;
+    }
+    N_ROW_STORE(0) N_ROW_STORE(1) N_ROW_STORE(2) N_ROW_STORE(3)
+    N_ROW_STORE(4) N_ROW_STORE(5) N_ROW_STORE(6) N_ROW_STORE(7)
+}
+
+// MARK: - AVX2 + FMA: 4 x 16 blocks in 8 ymm accumulators (16 registers cannot hold an 8 x 48 tile)
+
+#define FUSE_AVX2 __attribute__((target("avx,avx2,fma")))
+
+#define Y_ROW_DECL(i)                                                                                             \
+    __m256 c##i##0 = continuing ? _mm256_loadu_ps(c + (i) * ldc) : _mm256_setzero_ps();                            \
+    __m256 c##i##1 = continuing ? _mm256_loadu_ps(c + (i) * ldc + 8) : _mm256_setzero_ps();
+#define Y_ROW_FMA(i)                                                                                              \
+    {                                                                                                             \
+        const __m256 ai = _mm256_broadcast_ss(a + (i));                                                           \
+        c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                                                               \
+        c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                                                               \
+    }
+#define Y_ROW_STORE(i)                                                                                            \
+    _mm256_storeu_ps(c + (i) * ldc, c##i##0);                                                                     \
+    _mm256_storeu_ps(c + (i) * ldc + 8, c##i##1);
+
+/// Rows 0..<4 of a packed micro-panel (`a` already offset to the first row, k stride 8) times 16
+/// columns of a right panel.
+FUSE_AVX2 static inline void avx2_block4x16(ptrdiff_t depth, const float *a, const float *b, float *c,
+                                            ptrdiff_t ldc, ptrdiff_t ldb, int continuing) {
+    Y_ROW_DECL(0) Y_ROW_DECL(1) Y_ROW_DECL(2) Y_ROW_DECL(3)
+    for (ptrdiff_t k = 0; k < depth; k++) {
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = _mm256_loadu_ps(b + 8);
+        Y_ROW_FMA(0) Y_ROW_FMA(1) Y_ROW_FMA(2) Y_ROW_FMA(3)
+        a += 8;
+        b += ldb;
+    }
+    Y_ROW_STORE(0) Y_ROW_STORE(1) Y_ROW_STORE(2) Y_ROW_STORE(3)
+}
+
+FUSE_AVX2 static void avx2_wide(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                ptrdiff_t ldb, int continuing) {
+    for (int column = 0; column < 48; column += 16) {
+        avx2_block4x16(depth, a, b + column, c + column, ldc, ldb, continuing);
+        avx2_block4x16(depth, a + 4, b + column, c + 4 * ldc + column, ldc, ldb, continuing);
+    }
+}
+
+FUSE_AVX2 static void avx2_narrow(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                  ptrdiff_t ldb, int continuing) {
+    avx2_block4x16(depth, a, b, c, ldc, ldb, continuing);
+    avx2_block4x16(depth, a + 4, b, c + 4 * ldc, ldc, ldb, continuing);
+}
+
+#define X_ROW_DECL(i) __m128 c##i = continuing ? _mm_loadu_ps(c + (i) * ldc) : _mm_setzero_ps();
+#define X_ROW_FMA(i) c##i = _mm_fmadd_ps(_mm_broadcast_ss(a + (i)), b0, c##i);
+#define X_ROW_STORE(i) _mm_storeu_ps(c + (i) * ldc, c##i);
+
+/// The 8 x 4 tile, for both AVX paths.
+FUSE_AVX2 static void avx2_thin(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                                ptrdiff_t ldb, int continuing) {
+    X_ROW_DECL(0) X_ROW_DECL(1) X_ROW_DECL(2) X_ROW_DECL(3) X_ROW_DECL(4) X_ROW_DECL(5) X_ROW_DECL(6) X_ROW_DECL(7)
+    for (ptrdiff_t k = 0; k < depth; k++) {
+        const __m128 b0 = _mm_loadu_ps(b);
+        X_ROW_FMA(0) X_ROW_FMA(1) X_ROW_FMA(2) X_ROW_FMA(3) X_ROW_FMA(4) X_ROW_FMA(5) X_ROW_FMA(6) X_ROW_FMA(7)
+        a += 8;
+        b += ldb;
+    }
+    X_ROW_STORE(0) X_ROW_STORE(1) X_ROW_STORE(2) X_ROW_STORE(3)
+    X_ROW_STORE(4) X_ROW_STORE(5) X_ROW_STORE(6) X_ROW_STORE(7)
+}
+
+/// The 8 x 8 transpose in ymm registers: unpack pairs of rows, shuffle pairs of pairs, then swap
+/// 128-bit halves.
+FUSE_AVX2 static void avx_transpose(const float *r0, const float *r1, const float *r2, const float *r3,
+                                    const float *r4, const float *r5, const float *r6, const float *r7,
+                                    float *target, ptrdiff_t target_stride) {
+    const __m256 v0 = _mm256_loadu_ps(r0), v1 = _mm256_loadu_ps(r1), v2 = _mm256_loadu_ps(r2);
+    const __m256 v3 = _mm256_loadu_ps(r3), v4 = _mm256_loadu_ps(r4), v5 = _mm256_loadu_ps(r5);
+    const __m256 v6 = _mm256_loadu_ps(r6), v7 = _mm256_loadu_ps(r7);
+    const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+    const __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+    const __m256 t4 = _mm256_unpacklo_ps(v4, v5), t5 = _mm256_unpackhi_ps(v4, v5);
+    const __m256 t6 = _mm256_unpacklo_ps(v6, v7), t7 = _mm256_unpackhi_ps(v6, v7);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm256_storeu_ps(target, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(target + target_stride, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(target + 2 * target_stride, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(target + 3 * target_stride, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(target + 4 * target_stride, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(target + 5 * target_stride, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(target + 6 * target_stride, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(target + 7 * target_stride, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+
+// MARK: - What the CPU and its OS support
+
+/// The OS saves the ymm (mask 0x6) or zmm and opmask (mask 0xE6) state across context switches.
+static int os_saves(unsigned int mask) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_OSXSAVE)) return 0;
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & mask) == mask;
+}
+
+static int cpu_has_avx2_fma(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    if (!(ecx & bit_AVX) || !(ecx & bit_FMA)) return 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(ebx & bit_AVX2)) return 0;
+    return os_saves(0x6);
+}
+
+static int cpu_has_avx512f(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!cpu_has_avx2_fma()) return 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(ebx & bit_AVX512F)) return 0;
+    return os_saves(0xE6);
+}
+
+#endif
+
+static const fuse_kernels generic_kernels = {generic_wide, generic_narrow, generic_thin, generic_transpose,
+                                             "generic"};
+#if FUSE_X86
+static const fuse_kernels avx2_kernels = {avx2_wide, avx2_narrow, avx2_thin, avx_transpose, "avx2"};
+static const fuse_kernels avx512_kernels = {avx512_wide, avx512_narrow, avx2_thin, avx_transpose, "avx512"};
+#endif
+
+int fuse_kernels_supported(fuse_kernel_path path) {
+    switch (path) {
+    case FUSE_KERNELS_GENERIC:
+        return 1;
+#if FUSE_X86
+    case FUSE_KERNELS_AVX2:
+        return cpu_has_avx2_fma();
+    case FUSE_KERNELS_AVX512:
+        return cpu_has_avx512f();
+#endif
+    default:
+        return 0;
+    }
+}
+
+const fuse_kernels *fuse_kernels_get(fuse_kernel_path path) {
+    switch (path) {
+#if FUSE_X86
+    case FUSE_KERNELS_AVX512:
+        return &avx512_kernels;
+    case FUSE_KERNELS_AVX2:
+        return &avx2_kernels;
+#endif
+    default:
+        return &generic_kernels;
+    }
+}

@@ -1,0 +1,60 @@
+#ifndef FUSE_KERNELS_H
+#define FUSE_KERNELS_H
+
+/// The pipelined engine's CPU-specific code: register tiles and the 8 x 8 transpose of operand
+/// packing, compiled once per instruction set with `__attribute__((target(...)))` and chosen at
+/// run time from the CPU's features (cpuid and the OS's saved register state, xgetbv), so that
+/// one binary built on any x86-64 machine runs at full speed on AVX-512 machines and correctly
+/// on older ones. No target-wide flags (`-march`, `-target-cpu`) are needed, which a package
+/// resolved by version may not use.
+///
+/// Every path computes the same bits: each accumulator starts at +0 (or at the value already in
+/// `c` when `continuing` is nonzero) and receives one fused multiply-add per k, k ascending:
+///     c[i][j] = fma(a[k * 8 + i], b[k * ldb + j], c[i][j])    k = 0, 1, ..., depth - 1
+/// Only explicit FMA intrinsics or `fmaf` are used, never `a * b + c` (which a compiler may or may
+/// not contract), so the result does not depend on the compiler's contraction setting.
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// A register tile: `c` (8 rows x the tile's width, row stride `ldc`) receives the products of a
+/// packed left micro-panel `a` (`depth` x 8, k-major) and a packed right panel `b` (`depth` rows
+/// of the tile's width, row stride `ldb`).
+typedef void (*fuse_tile_fn)(ptrdiff_t depth, const float *a, const float *b, float *c, ptrdiff_t ldc,
+                             ptrdiff_t ldb, int continuing);
+
+/// `target[c * target_stride + r] = r<r>[c]` for r, c in 0..<8.
+typedef void (*fuse_transpose_fn)(const float *r0, const float *r1, const float *r2, const float *r3,
+                                  const float *r4, const float *r5, const float *r6, const float *r7,
+                                  float *target, ptrdiff_t target_stride);
+
+/// The code paths, best first.
+typedef enum {
+    FUSE_KERNELS_AVX512 = 0,
+    FUSE_KERNELS_AVX2 = 1,
+    FUSE_KERNELS_GENERIC = 2,
+} fuse_kernel_path;
+
+/// One path's functions: the 8 x 48, 8 x 16 and 8 x 4 register tiles and the transpose.
+typedef struct {
+    fuse_tile_fn wide;
+    fuse_tile_fn narrow;
+    fuse_tile_fn thin;
+    fuse_transpose_fn transpose8x8;
+    const char *name;
+} fuse_kernels;
+
+/// Whether this CPU (and its OS) can run `path`.
+int fuse_kernels_supported(fuse_kernel_path path);
+
+/// The functions of `path`; the caller must have checked `fuse_kernels_supported(path)`.
+const fuse_kernels *fuse_kernels_get(fuse_kernel_path path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,95 @@
+import Testing
+@testable import FuseCheckEngines
+
+/// Every register tile and transpose of every kernel path this CPU supports, against the
+/// reference's recipe written out in Swift (one `addingProduct` per k, k ascending, from +0 or
+/// from the value already in the tile), bit for bit, including infinities, NaNs, signed zeros and
+/// subnormals in the operands. The CLI's `FUSECHECK_KERNEL` runs whole suites on one path
+/// (`.ci/run` runs the golden check on each).
+@Suite("Kernel paths")
+struct KernelPathTests {
+    static let supported = KernelPath.allCases.filter(\.isSupported)
+
+    @Test("the generic path is supported everywhere, and the active path is the best or the forced one")
+    func choice() {
+        #expect(KernelPath.generic.isSupported)
+        #expect(KernelPath.active.isSupported)
+        #expect(KernelPath.resolve([:]) == .success(KernelPath.best))
+        #expect(KernelPath.resolve([KernelPath.environmentVariable: "generic"]) == .success(.generic))
+        #expect(KernelPath.resolve([KernelPath.environmentVariable: "AVX9"]) == .failure(.unknown("AVX9")))
+        for path in KernelPath.allCases where !path.isSupported {
+            #expect(KernelPath.resolve([KernelPath.environmentVariable: path.rawValue]) == .failure(.unsupported(path)))
+        }
+    }
+
+    /// Operand values: mostly ordinary, with a few specials mixed in.
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        let specials: [Float] = [.infinity, -.infinity, .nan, 0, -0.0, 0x1p-140, -0x1p-127, 65504, 0x1p100]
+        return (0..<count).map { index in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            if index % 97 == 13 { return specials[Int(state >> 60) % specials.count] }
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 20)
+        }
+    }
+
+    static func expected(width: Int, depth: Int, a: [Float], b: [Float], ldb: Int, start: [Float]?) -> [Float] {
+        var c = start ?? Array(repeating: 0, count: 8 * width)
+        for i in 0..<8 {
+            for j in 0..<width {
+                var acc = start?[i * width + j] ?? 0
+                for k in 0..<depth {
+                    acc = acc.addingProduct(a[k * 8 + i], b[k * ldb + j])
+                }
+                c[i * width + j] = acc
+            }
+        }
+        return c
+    }
+
+    @Test("register tiles reproduce the reference's FMA chain", arguments: supported)
+    func tiles(path: KernelPath) {
+        let functions = path.functions
+        for (width, tile) in [(48, functions.wide!), (16, functions.narrow!), (4, functions.thin!)] {
+            for depth in [0, 1, 5, 128] {
+                for continuing in [false, true] {
+                    let ldb = width + 3
+                    let a = Self.values(max(depth, 1) * 8, seed: UInt64(depth * 10 + width))
+                    let b = Self.values(max(depth, 1) * ldb, seed: UInt64(depth * 7 + width + 1))
+                    let start = continuing ? Self.values(8 * width, seed: 99) : nil
+                    var c = start ?? Array(repeating: .nan, count: 8 * width)
+                    a.withUnsafeBufferPointer { a in
+                        b.withUnsafeBufferPointer { b in
+                            c.withUnsafeMutableBufferPointer { c in
+                                tile(depth, a.baseAddress!, b.baseAddress!, c.baseAddress!, width, ldb,
+                                     continuing ? 1 : 0)
+                            }
+                        }
+                    }
+                    let want = Self.expected(width: width, depth: depth, a: a, b: b, ldb: ldb, start: start)
+                    let mismatches = zip(c, want).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }
+                    #expect(mismatches.isEmpty,
+                            "\(path) 8x\(width) depth \(depth) continuing \(continuing): \(mismatches.count) element(s) differ")
+                }
+            }
+        }
+    }
+
+    @Test("the 8 x 8 transpose", arguments: supported)
+    func transpose(path: KernelPath) {
+        let source = (0..<80).map { Float($0) }
+        var target = Array(repeating: Float.nan, count: 8 * 11)
+        source.withUnsafeBufferPointer { s in
+            target.withUnsafeMutableBufferPointer { t in
+                let rows = (0..<8).map { s.baseAddress! + $0 * 10 + 1 }
+                path.functions.transpose8x8!(rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[6], rows[7],
+                                             t.baseAddress!, 11)
+            }
+        }
+        for column in 0..<8 {
+            for row in 0..<8 {
+                #expect(target[column * 11 + row] == source[row * 10 + 1 + column])
+            }
+        }
+    }
+}
