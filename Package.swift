@@ -15,11 +15,15 @@ let package = Package(
     products: [
         .executable(name: "fusecheck", targets: ["fusecheck"]),
         .library(name: "FuseCheckHarness", targets: ["FuseCheckHarness"]),
+        // The conformance API for Swift engines, with swift-testing integration.
+        .library(name: "FuseCheck", targets: ["FuseCheck"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Property-based tests of the parsers (test bundles only).
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // `swift package generate-documentation --target FuseCheck` (the DocC catalog).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // MARK: - Public API
@@ -30,6 +34,7 @@ let package = Package(
         .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
         .target(name: "FuseCheckEngines", dependencies: ["FuseCheckOps", "CLinux", "CFuseKernels"]),
         .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "COpenBLAS", "CLinux"]),
+        .target(name: "FuseCheck", dependencies: ["FuseCheckHarness"]),
         .executableTarget(
             name: "fusecheck",
             dependencies: [
