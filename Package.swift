@@ -39,6 +39,7 @@ let package = Package(
             name: "fusecheck",
             dependencies: [
                 "FuseCheckHarness",
+                "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

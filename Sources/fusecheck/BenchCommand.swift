@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuseCheckHarness
+import FuseCheckEngines
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +27,11 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "A case id to measure instead of the standard table (repeatable).")
     var `case`: [String] = []
 
+    @Flag(name: .long, help: "Do not pin the compute stages to the first allowed CPUs (also FUSECHECK_PIN=off).")
+    var noPin = false
+
     func run() throws {
+        if noPin { CorePinning.isEnabled = false }
         let interactive = isatty(STDERR_FILENO) != 0
         let results = try Benchmark.run(caseIDs: `case`.isEmpty ? Benchmark.standardCases : `case`,
                                         repetitions: repetitions, referenceRepetitions: referenceRepetitions,
@@ -37,6 +42,9 @@ struct BenchCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
         } else {
             print(Benchmark.table(results))
+            print("pipelined engine's kernels: \(KernelPath.active) (best on this CPU: \(KernelPath.best); "
+                  + "\(KernelPath.environmentVariable) forces one); compute stages "
+                  + (CorePinning.isEnabled ? "pinned" : "not pinned"))
         }
         if results.contains(where: { !$0.identical }) {
             printError("bench: the pipelined outputs differ from the reference's")

@@ -25,6 +25,10 @@ struct FuseCheck: ParsableCommand {
     /// Runs a command, mapping every failure onto the documented exit codes.
     static func main() {
         ProcessTuning.keepFreedMemory()
+        if case .failure(let error) = KernelPath.resolve(ProcessInfo.processInfo.environment) {
+            printError("error: \(error)")
+            Foundation.exit(ExitStatus.harnessError.rawValue)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

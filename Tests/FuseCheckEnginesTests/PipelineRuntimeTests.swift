@@ -227,11 +227,33 @@ struct PipelineRuntimeComputeCoresTests {
         #expect(listed == cpus, "sched_getaffinity gave \(cpus), /proc/thread-self/status lists \(listed ?? [])")
     }
 
+    @Test("with pinning off, holding a core leaves the thread's affinity alone; FUSECHECK_PIN=off turns it off")
+    func pinningOff() {
+        let cores = ComputeCores(count: 1, pinned: false)
+        #expect(!cores.isPinned)
+        let observed = PipelineRuntimeLocked<[[Int32]]>([])
+        let finished = finishesOnThread {
+            let original = currentAffinity()
+            let hold = cores.hold()
+            hold.acquire()
+            let held = currentAffinity()
+            hold.release()
+            observed.update { $0 = [original, held] }
+        }
+        #expect(finished)
+        #expect(observed.value.count == 2 && observed.value[0] == observed.value[1])
+        #expect(CorePinning.defaultSetting([:]))
+        #expect(CorePinning.defaultSetting(["FUSECHECK_PIN": "on"]))
+        for off in ["off", "0", "NO", "false"] {
+            #expect(!CorePinning.defaultSetting(["FUSECHECK_PIN": off]))
+        }
+    }
+
     @Test("holding a core pins the thread to the first allowed CPU; releasing restores its affinity",
           .enabled(if: !ComputeCores.allowedCPUs().isEmpty, "needs an allowed CPU"))
     func holdPinsAndRestores() {
         let allowed = ComputeCores.allowedCPUs()
-        let cores = ComputeCores(count: 1)
+        let cores = ComputeCores(count: 1, pinned: true)
         let observed = PipelineRuntimeLocked<[[Int32]]>([])
         let finished = finishesOnThread {
             let original = currentAffinity()
@@ -449,87 +471,5 @@ struct PipelineRuntimeComputeCoresTests {
         #expect(finished == threads, "\(threads - finished) threads never finished")
         #expect(holders.value.most <= coreCount, "\(holders.value.most) holders at once with \(coreCount) cores")
         #expect(holders.value.now == 0)
-    }
-}
-
-// MARK: - ProcessTuning
-
-@Suite("PipelineRuntime: process tuning")
-struct PipelineRuntimeProcessTuningTests {
-    @Test("glibc takes both malloc settings")
-    func keepFreedMemory() {
-        #expect(ProcessTuning.keepFreedMemory())
-    }
-}
-
-// MARK: - Prefetch
-
-@Suite("PipelineRuntime: prefetch")
-struct PipelineRuntimePrefetchTests {
-    @Test("shares partition 0..<count into contiguous, in-order, even parts",
-          arguments: [0, 1, 2, 3, 7, 16, 17, 100, 1000, 4099], [1, 2, 3, 4, 5, 8, 16, 64])
-    func sharesPartition(count: Int, parts: Int) {
-        let shares = (0..<parts).map { Prefetch.share(of: count, part: $0, parts: parts) }
-        #expect(shares.first?.lowerBound == 0, "count \(count), \(parts) parts: \(shares)")
-        #expect(shares.last?.upperBound == count, "count \(count), \(parts) parts: \(shares)")
-        let gap = shares.indices.dropLast().first { shares[$0].upperBound != shares[$0 + 1].lowerBound }
-        #expect(gap == nil, "count \(count), \(parts) parts: part \(gap ?? -1) does not meet the next: \(shares)")
-        #expect(shares.map(\.count).reduce(0, +) == count)
-        let sizes = shares.map(\.count)
-        #expect((sizes.max() ?? 0) - (sizes.min() ?? 0) <= 1, "count \(count), \(parts) parts: sizes \(sizes)")
-    }
-
-    @Test("prefetching a span never faults and never changes memory", arguments: [0, 1, 15, 16, 17, 1000])
-    func spanIsHarmless(count: Int) {
-        let capacity = 1000 + 32
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride,
-                                                   alignment: Prefetch.lineBytes)
-        defer { raw.deallocate() }
-        let floats = raw.bindMemory(to: Float.self, capacity: capacity)
-        for index in 0..<capacity { floats[index] = Float(index) }
-        for offset in 0..<17 {
-            Prefetch.span(UnsafePointer(floats + offset), count: count)
-        }
-        let changed = (0..<capacity).first { floats[$0] != Float($0) }
-        #expect(changed == nil, "element \(changed ?? -1) changed")
-    }
-}
-
-// MARK: - StageThreads
-
-@Suite("PipelineRuntime: stage threads")
-struct PipelineRuntimeStageThreadsTests {
-    @Test("every body runs exactly once, all at the same time, and run returns after the last")
-    func bodiesRunConcurrentlyOnce() {
-        let bodyCount = 8
-        let runs = PipelineRuntimeLocked<[Int]>(Array(repeating: 0, count: bodyCount))
-        let metAll = PipelineRuntimeLocked<Int>(0)
-        let finished = PipelineRuntimeLocked<Int>(0)
-        let rendezvous = PipelineRuntimeRendezvous(parties: bodyCount)
-        let bodies: [@Sendable () -> Void] = (0..<bodyCount).map { index in
-            {
-                runs.update { $0[index] += 1 }
-                // Only bodies on separate threads, all started, can all get past this.
-                if rendezvous.arriveAndWait(timeout: 2) { metAll.update { $0 += 1 } }
-                // The last bodies finish well after the others.
-                if index >= bodyCount - 2 { usleep(20_000) }
-                finished.update { $0 += 1 }
-            }
-        }
-        let finishedAtReturn = PipelineRuntimeLocked<Int>(-1)
-        let returned = finishesOnThread(within: 10) {
-            StageThreads.run(bodies)
-            let count = finished.value
-            finishedAtReturn.update { $0 = count }
-        }
-        #expect(returned, "StageThreads.run did not return")
-        #expect(runs.value == Array(repeating: 1, count: bodyCount), "runs per body: \(runs.value)")
-        #expect(metAll.value == bodyCount, "\(metAll.value) of \(bodyCount) bodies saw all the others running")
-        #expect(finishedAtReturn.value == bodyCount, "run returned after \(finishedAtReturn.value) bodies finished")
-    }
-
-    @Test("running no bodies returns at once")
-    func noBodies() {
-        #expect(finishesOnThread(within: 2) { StageThreads.run([]) })
     }
 }

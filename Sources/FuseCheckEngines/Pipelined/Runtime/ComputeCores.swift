@@ -10,7 +10,7 @@ import Foundation
 /// both core holders on one CPU while the other idled (a holder that wakes from a wait is placed
 /// near its waker), for milliseconds at a time: on the AlltoAll benchmark a tile's compute took
 /// up to 14 ms of wall time for 3.7 ms of CPU, and the engine used 1.6 of 2 CPUs. Pinned, it
-/// uses 1.9.
+/// uses 1.9. `CorePinning` turns pinning off.
 final class ComputeCores: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`: the numbers of the cores no stage holds, lowest last.
@@ -18,11 +18,14 @@ final class ComputeCores: @unchecked Sendable {
     /// The CPU of each core, or nil when the stages are not pinned.
     private let cpus: [Int32]?
 
-    init(count: Int) {
+    init(count: Int, pinned: Bool = CorePinning.isEnabled) {
         free = Array((0..<count).reversed())
-        let allowed = Self.allowedCPUs()
-        cpus = allowed.count >= count ? Array(allowed.prefix(count)) : nil
+        let allowed = pinned ? Self.allowedCPUs() : []
+        cpus = pinned && allowed.count >= count ? Array(allowed.prefix(count)) : nil
     }
+
+    /// Whether stages holding a core run pinned to its CPU.
+    var isPinned: Bool { cpus != nil }
 
     /// The CPUs the calling thread may run on, ascending.
     static func allowedCPUs() -> [Int32] {

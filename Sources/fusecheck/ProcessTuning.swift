@@ -1,7 +1,7 @@
 import CLinux
 
 /// Process-wide settings for a harness process that runs thousands of calls.
-public enum ProcessTuning {
+enum ProcessTuning {
     /// Asks glibc's malloc to keep blocks of up to 32 MiB in the heap, and to keep up to 256 MiB
     /// of freed memory at the heap's top, instead of mapping each large block afresh and
     /// unmapping it when freed. Returns whether glibc took both settings.
@@ -12,7 +12,7 @@ public enum ProcessTuning {
     /// fifth of the call, depending on what the process had freed before. Reused heap memory is
     /// already mapped, as memory from a framework's caching allocator is for a real kernel.
     @discardableResult
-    public static func keepFreedMemory() -> Bool {
+    static func keepFreedMemory() -> Bool {
         fusecheck_set_malloc_thresholds(32 << 20, 256 << 20) != 0
     }
 }
