@@ -1,0 +1,47 @@
+import Foundation
+import FuseCheckEngines
+import Testing
+
+/// `FUSECHECK_KERNEL` end to end: an unknown path is a usage error (exit 2, naming the supported
+/// paths), and every supported path gives the pipelined engine's outputs the same digests.
+@Suite("The fusecheck command: kernel paths", .enabled(if: fusecheckExecutable != nil, "fusecheck not built"))
+struct KernelPathCommandLineTests {
+    static func fusecheck(_ arguments: [String], kernel: String) throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: fusecheckExecutable!)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: projectLayout.root)
+        var environment = ProcessInfo.processInfo.environment
+        environment["CI"] = "true"
+        environment[KernelPath.environmentVariable] = kernel
+        process.environment = environment
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self),
+                String(decoding: errorData, as: UTF8.self))
+    }
+
+    @Test("an unknown kernel path exits 2 and names the supported ones")
+    func unknownPath() throws {
+        let (status, _, error) = try Self.fusecheck(["constraints"], kernel: "avx9000")
+        #expect(status == 2)
+        #expect(error.contains("FUSECHECK_KERNEL=avx9000 is not a kernel path"))
+        #expect(error.contains("generic"))
+    }
+
+    @Test("every supported path gives the same output digests")
+    func samePathsSameBits() throws {
+        let id = "agmm:a2:bf16:ws=2:m=9:k=300:n=53:data=normal:seed=5"
+        let shown = try KernelPath.allCases.filter(\.isSupported).map { path in
+            let (status, output, _) = try Self.fusecheck(["show", id, "--engine", "pipelined"], kernel: path.rawValue)
+            #expect(status == 0, "\(path): exit \(status)")
+            return output
+        }
+        #expect(!shown.isEmpty && shown.allSatisfy { $0 == shown[0] })
+    }
+}
