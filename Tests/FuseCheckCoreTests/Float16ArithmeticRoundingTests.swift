@@ -66,6 +66,69 @@ struct Float16ArithmeticRoundingTests {
     }
 }
 
+/// The other conversions that replace library calls: binary16 bits to Float (all 65,536
+/// patterns), Float to binary16 bits, and Double rounded once to binary16.
+@Suite("Float16 conversions by integer arithmetic")
+struct Float16ArithmeticConversionTests {
+    static func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern }
+
+    @Test("every binary16 bit pattern widens to the library's Float, NaN payloads included")
+    func widening() {
+        var failures: [UInt16] = []
+        for pattern in UInt16.min...UInt16.max
+        where !Self.same(Float(float16Bits: pattern), Float(Float16(bitPattern: pattern))) {
+            failures.append(pattern)
+        }
+        #expect(failures.isEmpty, "\(failures.count) patterns differ, first: \(failures.prefix(5))")
+    }
+
+    @Test("every binary16 value, and the Floats around it, narrow to the library's bits")
+    func narrowing() {
+        var failures: [UInt32] = []
+        for pattern in UInt16.min...UInt16.max {
+            let value = Float(Float16(bitPattern: pattern))
+            for probe in [value, value.nextUp, value.nextDown, (value + value.nextUp) / 2]
+            where probe.float16Bits != Float16(probe).bitPattern {
+                failures.append(probe.bitPattern)
+            }
+        }
+        // NaNs with payloads in every position, both signs.
+        for shift in 0..<22 {
+            for sign: UInt32 in [0, 0x8000_0000] {
+                let nan = Float(bitPattern: sign | 0x7F80_0000 | (1 << UInt32(shift)))
+                if nan.float16Bits != Float16(nan).bitPattern { failures.append(nan.bitPattern) }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.count) inputs differ, first: \(failures.prefix(5).map { String($0, radix: 16) })")
+    }
+
+    @Test("Doubles round once to binary16: midpoints, their neighbours, a Float's double rounding, random values")
+    func doubles() {
+        var failures: [Double] = []
+        func check(_ value: Double) {
+            let expected = Float(Float16(value))
+            let actual = value.roundedToFloat16
+            if !(expected.isNaN ? actual.isNaN : Self.same(expected, actual)) { failures.append(value) }
+        }
+        for pattern in UInt16.min..<0x7C00 {
+            let value = Double(Float(Float16(bitPattern: pattern)))
+            let next = pattern == 0x7BFF ? 65536 : Double(Float(Float16(bitPattern: pattern + 1)))
+            let midpoint = (value + next) / 2
+            for probe in [value, midpoint, midpoint.nextUp, midpoint.nextDown] {
+                check(probe)
+                check(-probe)
+            }
+        }
+        var generator = SplitMix(seed: 0xD0_0B1E)
+        for _ in 0..<300_000 {
+            let exponent = UInt64(1023 - 26) + generator.next() % 43
+            check(Double(bitPattern: (generator.next() & 0x800F_FFFF_FFFF_FFFF) | (exponent << 52)))
+        }
+        for special in [Double.infinity, -.infinity, .nan, 1e300, -1e-300, 0x1p-1074, 0] { check(special) }
+        #expect(failures.isEmpty, "\(failures.count) values differ, first: \(failures.prefix(5))")
+    }
+}
+
 /// A small deterministic generator (SplitMix64), so the random test is the same on every run.
 private struct SplitMix {
     var state: UInt64

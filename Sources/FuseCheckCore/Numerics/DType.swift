@@ -84,7 +84,7 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
     @inlinable
     public func round(_ value: Double) -> Float {
         switch self {
-        case .float16: Float(Float16(value))
+        case .float16: value.roundedToFloat16
         case .bfloat16: BFloat16(value).floatValue
         case .float32: Float(value)
         }
@@ -105,7 +105,7 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
     @inlinable
     public func bits(of value: Float) -> UInt32 {
         switch self {
-        case .float16: UInt32(Float16(value).bitPattern)
+        case .float16: UInt32(value.float16Bits)
         case .bfloat16: UInt32(BFloat16(value).bitPattern)
         case .float32: value.bitPattern
         }
@@ -115,7 +115,7 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
     @inlinable
     public func value(ofBits bits: UInt32) -> Float {
         switch self {
-        case .float16: Float(Float16(bitPattern: UInt16(truncatingIfNeeded: bits)))
+        case .float16: Float(float16Bits: UInt16(truncatingIfNeeded: bits))
         case .bfloat16: BFloat16(bitPattern: UInt16(truncatingIfNeeded: bits)).floatValue
         case .float32: Float(bitPattern: bits)
         }

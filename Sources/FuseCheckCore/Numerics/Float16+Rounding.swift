@@ -61,3 +61,66 @@ extension Float {
         return self < 0 ? -.infinity : .infinity
     }
 }
+
+extension Double {
+    /// The binary16 value nearest to this one (ties to even, one rounding), as a Float: the same
+    /// number as `Float(Float16(self))`, with Double bit and arithmetic operations only (see
+    /// `Float.roundedToFloat16`; here 42 of the 53 significant bits are dropped, and the
+    /// subnormal integer is formed with 2^52).
+    @inlinable
+    public var roundedToFloat16: Float {
+        let magnitude = Double(bitPattern: bitPattern & 0x7FFF_FFFF_FFFF_FFFF)
+        if magnitude < 0x1p-14 {
+            let integer = (magnitude * 0x1p24 + 0x1p52) - 0x1p52
+            let result = Float(integer * 0x1p-24)
+            return Float(bitPattern: result.bitPattern | (UInt32(truncatingIfNeeded: bitPattern >> 32) & 0x8000_0000))
+        }
+        if magnitude < 65520 {
+            let bits = bitPattern
+            let lowestKept = (bits >> 42) & 1
+            return Float(Double(bitPattern: (bits &+ ((1 << 41) - 1) &+ lowestKept) & ~UInt64((1 << 42) - 1)))
+        }
+        if isNaN { return Float(Float16(self)) }
+        return self < 0 ? -.infinity : .infinity
+    }
+}
+
+extension Float {
+    /// The value of a binary16 bit pattern, widened exactly: the same Float as
+    /// `Float(Float16(bitPattern: bits))` (a NaN comes out quiet, its payload shifted up, as
+    /// the library conversion and F16C give it), with integer operations only.
+    @inlinable
+    public init(float16Bits bits: UInt16) {
+        let sign = UInt32(bits & 0x8000) << 16
+        let exponent = UInt32(bits >> 10) & 0x1F
+        let mantissa = UInt32(bits & 0x3FF)
+        if exponent == 0 {
+            // Zero or subnormal: mantissa x 2^-24, exact.
+            self = Float(bitPattern: (Float(mantissa) * 0x1p-24).bitPattern | sign)
+        } else if exponent == 0x1F {
+            let quiet: UInt32 = mantissa == 0 ? 0 : 0x0040_0000
+            self = Float(bitPattern: sign | 0x7F80_0000 | quiet | (mantissa << 13))
+        } else {
+            self = Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
+        }
+    }
+
+    /// The binary16 bit pattern of the value nearest to this one (ties to even): the same bits
+    /// as `Float16(self).bitPattern` (a NaN comes out quiet with the top 9 bits of its payload),
+    /// with integer and exact fp32 operations only.
+    @inlinable
+    public var float16Bits: UInt16 {
+        let sign = UInt16(truncatingIfNeeded: bitPattern >> 16) & 0x8000
+        if isNaN {
+            return sign | 0x7E00 | UInt16(truncatingIfNeeded: (bitPattern >> 13) & 0x1FF)
+        }
+        let rounded = roundedToFloat16
+        let bits = rounded.bitPattern & 0x7FFF_FFFF
+        if bits == 0x7F80_0000 { return sign | 0x7C00 }
+        let magnitude = Float(bitPattern: bits)
+        if magnitude < 0x1p-14 {
+            return sign | UInt16(magnitude * 0x1p24)
+        }
+        return sign | UInt16(truncatingIfNeeded: ((bits >> 23) - 112) << 10) | UInt16(truncatingIfNeeded: (bits >> 13) & 0x3FF)
+    }
+}
