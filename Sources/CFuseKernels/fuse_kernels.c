@@ -63,6 +63,33 @@ static void generic_transpose(const float *r0, const float *r1, const float *r2,
     }
 }
 
+static void generic_strip_f32(const float *a, ptrdiff_t lda, int rows, const float *panel, ptrdiff_t depth,
+                              ptrdiff_t chunk_length, float *t) {
+    for (int r = 0; r < rows; r++) {
+        for (int l = 0; l < 16; l++) {
+            float total = 0.0f;
+            for (ptrdiff_t start = 0; start < depth; start += chunk_length) {
+                const ptrdiff_t end = start + chunk_length < depth ? start + chunk_length : depth;
+                float partial = 0.0f;
+                for (ptrdiff_t k = start; k < end; k++) partial = fmaf(a[r * lda + k], panel[k * 16 + l], partial);
+                total = start == 0 ? partial : total + partial;
+            }
+            t[r * 16 + l] = total;
+        }
+    }
+}
+
+static void generic_strip_f64(const double *a, ptrdiff_t lda, int rows, const double *panel, ptrdiff_t depth,
+                              double *t) {
+    for (int r = 0; r < rows; r++) {
+        for (int l = 0; l < 8; l++) {
+            double total = 0.0;
+            for (ptrdiff_t k = 0; k < depth; k++) total = fma(a[r * lda + k], panel[k * 8 + l], total);
+            t[r * 8 + l] = total;
+        }
+    }
+}
+
 #if FUSE_X86
 
 // MARK: - AVX-512: 8 x 48 tiles in 24 zmm accumulators (as OpenBLAS's SKYLAKEX kernels do)
@@ -213,6 +240,111 @@ FUSE_AVX2 static void avx_transpose(const float *r0, const float *r1, const floa
     _mm256_storeu_ps(target + 7 * target_stride, _mm256_permute2f128_ps(s3, s7, 0x31));
 }
 
+// MARK: - The reference's strips
+
+#define S512_ROW(r)                                                                                              \
+    {                                                                                                            \
+        const __m512 ar = _mm512_set1_ps(a[(r) * lda + k]);                                                      \
+        p##r = _mm512_fmadd_ps(ar, b, p##r);                                                                     \
+    }
+
+FUSE_AVX512 static void avx512_strip_f32(const float *a, ptrdiff_t lda, int rows, const float *panel,
+                                         ptrdiff_t depth, ptrdiff_t chunk_length, float *t) {
+    if (rows != 4) {
+        for (int r = 0; r < rows; r++) {
+            __m512 total = _mm512_setzero_ps();
+            for (ptrdiff_t start = 0; start < depth; start += chunk_length) {
+                const ptrdiff_t end = start + chunk_length < depth ? start + chunk_length : depth;
+                __m512 p = _mm512_setzero_ps();
+                for (ptrdiff_t k = start; k < end; k++) {
+                    p = _mm512_fmadd_ps(_mm512_set1_ps(a[r * lda + k]), _mm512_loadu_ps(panel + k * 16), p);
+                }
+                total = start == 0 ? p : _mm512_add_ps(total, p);
+            }
+            _mm512_storeu_ps(t + r * 16, total);
+        }
+        return;
+    }
+    __m512 t0 = _mm512_setzero_ps(), t1 = _mm512_setzero_ps(), t2 = _mm512_setzero_ps(), t3 = _mm512_setzero_ps();
+    for (ptrdiff_t start = 0; start < depth; start += chunk_length) {
+        const ptrdiff_t end = start + chunk_length < depth ? start + chunk_length : depth;
+        __m512 p0 = _mm512_setzero_ps(), p1 = _mm512_setzero_ps(), p2 = _mm512_setzero_ps(), p3 = _mm512_setzero_ps();
+        for (ptrdiff_t k = start; k < end; k++) {
+            const __m512 b = _mm512_loadu_ps(panel + k * 16);
+            S512_ROW(0) S512_ROW(1) S512_ROW(2) S512_ROW(3)
+        }
+        if (start == 0) {
+            t0 = p0; t1 = p1; t2 = p2; t3 = p3;
+        } else {
+            t0 = _mm512_add_ps(t0, p0); t1 = _mm512_add_ps(t1, p1);
+            t2 = _mm512_add_ps(t2, p2); t3 = _mm512_add_ps(t3, p3);
+        }
+    }
+    _mm512_storeu_ps(t, t0); _mm512_storeu_ps(t + 16, t1); _mm512_storeu_ps(t + 32, t2); _mm512_storeu_ps(t + 48, t3);
+}
+
+FUSE_AVX512 static void avx512_strip_f64(const double *a, ptrdiff_t lda, int rows, const double *panel,
+                                         ptrdiff_t depth, double *t) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        __m512d t0 = _mm512_setzero_pd(), t1 = _mm512_setzero_pd(), t2 = _mm512_setzero_pd(), t3 = _mm512_setzero_pd();
+        const double *a0 = a + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        for (ptrdiff_t k = 0; k < depth; k++) {
+            const __m512d b = _mm512_loadu_pd(panel + k * 8);
+            t0 = _mm512_fmadd_pd(_mm512_set1_pd(a0[k]), b, t0);
+            t1 = _mm512_fmadd_pd(_mm512_set1_pd(a1[k]), b, t1);
+            t2 = _mm512_fmadd_pd(_mm512_set1_pd(a2[k]), b, t2);
+            t3 = _mm512_fmadd_pd(_mm512_set1_pd(a3[k]), b, t3);
+        }
+        _mm512_storeu_pd(t + r * 8, t0); _mm512_storeu_pd(t + r * 8 + 8, t1);
+        _mm512_storeu_pd(t + r * 8 + 16, t2); _mm512_storeu_pd(t + r * 8 + 24, t3);
+    }
+    for (; r < rows; r++) {
+        __m512d t0 = _mm512_setzero_pd();
+        for (ptrdiff_t k = 0; k < depth; k++) {
+            t0 = _mm512_fmadd_pd(_mm512_set1_pd(a[r * lda + k]), _mm512_loadu_pd(panel + k * 8), t0);
+        }
+        _mm512_storeu_pd(t + r * 8, t0);
+    }
+}
+
+FUSE_AVX2 static void avx2_strip_f32(const float *a, ptrdiff_t lda, int rows, const float *panel,
+                                     ptrdiff_t depth, ptrdiff_t chunk_length, float *t) {
+    for (int r = 0; r < rows; r++) {
+        __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+        for (ptrdiff_t start = 0; start < depth; start += chunk_length) {
+            const ptrdiff_t end = start + chunk_length < depth ? start + chunk_length : depth;
+            __m256 plo = _mm256_setzero_ps(), phi = _mm256_setzero_ps();
+            for (ptrdiff_t k = start; k < end; k++) {
+                const __m256 ar = _mm256_broadcast_ss(a + r * lda + k);
+                plo = _mm256_fmadd_ps(ar, _mm256_loadu_ps(panel + k * 16), plo);
+                phi = _mm256_fmadd_ps(ar, _mm256_loadu_ps(panel + k * 16 + 8), phi);
+            }
+            if (start == 0) {
+                lo = plo; hi = phi;
+            } else {
+                lo = _mm256_add_ps(lo, plo); hi = _mm256_add_ps(hi, phi);
+            }
+        }
+        _mm256_storeu_ps(t + r * 16, lo);
+        _mm256_storeu_ps(t + r * 16 + 8, hi);
+    }
+}
+
+FUSE_AVX2 static void avx2_strip_f64(const double *a, ptrdiff_t lda, int rows, const double *panel,
+                                     ptrdiff_t depth, double *t) {
+    for (int r = 0; r < rows; r++) {
+        __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+        for (ptrdiff_t k = 0; k < depth; k++) {
+            const __m256d ar = _mm256_broadcast_sd(a + r * lda + k);
+            lo = _mm256_fmadd_pd(ar, _mm256_loadu_pd(panel + k * 8), lo);
+            hi = _mm256_fmadd_pd(ar, _mm256_loadu_pd(panel + k * 8 + 4), hi);
+        }
+        _mm256_storeu_pd(t + r * 8, lo);
+        _mm256_storeu_pd(t + r * 8 + 4, hi);
+    }
+}
+
 // MARK: - What the CPU and its OS support
 
 /// The OS saves the ymm (mask 0x6) or zmm and opmask (mask 0xE6) state across context switches.
@@ -241,11 +373,13 @@ static int cpu_has_avx512f(void) {
 
 #endif
 
-static const fuse_kernels generic_kernels = {generic_wide, generic_narrow, generic_thin, generic_transpose,
-                                             "generic"};
+static const fuse_kernels generic_kernels = {generic_wide,      generic_narrow,    generic_thin, generic_transpose,
+                                             generic_strip_f32, generic_strip_f64, "generic"};
 #if FUSE_X86
-static const fuse_kernels avx2_kernels = {avx2_wide, avx2_narrow, avx2_thin, avx_transpose, "avx2"};
-static const fuse_kernels avx512_kernels = {avx512_wide, avx512_narrow, avx2_thin, avx_transpose, "avx512"};
+static const fuse_kernels avx2_kernels = {avx2_wide,      avx2_narrow,    avx2_thin, avx_transpose,
+                                          avx2_strip_f32, avx2_strip_f64, "avx2"};
+static const fuse_kernels avx512_kernels = {avx512_wide,      avx512_narrow,    avx2_thin, avx_transpose,
+                                            avx512_strip_f32, avx512_strip_f64, "avx512"};
 #endif
 
 int fuse_kernels_supported(fuse_kernel_path path) {

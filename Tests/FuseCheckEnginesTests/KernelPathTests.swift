@@ -75,6 +75,52 @@ struct KernelPathTests {
         }
     }
 
+    @Test("the reference's strips reproduce its FMA chains, split-K chunks and fp64 chains", arguments: supported)
+    func strips(path: KernelPath) {
+        let functions = path.functions
+        for rows in [1, 3, 4] {
+            for depth in [0, 1, 9, 130] {
+                let lda = depth + 2
+                let a = Self.values(rows * lda, seed: UInt64(rows * 31 + depth))
+                let panel = Self.values(max(depth, 1) * 16, seed: UInt64(depth + 5))
+                for chunk in [max(depth, 1), 4, 1] {
+                    var want = [Float](repeating: 0, count: rows * 16)
+                    for r in 0..<rows {
+                        for l in 0..<16 {
+                            var total: Float = 0
+                            for start in stride(from: 0, to: depth, by: chunk) {
+                                var partial: Float = 0
+                                for k in start..<min(depth, start + chunk) {
+                                    partial = partial.addingProduct(a[r * lda + k], panel[k * 16 + l])
+                                }
+                                total = start == 0 ? partial : total + partial
+                            }
+                            want[r * 16 + l] = total
+                        }
+                    }
+                    var got = [Float](repeating: .nan, count: rows * 16)
+                    functions.strip_f32!(a, lda, Int32(rows), panel, depth, chunk, &got)
+                    let differ = zip(got, want).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+                    #expect(differ == 0, "\(path) fp32 strip rows \(rows) depth \(depth) chunk \(chunk): \(differ) differ")
+                }
+                let wideA = a.map(Double.init)
+                let widePanel = Self.values(max(depth, 1) * 8, seed: UInt64(depth + 6)).map(Double.init)
+                var want = [Double](repeating: 0, count: rows * 8)
+                for r in 0..<rows {
+                    for l in 0..<8 {
+                        var total: Double = 0
+                        for k in 0..<depth { total = total.addingProduct(wideA[r * lda + k], widePanel[k * 8 + l]) }
+                        want[r * 8 + l] = total
+                    }
+                }
+                var got = [Double](repeating: .nan, count: rows * 8)
+                functions.strip_f64!(wideA, lda, Int32(rows), widePanel, depth, &got)
+                let differ = zip(got, want).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+                #expect(differ == 0, "\(path) fp64 strip rows \(rows) depth \(depth): \(differ) differ")
+            }
+        }
+    }
+
     @Test("the 8 x 8 transpose", arguments: supported)
     func transpose(path: KernelPath) {
         let source = (0..<80).map { Float($0) }

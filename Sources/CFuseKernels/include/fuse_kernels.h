@@ -31,6 +31,18 @@ typedef void (*fuse_transpose_fn)(const float *r0, const float *r1, const float 
                                   const float *r4, const float *r5, const float *r6, const float *r7,
                                   float *target, ptrdiff_t target_stride);
 
+/// The reference engine's blocked kernel, fp32: for each row r < `rows` (1 or 4) and lane
+/// l < 16, one FMA chain per k in ascending order over chunks of `chunk_length` k, each chunk from +0:
+///     p = fma(a[r * lda + k], panel[k * 16 + l], p)
+/// and the chunks' partials added in order in fp32: t = p (first chunk), t = t + p (the next).
+/// t[r * 16 + l] receives the result (depth 0: +0).
+typedef void (*fuse_strip_f32_fn)(const float *a, ptrdiff_t lda, int rows, const float *panel, ptrdiff_t depth,
+                                  ptrdiff_t chunk_length, float *t);
+
+/// The same in fp64 with 8 lanes and one chain per element (no chunks): t[r * 8 + l].
+typedef void (*fuse_strip_f64_fn)(const double *a, ptrdiff_t lda, int rows, const double *panel, ptrdiff_t depth,
+                                  double *t);
+
 /// The code paths, best first.
 typedef enum {
     FUSE_KERNELS_AVX512 = 0,
@@ -38,12 +50,15 @@ typedef enum {
     FUSE_KERNELS_GENERIC = 2,
 } fuse_kernel_path;
 
-/// One path's functions: the 8 x 48, 8 x 16 and 8 x 4 register tiles and the transpose.
+/// One path's functions: the 8 x 48, 8 x 16 and 8 x 4 register tiles, the transpose, and the
+/// reference's strips.
 typedef struct {
     fuse_tile_fn wide;
     fuse_tile_fn narrow;
     fuse_tile_fn thin;
     fuse_transpose_fn transpose8x8;
+    fuse_strip_f32_fn strip_f32;
+    fuse_strip_f64_fn strip_f64;
     const char *name;
 } fuse_kernels;
 

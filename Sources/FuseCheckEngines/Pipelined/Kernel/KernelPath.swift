@@ -71,6 +71,8 @@ enum Kernels {
     nonisolated(unsafe) static let narrow: fuse_tile_fn = KernelPath.active.functions.narrow
     nonisolated(unsafe) static let thin: fuse_tile_fn = KernelPath.active.functions.thin
     nonisolated(unsafe) static let transpose: fuse_transpose_fn = KernelPath.active.functions.transpose8x8
+    nonisolated(unsafe) static let stripFloat: fuse_strip_f32_fn = KernelPath.active.functions.strip_f32
+    nonisolated(unsafe) static let stripDouble: fuse_strip_f64_fn = KernelPath.active.functions.strip_f64
 }
 
 extension KernelPath {
