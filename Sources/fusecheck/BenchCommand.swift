@@ -26,7 +26,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "A case id to measure instead of the standard table (repeatable).")
     var `case`: [String] = []
 
+    @OptionGroup var htmlOption: HTMLOption
+
     func run() throws {
+        try htmlOption.checkLocation()
         let interactive = isatty(STDERR_FILENO) != 0
         let results = try Benchmark.run(caseIDs: `case`.isEmpty ? Benchmark.standardCases : `case`,
                                         repetitions: repetitions, referenceRepetitions: referenceRepetitions,
@@ -38,6 +41,7 @@ struct BenchCommand: ParsableCommand {
         } else {
             print(Benchmark.table(results))
         }
+        guard htmlOption.write(.bench(results, context: HTMLOption.context())) else { throw ExitStatus.harnessError }
         if results.contains(where: { !$0.identical }) {
             printError("bench: the pipelined outputs differ from the reference's")
             throw ExitStatus.checkFailed

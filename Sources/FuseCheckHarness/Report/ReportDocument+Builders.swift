@@ -48,8 +48,9 @@ extension ReportDocument {
         let problems = report.results.filter {
             $0.status.isFailure || [.warn, .harnessError, .unexpectedPass].contains($0.status)
         }
-        document.sections.append(failureSection(problems, limits: limits))
+        // The plotted cases first: the table after them lists every failure, capped.
         document.sections.append(contentsOf: plotSections(problems, plots: plots, limits: limits))
+        document.sections.append(failureSection(problems, limits: limits))
         return document
     }
 
@@ -140,8 +141,9 @@ extension ReportDocument {
 
     // MARK: Self-test
 
-    /// The self-test: every mutant and what caught it (with that case's plots), every variant.
-    public static func selfTest(_ report: SelfTestReport, plots: ErrorPlotRecorder?, caught: [String: CaseResult],
+    /// The self-test: every mutant and what caught it (with that case's plots, rerun: `caught`
+    /// by mutant name), every variant.
+    public static func selfTest(_ report: SelfTestReport, caught: [String: (result: CaseResult, plots: CaseErrorPlots?)],
                                 context: ReportContext) -> ReportDocument {
         let mutantRows = report.mutants.map { mutant in
             [mutant.name, mutant.caughtBy == nil ? "not-caught" : "caught", mutant.caughtBy?.id ?? "-",
@@ -152,18 +154,13 @@ extension ReportDocument {
              "\(variant.warnings)", variant.failures.prefix(3).map(\.id).joined(separator: ", ")]
         }
         var details: [ReportBlock] = [.heatmapLegend]
-        var shown = 0
         for (name, caughtBy) in report.mutants {
-            guard let caughtBy, shown < (plots?.capacity ?? 0) else { continue }
-            shown += 1
-            let result = caught[name] ?? caughtBy
+            guard let caughtBy else { continue }
+            let rerun = caught[name]
             details.append(.group(title: name, status: "caught",
-                                  blocks: [caseBlock(result, plots: plots?.plots(for: result.id))]))
+                                  blocks: [caseBlock(rerun?.result ?? caughtBy, plots: rerun?.plots)]))
         }
         let caughtCount = report.mutants.filter { $0.caughtBy != nil }.count
-        if caughtCount > shown {
-            details.insert(.notice("\(shown) of \(caughtCount) caught mutants are shown in detail"), at: 0)
-        }
         return ReportDocument(title: "FuseCheck self-test", context: context, sections: [
             ReportSection("Summary", [.facts([
                 ("mutants caught", "\(caughtCount) of \(report.mutants.count)"),
