@@ -16,13 +16,9 @@ extension ReportDocument {
         page.raw("</style>\n</head>\n<body>\n")
         page.raw(patternDefinitions)
         page.element("h1", text: title)
-        page.open("section", ["class": "context", "id": "context"])
-        var facts: [(String, String)] = [("command line", context.commandLine.map(Self.shellQuoted).joined(separator: " "))]
-        if let seed = context.seed { facts.append(("seed", seed)) }
-        facts.append(("created", ISO8601DateFormatter().string(from: context.created)))
-        facts += context.facts
-        render(.facts(facts), into: &page)
-        page.close("section")
+        page.open("p", ["class": "command"])
+        page.element("code", text: commandLine)
+        page.close("p")
         page.raw("\n")
         for (index, section) in sections.enumerated() {
             page.open("section", ["id": "section-\(index)"])
@@ -31,9 +27,21 @@ extension ReportDocument {
             page.close("section")
             page.raw("\n")
         }
-        page.raw("</body>\n</html>\n")
+        // What produced the report, after the results: the command line, versions, seed, machine.
+        page.open("section", ["class": "context", "id": "context"])
+        page.element("h2", text: "Command line, versions, seed, machine")
+        var facts: [(String, String)] = [("command line", commandLine)]
+        if let seed = context.seed { facts.append(("seed", seed)) }
+        facts.append(("created", ISO8601DateFormatter().string(from: context.created)))
+        facts += context.facts
+        render(.facts(facts), into: &page)
+        page.close("section")
+        page.raw("\n</body>\n</html>\n")
         return page.html
     }
+
+    /// The command line as a shell would take it.
+    private var commandLine: String { context.commandLine.map(Self.shellQuoted).joined(separator: " ") }
 
     /// A word for the command line as a shell would need it.
     static func shellQuoted(_ word: String) -> String {
@@ -140,7 +148,9 @@ extension ReportDocument {
         article.status-fail, article.status-crash, article.status-finding, article.status-caught { border-color: #b00; }
         .status { display: inline-block; border: 1px solid #333; padding: 0 .3em; font-size: .85em; }
         figure { display: inline-block; margin: .5em 1em .5em 0; vertical-align: top; }
-        figcaption { font-size: .85em; max-width: 32em; }
+        figcaption { font-size: .85em; max-width: 32em; } figure.map figcaption { max-width: 24em; }
+        figure.legend figcaption, figure.wide figcaption { max-width: 60em; } svg { overflow: visible; }
+        p.command code { background: #f4f4f4; padding: .2em .4em; word-break: break-all; }
         svg text { font: 11px system-ui, sans-serif; fill: #111; }
         .c0 { fill: #ffffff; } .c1 { fill: #d6e4f0; } .c2 { fill: #8fb3d4; } .c3 { fill: url(#fc-dots); }
         .c4 { fill: url(#fc-hatch); } .c5 { fill: url(#fc-cross); } .c6 { fill: #000000; }

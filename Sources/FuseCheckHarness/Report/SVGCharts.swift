@@ -9,13 +9,14 @@ enum SVGCharts {
     static func heatmap(_ map: OutputErrorMap) -> HTMLWriter {
         let side = max(map.gridRows, map.gridColumns, 1)
         let cell = Double(min(24, max(6, 288 / side)))
-        let left = 44.0, top = 8.0
-        let width = left + cell * Double(map.gridColumns) + 8
+        let left = 44.0, top = 12.0
+        // At least wide enough for the axis words under a one-column map.
+        let width = max(left + cell * Double(map.gridColumns) + 12, 170)
         let height = top + cell * Double(map.gridRows) + 30
         var title = "\(map.output), rank \(map.rank)"
         if let batch = map.batch { title += ", expert \(batch)" }
         var svg = HTMLWriter()
-        svg.open("figure")
+        svg.open("figure", ["class": "map"])
         svg.open("svg", ["class": "heatmap", "role": "img", "width": svgNumber(width), "height": svgNumber(height),
                          "viewBox": "0 0 \(svgNumber(width)) \(svgNumber(height))",
                          "aria-label": "heatmap of |error| / bound for \(title)"])
@@ -59,7 +60,7 @@ enum SVGCharts {
         if let worst = map.worst {
             let x = left + cell * (Double(worst.column / map.columnsPerCell) + 0.5)
             let y = top + cell * (Double(worst.row / map.rowsPerCell) + 0.5)
-            let radius = svgNumber(max(cell * 0.75, 5))
+            let radius = svgNumber(max(cell * 0.75, 7))
             svg.empty("circle", ["class": "worst-halo", "cx": svgNumber(x), "cy": svgNumber(y), "r": radius])
             svg.empty("circle", ["class": "worst", "cx": svgNumber(x), "cy": svgNumber(y), "r": radius])
         }
@@ -85,15 +86,17 @@ enum SVGCharts {
     static func legend() -> HTMLWriter {
         var svg = HTMLWriter()
         let classes = ElementClass.allCases
-        let height = Double(classes.count) * 18 + 4
+        let perColumn = (classes.count + 1) / 2
+        let height = Double(perColumn) * 18 + 4
         svg.open("figure", ["class": "legend"])
-        svg.open("svg", ["role": "img", "width": "360", "height": svgNumber(height), "aria-label": "heatmap legend"])
+        svg.open("svg", ["role": "img", "width": "640", "height": svgNumber(height), "aria-label": "heatmap legend"])
         for (index, value) in classes.enumerated() {
-            let y = 2 + Double(index) * 18
-            svg.empty("rect", ["class": "c\(value.rawValue)", "x": "2", "y": svgNumber(y), "width": "14",
+            let x = 2 + Double(index / perColumn) * 300
+            let y = 2 + Double(index % perColumn) * 18
+            svg.empty("rect", ["class": "c\(value.rawValue)", "x": svgNumber(x), "y": svgNumber(y), "width": "14",
                                "height": "14", "stroke": "#333"])
             let glyph = value.glyph.isEmpty ? "" : " (\(value.glyph))"
-            svg.element("text", ["x": "22", "y": svgNumber(y + 11)], text: value.label + glyph)
+            svg.element("text", ["x": svgNumber(x + 20), "y": svgNumber(y + 11)], text: value.label + glyph)
         }
         svg.close("svg")
         svg.element("figcaption", text: "Heatmap classes, |error| against the element's own pass bound B_pass and warn bound B_warn; lightness and pattern grow with the error.")
@@ -148,8 +151,9 @@ enum SVGCharts {
                                    "y2": svgNumber(top + plotHeight)])
             }
             let beyond = bound > Double(limit) + 0.5 ? " (beyond the axis)" : ""
-            svg.element("text", ["x": svgNumber(xOf(bound) + 3), "y": svgNumber(10 + 11 * Double(row))],
-                        text: String(format: "%@ ±%.3g ulp%@", name, bound, beyond))
+            svg.element("text", ["x": svgNumber(left), "y": svgNumber(10 + 11 * Double(row))],
+                        text: String(format: "%@: %@ bound ±%.3g ulp%@", row == 0 ? "dashed" : "dotted", name,
+                                     bound, beyond))
         }
         svg.element("text", ["x": svgNumber(left), "y": svgNumber(height - 4)],
                     text: "(got - expected) / ulp(expected), rounded")
@@ -173,8 +177,8 @@ enum SVGCharts {
         let height = legendHeight + groupHeight * Double(chart.groups.count) + 10
         let largest = max(chart.groups.flatMap(\.values).filter(\.isFinite).max() ?? 1, 1e-12)
         var svg = HTMLWriter()
-        svg.open("figure")
-        svg.open("svg", ["class": "bars", "role": "img", "width": svgNumber(labelWidth + plotWidth + 80),
+        svg.open("figure", ["class": "wide"])
+        svg.open("svg", ["class": "bars", "role": "img", "width": svgNumber(labelWidth + plotWidth + 200),
                          "height": svgNumber(height), "aria-label": chart.title])
         svg.element("title", text: chart.title)
         for (index, name) in chart.series.enumerated() {
@@ -210,8 +214,8 @@ enum SVGCharts {
         let seconds = max(chart.seconds, 1e-9)
         let height = top + Double(chart.ranks.count) * (2 * lane + rankGap) + 30
         var svg = HTMLWriter()
-        svg.open("figure")
-        svg.open("svg", ["class": "timeline", "role": "img", "width": svgNumber(left + plotWidth + 20),
+        svg.open("figure", ["class": "wide"])
+        svg.open("svg", ["class": "timeline", "role": "img", "width": svgNumber(left + plotWidth + 50),
                          "height": svgNumber(height), "aria-label": chart.title])
         svg.element("title", text: chart.title)
         for (rank, intervals) in chart.ranks.enumerated() {
@@ -267,7 +271,7 @@ enum SVGCharts {
         let xs = chart.points.map(\.x), ys = chart.points.map(\.y)
         let xMax = max(xs.max() ?? 1, 1e-9), yMax = max(ys.max() ?? 1, 1e-9)
         var svg = HTMLWriter()
-        svg.open("figure")
+        svg.open("figure", ["class": "wide"])
         svg.open("svg", ["class": "line-chart", "role": "img", "width": svgNumber(left + plotWidth + 20),
                          "height": svgNumber(top + plotHeight + 40), "aria-label": chart.title])
         svg.element("title", text: chart.title)
