@@ -172,3 +172,27 @@ struct HTMLReportTests {
         #expect(table.rows == [["ws", "8", "2"], ["m", "300", "1"], ["data", "normal", "uniform"]])
     }
 }
+
+/// `--html` from the command line: written atomically next to the text report, with the plots.
+@Suite("HTML report from the command line", .serialized,
+       .enabled(if: fusecheckExecutable != nil, "fusecheck not built"))
+struct HTMLReportCommandLineTests {
+    @Test("run --html writes the page of a failing mutant (exit 1) with a heatmap per rank and the repro line")
+    func runWritesReport() throws {
+        let path = try temporaryFolder() + "/report.html"
+        let outcome = try fusecheckOutcome(["run", "--case", HTMLReportTests.tileCase, "--backend",
+                                            "mutant:last-tile-dropped", "--in-process", "--html", path])
+        #expect(outcome.status == 1, "\(outcome.errors)")
+        let page = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(page.components(separatedBy: "<svg class=\"heatmap\"").count - 1 == 4)
+        #expect(page.contains("--backend &#39;mutant:last-tile-dropped&#39;"))
+        #expect(page.contains("--html " + path), "the command line is on the page")
+    }
+
+    @Test("--html - is refused: the report is a page, not a stream")
+    func standardOutputRefused() throws {
+        let outcome = try fusecheckOutcome(["run", "--case", HTMLReportTests.tileCase, "--backend", "reference",
+                                            "--html", "-"])
+        #expect(outcome.status == 2 && outcome.errors.contains("--html needs a file path"), "\(outcome.errors)")
+    }
+}
