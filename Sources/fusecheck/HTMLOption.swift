@@ -4,7 +4,8 @@ import FuseCheckHarness
 
 /// `--html PATH`: a self-contained HTML report (README, "The HTML report").
 struct HTMLOption: ParsableArguments {
-    @Option(name: .long, help: "Write a self-contained HTML report (plots of failing cases; no script, nothing fetched) to this file.")
+    @Option(name: .long, help: ArgumentHelp("Write a self-contained HTML report (plots of failing cases; "
+                                            + "no script, nothing fetched) to this file."))
     var html: String?
 
     /// The most failing cases drawn in detail.

@@ -21,7 +21,8 @@ struct HTMLReportBrowserTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-                             "--user-data-dir=\(scratch)/profile", "--dump-dom", URL(fileURLWithPath: file).absoluteString]
+                             "--user-data-dir=\(scratch)/profile", "--dump-dom",
+                             URL(fileURLWithPath: file).absoluteString]
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = scratch
         process.environment = environment
@@ -57,13 +58,15 @@ struct HTMLReportBrowserTests {
     }
 
     @Test("a real failing report with a hostile backend renders: every chart in the DOM, no script, no console error",
-          .enabled(if: enabled, "chromium is not installed and CI is not set: skipped (apt-get install chromium to run it)"))
+          .enabled(if: enabled,
+                   "chromium is not installed and CI is not set: skipped (apt-get install chromium to run it)"))
     func rendersInChromium() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fusecheck-html-\(UUID())").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        let (failing, recorder) = try HTMLReportTests.run([HTMLReportTests.tileCase], backend: "mutant:last-tile-dropped")
+        let (failing, recorder) = try HTMLReportTests.run([HTMLReportTests.tileCase],
+                                                          backend: "mutant:last-tile-dropped")
         let report = RunReport(suite: "smoke", backend: "mutant:last-tile-dropped", criterion: "fusecheck",
                                seconds: 1, results: failing.results + [HTMLReportTests.hostileResult(1)])
         let page = ReportDocument.run(report, plots: recorder, context: HTMLReportTests.context).render()

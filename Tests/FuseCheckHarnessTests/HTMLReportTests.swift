@@ -11,12 +11,14 @@ struct HTMLReportTests {
     static let tileCase = "agmm:a2:fp16:ws=4:m=4:k=320:n=24:data=uniform:seed=117"
 
     /// Runs cases on a built-in backend in this process, recording the plots of failing cases.
-    static func run(_ ids: [String], backend name: String, capacity: Int = 10) throws -> (RunReport, ErrorPlotRecorder) {
+    static func run(_ ids: [String], backend name: String,
+                    capacity: Int = 10) throws -> (RunReport, ErrorPlotRecorder) {
         var runner = Runner(backend: try BackendCatalog.backend(named: name))
         let recorder = ErrorPlotRecorder(capacity: capacity)
         runner.errorPlots = recorder
         let results = try ids.map { runner.run(try Case(id: $0)) }
-        return (RunReport(suite: "cases", backend: name, criterion: "fusecheck", seconds: 1, results: results), recorder)
+        let report = RunReport(suite: "cases", backend: name, criterion: "fusecheck", seconds: 1, results: results)
+        return (report, recorder)
     }
 
     static let context = ReportContext(commandLine: ["fusecheck", "run", "--html", "r.html"], seed: "7",
@@ -91,7 +93,8 @@ struct HTMLReportTests {
         let (report, recorder) = try Self.run([Self.tileCase], backend: "mutant:last-tile-dropped")
         let page = ReportDocument.run(report, plots: recorder, context: Self.context).render()
         #expect(page.hasPrefix("<!DOCTYPE html>"))
-        #expect(page.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'none';"))
+        #expect(page.contains(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'none';"))
         #expect(!page.contains("<script"))
         for external in ["src=", "href=", "url(http", "@import", "@font-face"] {
             #expect(!page.contains(external), "the page refers to \(external)")
@@ -110,7 +113,8 @@ struct HTMLReportTests {
     /// A result whose every text comes from a hostile backend.
     static func hostileResult(_ number: Int, stderrLength: Int = 0) -> CaseResult {
         CaseResult(id: "agmm:\"><script>alert(\(number))</script>", op: "agmm", dtype: "fp16", platform: "a2",
-                   backend: "cmd:<b>", status: .crash, expectedRejection: nil, rejection: "<img src=x onerror=alert(2)>",
+                   backend: "cmd:<b>", status: .crash, expectedRejection: nil,
+                   rejection: "<img src=x onerror=alert(2)>",
                    outputs: [], message: "died: <iframe src=\"javascript:alert(3)\">",
                    stderr: "</pre><script>alert(1)</script>" + String(repeating: "x", count: stderrLength),
                    repro: "fusecheck run --case '<svg onload=alert(4)>'", seconds: 0)
@@ -137,7 +141,8 @@ struct HTMLReportTests {
                    "agmm:a3:fp16:ws=8:m=3:k=256:n=5:data=provenance:seed=111"]
         let (plotted, recorder) = try Self.run(ids, backend: "mutant:last-tile-dropped", capacity: 10)
         let results = plotted.results + (0..<5000).map { Self.hostileResult($0, stderrLength: 20_000) }
-        let report = RunReport(suite: "nightly", backend: "cmd:x", criterion: "fusecheck", seconds: 3000, results: results)
+        let report = RunReport(suite: "nightly", backend: "cmd:x", criterion: "fusecheck", seconds: 3000,
+                               results: results)
         let page = ReportDocument.run(report, plots: recorder, context: Self.context).render()
         #expect(page.utf8.count < 2_000_000, "\(page.utf8.count) bytes")
         #expect(page.contains("10 of 5002 failing or warning cases are shown in detail"))

@@ -359,7 +359,7 @@ public struct Comparator: Sendable {
 
     /// The implementation-defined behaviour (numerics-profile P1) that explains an element the
     /// golden does not accept, or nil (see `ImplementationDefinedBehaviour` for the rules).
-    private func implementationDefinedBehaviour(_ a: Float, _ e: Float, context: ElementContext,
+    func implementationDefinedBehaviour(_ a: Float, _ e: Float, context: ElementContext,
                                                 activation: ActivationType, dtype: DType, slot: String,
                                                 flushed: FlushedGolden) -> ImplementationDefinedBehaviour? {
         // First, as it needs no input changed: an element that a flush would also explain (the

@@ -40,7 +40,8 @@ extension ReportDocument {
             summary.append(.facts([
                 ("expectations file", expectations.file), ("expected failures", "\(expectations.expectedFailures)"),
                 ("unexpected passes", "\(expectations.unexpectedPasses)"), ("skipped", "\(expectations.skipped)"),
-                ("allowed behaviours", expectations.allow.isEmpty ? "none" : expectations.allow.joined(separator: ", ")),
+                ("allowed behaviours",
+                 expectations.allow.isEmpty ? "none" : expectations.allow.joined(separator: ", ")),
             ]))
         }
         var document = ReportDocument(title: "FuseCheck: \(report.suite) on \(report.backend)", context: context,
@@ -81,7 +82,8 @@ extension ReportDocument {
     }
 
     /// A section per plotted case, and a note of how many were not plotted.
-    static func plotSections(_ problems: [CaseResult], plots: ErrorPlotRecorder?, limits: ReportLimits) -> [ReportSection] {
+    static func plotSections(_ problems: [CaseResult], plots: ErrorPlotRecorder?,
+                             limits: ReportLimits) -> [ReportSection] {
         guard !problems.isEmpty else { return [] }
         var blocks: [ReportBlock] = [.heatmapLegend]
         var shown = 0
@@ -111,11 +113,13 @@ extension ReportDocument {
             let report = result.outputs.first { $0.name == output.output }
             guard report.map({ $0.verdict != .pass }) ?? true else { continue }
             var outputBlocks: [ReportBlock] = [
-                .histogram(output.histogram, title: "\(output.output) (\(output.dtype), \(output.method)): signed error in ulps"),
+                .histogram(output.histogram,
+                           title: "\(output.output) (\(output.dtype), \(output.method)): signed error in ulps"),
             ]
             outputBlocks += output.maps.map { .heatmap($0) }
             if output.mapsOmitted > 0 {
-                outputBlocks.append(.notice("\(output.mapsOmitted) more rank/expert maps of \(output.output) not drawn"))
+                outputBlocks.append(
+                    .notice("\(output.mapsOmitted) more rank/expert maps of \(output.output) not drawn"))
             }
             if !output.misplacedRows.isEmpty {
                 outputBlocks.append(.table(ReportTable(
@@ -143,7 +147,8 @@ extension ReportDocument {
 
     /// The self-test: every mutant and what caught it (with that case's plots, rerun: `caught`
     /// by mutant name), every variant.
-    public static func selfTest(_ report: SelfTestReport, caught: [String: (result: CaseResult, plots: CaseErrorPlots?)],
+    public static func selfTest(_ report: SelfTestReport,
+                                caught: [String: (result: CaseResult, plots: CaseErrorPlots?)],
                                 context: ReportContext) -> ReportDocument {
         let mutantRows = report.mutants.map { mutant in
             [mutant.name, mutant.caughtBy == nil ? "not-caught" : "caught", mutant.caughtBy?.id ?? "-",
@@ -164,7 +169,8 @@ extension ReportDocument {
         return ReportDocument(title: "FuseCheck self-test", context: context, sections: [
             ReportSection("Summary", [.facts([
                 ("mutants caught", "\(caughtCount) of \(report.mutants.count)"),
-                ("variants as expected", "\(report.variants.filter { report.variantPassed($0.name) }.count) of \(report.variants.count)"),
+                ("variants as expected",
+                 "\(report.variants.filter { report.variantPassed($0.name) }.count) of \(report.variants.count)"),
                 ("strict", report.strict ? "yes" : "no"), ("verdict", report.passed ? "passed" : "FAILED"),
             ])]),
             ReportSection("Mutants (each must be caught)", [.table(ReportTable(
@@ -277,7 +283,8 @@ extension ReportDocument {
             ReportSection("Results", [
                 .table(ReportTable(headers: ["op", "shape", "reference s", "pipelined s", "speedup", "GFLOP/s",
                                              "OpenBLAS GFLOP/s", "ratio", "overlap", "identical"], rows: rows)),
-                .bars(BarChart(title: "GFLOP/s per row: the pipelined engine (whole fused operator) and OpenBLAS cblas_sgemm on the same matmuls",
+                .bars(BarChart(title: "GFLOP/s per row: the pipelined engine (whole fused operator) and OpenBLAS "
+                                   + "cblas_sgemm on the same matmuls",
                                unit: "GFLOP/s", series: ["pipelined", "OpenBLAS"],
                                groups: results.map { ("\($0.op) \($0.shape)", [$0.gflops, $0.openblasGflops]) })),
             ]),
@@ -291,7 +298,8 @@ extension ReportDocument {
             }
             let end = max(profile.wallSeconds, profile.intervals.flatMap { $0.map(\.end) }.max() ?? 0)
             timelines.append(.timeline(TimelineChart(
-                title: "\(result.op) \(result.shape): median run, \(String(format: "%.0f%%", profile.overlapFraction * 100)) of transport overlapped by compute",
+                title: "\(result.op) \(result.shape): median run, "
+                    + String(format: "%.0f%% of transport overlapped by compute", profile.overlapFraction * 100),
                 ranks: ranks, seconds: end)))
         }
         if timelines.isEmpty { timelines = [.paragraph("No pipelined timeline was recorded.")] }

@@ -8,7 +8,8 @@ extension ReportDocument {
         var page = HTMLWriter()
         page.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
         page.raw("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; ")
-        page.raw("script-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\n")
+        page.raw("script-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; ")
+        page.raw("form-action 'none'\">\n")
         page.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
         page.element("title", text: title)
         page.raw("\n<style>\n")
@@ -45,7 +46,9 @@ extension ReportDocument {
 
     /// A word for the command line as a shell would need it.
     static func shellQuoted(_ word: String) -> String {
-        let plain = word.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=:,@%+".unicodeScalars.contains($0) }
+        let plain = word.unicodeScalars.allSatisfy {
+            CharacterSet.alphanumerics.contains($0) || "-_./=:,@%+".unicodeScalars.contains($0)
+        }
         return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
@@ -129,7 +132,8 @@ extension ReportDocument {
         body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em auto; max-width: 1200px;
                padding: 0 1em; color: #111; background: #fff; }
         h1 { font-size: 1.5em; } h2 { border-bottom: 2px solid #333; padding-bottom: .2em; margin-top: 2em; }
-        h3 { font-size: 1.05em; margin: .4em 0; } code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+        h3 { font-size: 1.05em; margin: .4em 0; }
+        code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
         pre { background: #f4f4f4; border: 1px solid #ccc; padding: .5em; overflow-x: auto; white-space: pre-wrap;
               word-break: break-all; max-height: 24em; }
         .pre .label { font-weight: 600; margin-top: .5em; }
@@ -158,7 +162,7 @@ extension ReportDocument {
         .worst-halo { fill: none; stroke: #fff; stroke-width: 4; }
         .bar0 { fill: #3b6ea5; } .bar1 { fill: url(#fc-hatch-blue); stroke: #1c3f66; }
         .lane-transport { fill: url(#fc-hatch-blue); stroke: #1c3f66; stroke-width: .5; }
-        .lane-compute { fill: #555; } .axis { stroke: #333; } .grid { stroke: #ddd; }
+        .lane-compute { fill: #555; stroke: #fff; stroke-width: .6; } .axis { stroke: #333; } .grid { stroke: #ddd; }
         .bound-pass { stroke: #000; stroke-dasharray: 5 3; stroke-width: 1.5; }
         .bound-warn { stroke: #000; stroke-dasharray: 1 2; stroke-width: 1.5; }
         .hist { fill: #666; } .line { fill: none; stroke: #3b6ea5; stroke-width: 2; } .point { fill: #3b6ea5; }
@@ -171,10 +175,15 @@ extension ReportDocument {
     private var patternDefinitions: StaticString {
         """
         <svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>
-        <pattern id="fc-dots" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="4" height="4" fill="#f5c36b"/><circle cx="2" cy="2" r="1" fill="#6b4a00"/></pattern>
-        <pattern id="fc-hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="#e8705a"/><rect width="1.6" height="4" fill="#5a0f00"/></pattern>
-        <pattern id="fc-cross" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="4" height="4" fill="#9e1b10"/><path d="M0 0L4 4M4 0L0 4" stroke="#fff" stroke-width="0.8"/></pattern>
-        <pattern id="fc-hatch-blue" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="#b9cfe6"/><rect width="1.4" height="4" fill="#1c3f66"/></pattern>
+        <pattern id="fc-dots" width="4" height="4" patternUnits="userSpaceOnUse">
+        <rect width="4" height="4" fill="#f5c36b"/><circle cx="2" cy="2" r="1" fill="#6b4a00"/></pattern>
+        <pattern id="fc-hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+        <rect width="4" height="4" fill="#e8705a"/><rect width="1.6" height="4" fill="#5a0f00"/></pattern>
+        <pattern id="fc-cross" width="4" height="4" patternUnits="userSpaceOnUse">
+        <rect width="4" height="4" fill="#9e1b10"/>
+        <path d="M0 0L4 4M4 0L0 4" stroke="#fff" stroke-width="0.8"/></pattern>
+        <pattern id="fc-hatch-blue" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+        <rect width="4" height="4" fill="#b9cfe6"/><rect width="1.4" height="4" fill="#1c3f66"/></pattern>
         </defs></svg>
 
         """

@@ -71,7 +71,8 @@ enum SVGCharts {
         }
         caption += "; \(map.failures) over the warn bound, \(map.warnings) warned."
         if let worst = map.worst {
-            caption += " Ringed: worst at row \(worst.row), column \(worst.column): got \(worst.got), expected \(worst.expected)"
+            caption += " Ringed: worst at row \(worst.row), column \(worst.column): "
+                + "got \(worst.got), expected \(worst.expected)"
             if let ratio = worst.ratio {
                 caption += ratio.isFinite ? String(format: ", %.3g x the pass bound", ratio) : ", non-finite"
             }
@@ -99,7 +100,8 @@ enum SVGCharts {
             svg.element("text", ["x": svgNumber(x + 20), "y": svgNumber(y + 11)], text: value.label + glyph)
         }
         svg.close("svg")
-        svg.element("figcaption", text: "Heatmap classes, |error| against the element's own pass bound B_pass and warn bound B_warn; lightness and pattern grow with the error.")
+        svg.element("figcaption", text: "Heatmap classes, |error| against the element's own pass bound B_pass and "
+            + "warn bound B_warn; lightness and pattern grow with the error.")
         svg.close("figure")
         return svg
     }
@@ -160,7 +162,8 @@ enum SVGCharts {
         svg.close("svg")
         var caption = title + ": counts per bin, heights on a log scale."
         if histogram.passBoundUlps != nil {
-            caption += " Dashed: the pass bound, dotted: the warn bound (medians over the elements; each element has its own)."
+            caption += " Dashed: the pass bound, dotted: the warn bound "
+                + "(medians over the elements; each element has its own)."
         } else {
             caption += " Bit-exact output: any difference fails."
         }
@@ -224,11 +227,14 @@ enum SVGCharts {
                         text: "rank \(rank) transport")
             svg.element("text", ["x": svgNumber(left - 6), "y": svgNumber(y0 + 2 * lane - 2), "text-anchor": "end"],
                         text: "compute")
+            let separator = svgNumber(y0 + 2 * lane + rankGap / 2)
             svg.empty("line", ["class": "grid", "x1": svgNumber(left), "x2": svgNumber(left + plotWidth),
-                               "y1": svgNumber(y0 + 2 * lane + rankGap / 2), "y2": svgNumber(y0 + 2 * lane + rankGap / 2)])
-            // At most 2,000 rectangles per rank: beyond that, neighbours closer than a pixel merge.
+                               "y1": separator, "y2": separator])
+            // Every chunk its own rectangle (a white edge between neighbours); a lane of more than
+            // 2,000 chunks merges neighbours closer than half a pixel, so the page stays small.
             for laneKind in TimelineLane.allCases {
                 let y = laneKind == .transport ? y0 : y0 + lane
+                let merge = intervals.filter { $0.lane == laneKind }.count > 2000 ? 0.5 : -1.0
                 var pending: (Double, Double)?
                 func flush() {
                     guard let (start, end) = pending else { return }
@@ -238,7 +244,7 @@ enum SVGCharts {
                 }
                 for interval in intervals where interval.lane == laneKind {
                     let start = plotWidth * interval.start / seconds, end = plotWidth * interval.end / seconds
-                    if let current = pending, start <= current.1 + 0.5 {
+                    if let current = pending, start <= current.1 + merge {
                         pending = (current.0, max(current.1, end))
                     } else {
                         flush()
@@ -260,7 +266,8 @@ enum SVGCharts {
         }
         svg.close("svg")
         svg.element("figcaption", text: chart.title
-            + ". Hatched: transport of a chunk; solid: compute (packing, matmul, epilogue). Transport above compute is hidden by it.")
+            + ". Hatched: transport of a chunk; solid: compute (packing, matmul, epilogue). "
+            + "Transport above compute is hidden by it.")
         svg.close("figure")
         return svg
     }
@@ -281,15 +288,16 @@ enum SVGCharts {
         svg.empty("line", ["class": "axis", "x1": svgNumber(left), "x2": svgNumber(left), "y1": svgNumber(top),
                            "y2": svgNumber(top + plotHeight)])
         if !points.isEmpty {
-            svg.empty("polyline", ["class": "line",
-                                   "points": points.map { "\(svgNumber($0.0)),\(svgNumber($0.1))" }.joined(separator: " ")])
+            let coordinates = points.map { "\(svgNumber($0.0)),\(svgNumber($0.1))" }
+            svg.empty("polyline", ["class": "line", "points": coordinates.joined(separator: " ")])
             for point in points.prefix(400) {
                 svg.empty("circle", ["class": "point", "cx": svgNumber(point.0), "cy": svgNumber(point.1), "r": "2.5"])
             }
         }
         svg.element("text", ["x": svgNumber(left - 4), "y": svgNumber(top + 8), "text-anchor": "end"],
                     text: String(format: "%.3g", yMax))
-        svg.element("text", ["x": svgNumber(left - 4), "y": svgNumber(top + plotHeight), "text-anchor": "end"], text: "0")
+        svg.element("text", ["x": svgNumber(left - 4), "y": svgNumber(top + plotHeight), "text-anchor": "end"],
+                    text: "0")
         svg.element("text", ["x": svgNumber(left + plotWidth), "y": svgNumber(top + plotHeight + 14),
                              "text-anchor": "end"], text: String(format: "%.3g", xMax))
         svg.element("text", ["x": svgNumber(left), "y": svgNumber(top + plotHeight + 14)], text: "0")

@@ -124,8 +124,9 @@ public struct Runner: Sendable {
             let worst = result.outputs.map(\.verdict).max() ?? .pass
             result.status = worst == .fail ? .fail : (worst == .warn ? .warn : .pass)
             if let errorPlots, result.status != .pass, errorPlots.wants(testCase.id) {
-                errorPlots.record(comparator.errorPlots(testCase, call: call, expected: golden.outputs,
-                                                        gauge: golden.gauge, got: outputs, limits: errorPlots.limits))
+                errorPlots.record(comparator.errorPlots(testCase, call: call, inputs: inputs,
+                                                        expected: golden.outputs, gauge: golden.gauge, got: outputs,
+                                                        limits: errorPlots.limits))
             }
             result.message = result.outputs.filter { $0.verdict != .pass || $0.implementationDefined != nil }
                 .map { "\($0.name): \($0.message)" }.joined(separator: " | ")
