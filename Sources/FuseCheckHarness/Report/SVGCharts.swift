@@ -90,9 +90,9 @@ enum SVGCharts {
         let perColumn = (classes.count + 1) / 2
         let height = Double(perColumn) * 18 + 4
         svg.open("figure", ["class": "legend"])
-        svg.open("svg", ["role": "img", "width": "640", "height": svgNumber(height), "aria-label": "heatmap legend"])
+        svg.open("svg", ["role": "img", "width": "800", "height": svgNumber(height), "aria-label": "heatmap legend"])
         for (index, value) in classes.enumerated() {
-            let x = 2 + Double(index / perColumn) * 300
+            let x = 2 + Double(index / perColumn) * 440
             let y = 2 + Double(index % perColumn) * 18
             svg.empty("rect", ["class": "c\(value.rawValue)", "x": svgNumber(x), "y": svgNumber(y), "width": "14",
                                "height": "14", "stroke": "#333"])
