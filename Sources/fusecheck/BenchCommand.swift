@@ -30,7 +30,10 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not pin the compute stages to the first allowed CPUs (also FUSECHECK_PIN=off).")
     var noPin = false
 
+    @OptionGroup var htmlOption: HTMLOption
+
     func run() throws {
+        try htmlOption.checkLocation()
         if noPin { CorePinning.isEnabled = false }
         let interactive = isatty(STDERR_FILENO) != 0
         let results = try Benchmark.run(caseIDs: `case`.isEmpty ? Benchmark.standardCases : `case`,
@@ -46,6 +49,7 @@ struct BenchCommand: ParsableCommand {
                   + "\(KernelPath.environmentVariable) forces one); compute stages "
                   + (CorePinning.isEnabled ? "pinned" : "not pinned"))
         }
+        guard htmlOption.write(.bench(results, context: HTMLOption.context())) else { throw ExitStatus.harnessError }
         if results.contains(where: { !$0.identical }) {
             printError("bench: the pipelined outputs differ from the reference's")
             throw ExitStatus.checkFailed

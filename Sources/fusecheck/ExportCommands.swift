@@ -45,6 +45,8 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var reportOptions: ReportOptions
 
+    @OptionGroup var htmlOption: HTMLOption
+
     @OptionGroup var expectationsOptions: ExpectationsOptions
 
     @OptionGroup var budgetOptions: BudgetOptions
@@ -52,11 +54,13 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         try budgetOptions.apply()
         try reportOptions.checkLocations()
+        try htmlOption.checkLocation()
         let (header, entries) = try CaseExport.read(directory)
         let backend = try ExportedOutcomesBackend(directory: directory)
         var runner = Runner(backend: backend, criterion: reportOptions.criterion, strict: reportOptions.strict,
                             reproBackendArguments: "(offline: rerun your backend on \(directory)/\(CaseExport.casesFolder))")
         runner.comparator.allowed = try expectationsOptions.allowedBehaviours()
+        runner.errorPlots = htmlOption.makeRecorder()
         var expectations: [String: String] = [:]
         for entry in entries {
             if let rejected = entry.record.rejected, rejected.count == 1 { expectations[entry.testCase.id] = rejected[0] }
@@ -66,6 +70,8 @@ struct CheckCommand: ParsableCommand {
             execute(runner: runner, suiteName: header.suite, cases: $0, expectations: expectations,
                     criterion: reportOptions.criterion)
         }
-        try finish(report, options: reportOptions)
+        let written = htmlOption.write(.run(report, plots: runner.errorPlots,
+                                            context: HTMLOption.context(seed: report.seedDescription)))
+        try htmlOption.finishing(written: written) { try finish(report, options: reportOptions) }
     }
 }

@@ -49,6 +49,8 @@ struct FuzzCommand: ParsableCommand {
     @Option(name: .long, help: "Write the summary as JSON to this path (- for standard output).")
     var json: String?
 
+    @OptionGroup var htmlOption: HTMLOption
+
     /// A seed: a whole number that fits 64 bits, said so when it does not.
     @Sendable static func parseSeed(_ text: String) throws -> UInt64 {
         guard let seed = UInt64(text) else {
@@ -78,6 +80,7 @@ struct FuzzCommand: ParsableCommand {
         // Every output location is checked before the first case runs.
         try OutputLocation.checkFolder(findings, option: "--findings")
         if let json { try OutputLocation.checkReport(json, option: "--json") }
+        try htmlOption.checkLocation()
         var options = FuzzOptions()
         options.seed = seed
         options.shard = parts[0]
@@ -101,6 +104,7 @@ struct FuzzCommand: ParsableCommand {
                                      makeBackend: { try backendOptions.make() },
                                      progress: display.update)
         display.finish()
+        let htmlWritten = try writeHTML(summary, rate: display.samples)
         // With the JSON summary on standard output, the human-readable one goes to standard error.
         let say = textPrinter(reportOnStandardOutput: json == OutputLocation.standardOutput)
         let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
@@ -136,7 +140,7 @@ struct FuzzCommand: ParsableCommand {
                 reportFailed = true
             }
         }
-        if !unwritten.isEmpty || reportFailed { throw ExitStatus.harnessError }
+        if !unwritten.isEmpty || reportFailed || !htmlWritten { throw ExitStatus.harnessError }
         if summary.interrupted, let status = Interruption.exitStatus {
             printError("interrupted by \(Interruption.signalName ?? "a signal"): the summary holds the cases done")
             throw ExitCode(status)
@@ -145,15 +149,46 @@ struct FuzzCommand: ParsableCommand {
     }
 }
 
+extension FuzzCommand {
+    /// The HTML report: each finding's shrunk case is run again (on a new backend) for its plots.
+    func writeHTML(_ summary: FuzzSummary, rate: [(seconds: Double, cases: Int)]) throws -> Bool {
+        guard htmlOption.html != nil else { return true }
+        let recorder = htmlOption.makeRecorder()
+        var results: [CaseResult] = []
+        let replayed = summary.findings.filter { !$0.signature.hasSuffix(":invalid") }.prefix(HTMLOption.plottedCases)
+        if !replayed.isEmpty {
+            let backend = try backendOptions.make()
+            defer { shutDown(backend) }
+            var runner = Runner(backend: backend, strict: strict, reproBackendArguments: backendOptions.reproArguments)
+            runner.errorPlots = recorder
+            for finding in replayed {
+                guard let testCase = try? Case(id: finding.caseID) else { continue }
+                results.append(runner.run(testCase))
+            }
+        }
+        return htmlOption.write(.fuzz(summary, rate: rate, findings: results, plots: recorder,
+                                      context: HTMLOption.context(seed: "\(seed)")))
+    }
+}
+
 /// The fuzzer's live progress line, safe to call from the worker threads.
 final class FuzzDisplay: @unchecked Sendable {
     private let lock = NSLock()
     private let interactive = isatty(STDERR_FILENO) != 0
     private var last = Date.distantPast
+    private var lastSample = -1.0
+    private var recorded: [(seconds: Double, cases: Int)] = [(0, 0)]
+
+    /// The cases done, sampled about once a second (the HTML report's cases/s over time).
+    var samples: [(seconds: Double, cases: Int)] { lock.withLock { recorded } }
 
     func update(_ progress: FuzzProgress) {
         lock.lock()
         defer { lock.unlock() }
+        if progress.seconds - lastSample >= 1 {
+            lastSample = progress.seconds
+            recorded.append((progress.seconds, progress.casesRun))
+        }
         let now = Date()
         guard now.timeIntervalSince(last) >= (interactive ? 0.2 : 5) else { return }
         last = now
@@ -183,16 +218,20 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
+    @OptionGroup var htmlOption: HTMLOption
+
     @OptionGroup var budgetOptions: BudgetOptions
 
     func run() throws {
         try budgetOptions.apply()
+        try htmlOption.checkLocation()
         let finding = try Finding.load(path: file)
         // Only the command line chooses what runs: a finding may come from anywhere (a CI
         // artifact), and its `backend` may be a shell command. It is shown, never used.
         let backend = try backendOptions.make()
         defer { shutDown(backend) }
-        let runner = Runner(backend: backend, reproBackendArguments: backendOptions.reproArguments)
+        var runner = Runner(backend: backend, reproBackendArguments: backendOptions.reproArguments)
+        runner.errorPlots = htmlOption.makeRecorder(capacity: 1)
         let result = runner.run(finding.testCase, expectedRejection: finding.expect)
         print("case       \(result.id)")
         if let expect = finding.expect { print("expect     rejection with \(expect)") }
@@ -222,7 +261,11 @@ struct ReplayCommand: ParsableCommand {
         }
         if let stderr = result.stderr, !stderr.isEmpty { print("stderr\n\(stderr)") }
         print("repro      \(result.repro)")
-        if result.status == .harnessError { throw ExitStatus.harnessError }
-        if result.status.isFailure { throw ExitStatus.checkFailed }
+        let written = htmlOption.write(.replay(result, finding: finding, plots: runner.errorPlots,
+                                               context: HTMLOption.context(seed: "in the case id")))
+        try htmlOption.finishing(written: written) {
+            if result.status == .harnessError { throw ExitStatus.harnessError }
+            if result.status.isFailure { throw ExitStatus.checkFailed }
+        }
     }
 }

@@ -22,6 +22,8 @@ struct ProfileCommand: ParsableCommand {
 
     @OptionGroup var expectationsOptions: ExpectationsOptions
 
+    @OptionGroup var htmlOption: HTMLOption
+
     func validate() throws {
         if let op, !NumericsProfiler.operators.map(\.rawValue).contains(op) {
             throw ValidationError("unknown operator \"\(op)\" (known: "
@@ -31,6 +33,7 @@ struct ProfileCommand: ParsableCommand {
 
     func run() throws {
         if let json { try OutputLocation.checkReport(json, option: "--json") }
+        try htmlOption.checkLocation()
         let expectations = try expectationsOptions.load()
         let backend = try backendOptions.make()
         defer { shutDown(backend) }
@@ -47,6 +50,7 @@ struct ProfileCommand: ParsableCommand {
             reasons.forEach { say("  " + $0) }
         }
         if let json { try OutputLocation.writeReport(try report.json(), to: json) }
+        guard htmlOption.write(.profile(report, context: HTMLOption.context())) else { throw ExitStatus.harnessError }
         // A declared profile (expectations file) that a measurement contradicts: the kernel's
         // numerics changed, or the file is stale. Either way, say which property and fail.
         guard let expectations else { return }

@@ -33,6 +33,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var reportOptions: ReportOptions
 
+    @OptionGroup var htmlOption: HTMLOption
+
     @OptionGroup var expectationsOptions: ExpectationsOptions
 
     @OptionGroup var layoutOptions: LayoutOptions
@@ -44,12 +46,14 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try budgetOptions.apply()
         try reportOptions.checkLocations()
+        try htmlOption.checkLocation()
         let (suiteName, cases, expectations) = try selectCases()
         let backend = try backendOptions.make()
         defer { shutDown(backend) }
         var runner = Runner(backend: backend, criterion: reportOptions.criterion, strict: reportOptions.strict,
                             reproBackendArguments: backendOptions.reproArguments)
         runner.comparator.allowed = try expectationsOptions.allowedBehaviours()
+        runner.errorPlots = htmlOption.makeRecorder()
         let order = orderOptions.makeOrder()
         let report = try expectationsOptions.run(cases, backend: backend.name, strict: reportOptions.strict) { cases in
             order.isPlain
@@ -59,7 +63,9 @@ struct RunCommand: ParsableCommand {
                           criterion: reportOptions.criterion, order: order, freshBackend: backendOptions.make,
                           say: textPrinter(reportOnStandardOutput: reportOptions.reportOnStandardOutput))
         }
-        try finish(report, options: reportOptions)
+        let written = htmlOption.write(.run(report, plots: runner.errorPlots,
+                                            context: HTMLOption.context(seed: report.seedDescription)))
+        try htmlOption.finishing(written: written) { try finish(report, options: reportOptions) }
     }
 
     func selectCases() throws -> (String, [Case], [String: String]) {

@@ -17,10 +17,13 @@ struct SelftestCommand: ParsableCommand {
 
     @OptionGroup var layoutOptions: LayoutOptions
 
+    @OptionGroup var htmlOption: HTMLOption
+
     @Flag(name: .customLong("in-process"), help: "Run the variants and mutants inside the harness process instead of a worker process (also FUSECHECK_IN_PROCESS=1).")
     var inProcess = false
 
     func run() throws {
+        try htmlOption.checkLocation()
         let layout = layoutOptions.layout
         let suites = [try layout.suite("smoke"), try layout.suite("invalid")]
         let progress = Progress("selftest")
@@ -63,6 +66,24 @@ struct SelftestCommand: ParsableCommand {
         print(String(format: "selftest: %d of %d mutants caught, %d of %d variants as expected (%.1f s)", caught,
                      report.mutants.count, report.variants.filter { report.variantPassed($0.name) }.count,
                      report.variants.count, Date().timeIntervalSince(start)))
-        if !report.passed { throw ExitStatus.checkFailed }
+        let written = try writeHTML(report, workerCommand: workerCommand)
+        try htmlOption.finishing(written: written) { if !report.passed { throw ExitStatus.checkFailed } }
+    }
+
+    /// The HTML report: each caught mutant's case is run again on the mutant, with its plots.
+    private func writeHTML(_ report: SelfTestReport, workerCommand: String?) throws -> Bool {
+        guard htmlOption.html != nil else { return true }
+        var caught: [String: (result: CaseResult, plots: CaseErrorPlots?)] = [:]
+        for (name, caughtBy) in report.mutants {
+            guard let caughtBy else { continue }
+            let backend = try BackendCatalog.backend(named: name, workerCommand: workerCommand)
+            defer { backend.shutDown() }
+            var runner = Runner(backend: backend, criterion: criterion)
+            let recorder = htmlOption.makeRecorder(capacity: 1)
+            runner.errorPlots = recorder
+            let result = runner.run(try Case(id: caughtBy.id), expectedRejection: caughtBy.expectedRejection)
+            caught[name] = (result, recorder?.plots(for: result.id))
+        }
+        return htmlOption.write(.selfTest(report, caught: caught, context: HTMLOption.context()))
     }
 }

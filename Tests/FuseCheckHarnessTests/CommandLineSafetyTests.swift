@@ -88,7 +88,7 @@ struct ReplaySafetyTests {
        .enabled(if: fusecheckExecutable != nil, "fusecheck not built"))
 struct OutputLocationTests {
     @Test("a report into a folder that does not exist is exit 2 naming the path, before any case runs",
-          arguments: ["--json", "--junit"])
+          arguments: ["--json", "--junit", "--html"])
     func missingFolder(option: String) throws {
         let path = try temporaryFolder() + "/missing/report"
         let outcome = try fusecheckOutcome(["run", "--case", biasCase, "--backend", "reference", option, path])

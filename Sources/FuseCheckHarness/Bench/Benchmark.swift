@@ -34,6 +34,8 @@ public struct BenchmarkResult: Codable, Sendable {
     public var peakMemoryMiB: Double?
     /// Whether the pipelined outputs equal the reference's bit for bit.
     public var identical: Bool
+    /// The stage intervals of the median pipelined run (the HTML report's timeline); not in the JSON.
+    public var timeline: PipelineProfile? = nil
 
     enum CodingKeys: String, CodingKey {
         case op, shape, caseID = "case", referenceSeconds = "reference_s"
@@ -128,7 +130,7 @@ public enum Benchmark {
             overlap: medianRun.profile?.overlapFraction ?? 0,
             communicationSeconds: ranks.map(\.communication).reduce(0, +) / Double(max(ranks.count, 1)),
             computeSeconds: ranks.map(\.compute).reduce(0, +) / Double(max(ranks.count, 1)),
-            peakMemoryMiB: PeakMemory.mebibytes(), identical: identical)
+            peakMemoryMiB: PeakMemory.mebibytes(), identical: identical, timeline: medianRun.profile)
     }
 
     /// The pause before each timed run's warm-up.

@@ -303,7 +303,7 @@ public struct Comparator: Sendable {
     }
 
     /// What the bound of one element needs from the gauge.
-    private struct ElementContext {
+    struct ElementContext {
         var rank: Int
         var index: Int
         /// G, rounded up by the gauge's own fp32 rounding.
@@ -331,7 +331,7 @@ public struct Comparator: Sendable {
     /// The pass (`probabilistic`) or warn bound of an element whose golden value is `value`. An
     /// infinite pre-activation (whose activation the golden gives as its limit) is replaced by the
     /// value itself: the bound is then that of an exact result, never infinite.
-    private func bound(_ value: Float, context: ElementContext, activation: ActivationType, dtype: DType,
+    func bound(_ value: Float, context: ElementContext, activation: ActivationType, dtype: DType,
                        probabilistic: Bool) -> Double {
         guard activation != .none else {
             return policy.matmulBound(expected: Double(value), gauge: context.magnitude, bias: context.bias,
@@ -347,7 +347,7 @@ public struct Comparator: Sendable {
     /// Whether a pair involving NaN or inf matches: NaN with NaN, inf with the same inf, or inf
     /// with a finite value of its sign that lies within the bound of T's overflow threshold (never
     /// where the golden is the activation's limit at a ±inf pre-activation: no overflow there).
-    private func specialMatches(_ a: Float, _ e: Float, context: ElementContext, activation: ActivationType,
+    func specialMatches(_ a: Float, _ e: Float, context: ElementContext, activation: ActivationType,
                                 dtype: DType) -> Bool {
         if (e.isNaN && a.isNaN) || (e.isInfinite && a == e) { return true }
         guard !e.isNaN, !a.isNaN, e.sign == a.sign, e.isInfinite != a.isInfinite,
@@ -359,7 +359,7 @@ public struct Comparator: Sendable {
 
     /// The implementation-defined behaviour (numerics-profile P1) that explains an element the
     /// golden does not accept, or nil (see `ImplementationDefinedBehaviour` for the rules).
-    private func implementationDefinedBehaviour(_ a: Float, _ e: Float, context: ElementContext,
+    func implementationDefinedBehaviour(_ a: Float, _ e: Float, context: ElementContext,
                                                 activation: ActivationType, dtype: DType, slot: String,
                                                 flushed: FlushedGolden) -> ImplementationDefinedBehaviour? {
         // First, as it needs no input changed: an element that a flush would also explain (the

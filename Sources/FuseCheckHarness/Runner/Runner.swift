@@ -17,6 +17,8 @@ public struct Runner: Sendable {
     public var comparator: Comparator
     /// How the repro line names the backend (`--backend pipelined`, `--backend-cmd '...'`).
     public var reproBackendArguments: String
+    /// Where the error plots of failing and warning cases go (`--html`); nil: none are computed.
+    public var errorPlots: ErrorPlotRecorder?
 
     /// `strict` makes implementation-defined behaviours (numerics-profile P1) failures.
     public init(backend: any Backend, criterion: Criterion = .fusecheck, strict: Bool = false,
@@ -121,6 +123,11 @@ public struct Runner: Sendable {
                                                 gauge: golden.gauge, got: outputs)
             let worst = result.outputs.map(\.verdict).max() ?? .pass
             result.status = worst == .fail ? .fail : (worst == .warn ? .warn : .pass)
+            if let errorPlots, result.status != .pass, errorPlots.wants(testCase.id) {
+                errorPlots.record(comparator.errorPlots(testCase, call: call, inputs: inputs,
+                                                        expected: golden.outputs, gauge: golden.gauge, got: outputs,
+                                                        limits: errorPlots.limits))
+            }
             result.message = result.outputs.filter { $0.verdict != .pass || $0.implementationDefined != nil }
                 .map { "\($0.name): \($0.message)" }.joined(separator: " | ")
             var behaviours: [String: Int] = [:]

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The two stages of every rank of a pipelined call.
-public enum PipelineStage: Int, Sendable, CaseIterable {
+public enum PipelineStage: Int, Sendable, CaseIterable, Codable {
     /// Moving chunks between ranks (all-gather, all-to-all).
     case communication
     /// Packing, matmul and epilogue.
@@ -18,12 +18,24 @@ public struct RankStageTimes: Sendable, Hashable, Codable {
     public var overlapped: Double
 }
 
+/// One busy interval of a stage: a chunk moved or computed.
+public struct StageInterval: Sendable, Hashable, Codable {
+    public var stage: PipelineStage
+    /// Seconds since the call's timeline started.
+    public var start: Double
+    public var end: Double
+}
+
 /// Per-rank stage times of one pipelined call.
 public struct PipelineProfile: Sendable, Hashable, Codable {
     /// Rank r is index r.
     public var ranks: [RankStageTimes]
     /// Wall-clock time of the whole call.
     public var wallSeconds: Double
+    /// Every busy interval the stage threads recorded (one per transported or computed chunk), per
+    /// rank, in seconds since the call started: what the HTML report's timeline draws. Taken from
+    /// the intervals the overlap is computed from; recording them costs nothing more.
+    public var intervals: [[StageInterval]] = []
 
     /// The share of all ranks' communication time that overlapped compute, in [0, 1].
     ///
@@ -63,13 +75,23 @@ final class StageTimeline: @unchecked Sendable {
     /// The per-rank times; call after every stage thread has finished.
     func profile() -> PipelineProfile {
         let wall = Double(Self.now() - start) * 1e-9
-        let ranks = lock.withLock { intervals }.map { stages in
+        let recorded = lock.withLock { intervals }
+        let ranks = recorded.map { stages in
             let communication = Self.union(stages[PipelineStage.communication.rawValue])
             let compute = Self.union(stages[PipelineStage.compute.rawValue])
             return RankStageTimes(communication: Self.length(communication), compute: Self.length(compute),
                                   overlapped: Self.length(Self.intersection(communication, compute)))
         }
-        return PipelineProfile(ranks: ranks, wallSeconds: wall)
+        var profile = PipelineProfile(ranks: ranks, wallSeconds: wall)
+        profile.intervals = recorded.map { stages in
+            PipelineStage.allCases.flatMap { stage in
+                stages[stage.rawValue].map { interval in
+                    StageInterval(stage: stage, start: Double(interval.lowerBound &- start) * 1e-9,
+                                  end: Double(interval.upperBound &- start) * 1e-9)
+                }
+            }.sorted { $0.start < $1.start }
+        }
+        return profile
     }
 
     /// Sorted, disjoint intervals covering the same time.
