@@ -40,7 +40,13 @@ let package = Package(
             // Numerics do not change: every FMA is spelled out and Swift never contracts a*b + c.
             swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
         ),
-        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "COpenBLAS", "CLinux"]),
+        .target(
+            name: "FuseCheckHarness",
+            dependencies: ["FuseCheckEngines", "COpenBLAS", "CLinux"],
+            // The comparator and the input generator round and compare fp16 values per element
+            // (FuseCheckCore's inlinable conversions): F16C instructions instead of library calls.
+            swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "fusecheck",
             dependencies: [

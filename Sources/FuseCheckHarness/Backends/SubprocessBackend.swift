@@ -18,6 +18,9 @@ public struct BackendCaseRun: Sendable {
     public let stderr: String
     /// Whether a fresh backend process was started for this case.
     public let startedProcess: Bool
+    /// How long the backend itself took: from the request to its reply, for an external backend
+    /// (nil: the whole call, as the runner times it).
+    public var backendTime: Duration? = nil
 }
 
 /// An implementation under test in another process, spoken to in the live protocol
@@ -129,25 +132,27 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         state.withLock { state in
             var log = StderrLog(limit: configuration.stderrLimit)
             var started = false
+            var waited = Duration.zero
             let outcome = runLocked(testCase, call: call, inputs: inputs, state: &state, log: &log,
-                                    started: &started)
+                                    started: &started, waited: &waited)
             let stderr = log.text
             guard case .failed(let failure) = outcome else {
-                return BackendCaseRun(outcome: outcome, stderr: stderr, startedProcess: started)
+                return BackendCaseRun(outcome: outcome, stderr: stderr, startedProcess: started, backendTime: waited)
             }
             // A failed case leaves the process in an unknown state: start afresh next time.
             state.child?.terminate()
             state.child = nil
             return BackendCaseRun(outcome: .failed(BackendFailure(failure.kind, failure.message,
                                                                   stderr: stderr.isEmpty ? nil : stderr)),
-                                  stderr: stderr, startedProcess: started)
+                                  stderr: stderr, startedProcess: started, backendTime: waited)
         }
     }
 
     // MARK: - One case
 
     private func runLocked(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors,
-                           state: inout State, log: inout StderrLog, started: inout Bool) -> BackendOutcome {
+                           state: inout State, log: inout StderrLog, started: inout Bool,
+                           waited: inout Duration) -> BackendOutcome {
         state.caseCount += 1
         let folder: String
         do {
@@ -182,7 +187,8 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
             }
         }
         let reused = state.child != nil
-        let first = attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started)
+        let first = attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started,
+                            waited: &waited)
         guard reused, case .retry(let why, _) = first else { return first.outcome }
         // The process had answered earlier cases and went away (or answered late) around this
         // request: whether it even read the request is unknowable, so the case runs once more on a
@@ -192,7 +198,8 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         state.child = nil
         try? FileManager.default.removeItem(atPath: out)
         try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
-        return attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started).outcome
+        return attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started,
+                       waited: &waited).outcome
     }
 
     /// One request and its reply.
@@ -211,7 +218,12 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
     }
 
     private func attempt(folder: String, out: String, call: any HarnessCall, state: inout State,
-                         log: inout StderrLog, started: inout Bool) -> Attempt {
+                         log: inout StderrLog, started: inout Bool, waited: inout Duration) -> Attempt {
+        // The backend's own time: its start-up (if it starts here) and the wait for its reply.
+        // The outputs are read by the harness, after the reply.
+        let requested = ContinuousClock.now
+        var replied: ContinuousClock.Instant?
+        defer { waited += (replied ?? ContinuousClock.now) - requested }
         let child: ChildProcess
         if let running = state.child {
             child = running
@@ -259,6 +271,7 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
             // deadline holds however many there are.
             if !reply.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { break }
         }
+        replied = ContinuousClock.now
         child.drainStderr { log.append($0) }
 
         if let echoed = LiveProtocol.echoedCase(reply), echoed != folder {
