@@ -17,7 +17,7 @@ struct ReferenceKernelTests {
           arguments: accumulations)
     func sameBits(accumulation: ReferenceNumerics.Accumulation) {
         var data = PipelinedTestData(seed: 42)
-        for (index, shape) in Self.shapes.enumerated() {
+        for (position, shape) in Self.shapes.enumerated() {
             for transposed in [false, true] {
                 for dtype in [DType.float16, .bfloat16] {
                     let left = data.tensor(TensorSpec(dtype, [shape.batches, shape.rows, shape.depth]),
@@ -30,9 +30,9 @@ struct ReferenceKernelTests {
                                                            kernel: .naive)
                     let blocked = ReferenceMatmul.accumulate(left: left, right: right, accumulation: accumulation,
                                                              kernel: .blocked)
-                    let first = zip(naive, blocked).firstIndex { $0.bitPattern != $1.bitPattern }
+                    let first = naive.indices.first { index in naive[index].bitPattern != blocked[index].bitPattern }
                     #expect(naive.count == blocked.count && first == nil,
-                            "shape \(index) \(shape) transposed=\(transposed) \(dtype): first difference at \(String(describing: first))")
+                            "shape \(position) \(shape) transposed=\(transposed) \(dtype): first difference at \(String(describing: first))")
                 }
             }
         }
