@@ -180,4 +180,21 @@ struct ThroughputTests {
                                             results: results).timing)
         #expect(timing.cases == results.count && timing.summary.contains("harness"))
     }
+
+    @Test("an external backend's case folders are in /dev/shm by default, and removed with the backend",
+          .enabled(if: ProcessInfo.processInfo.environment["TMPDIR"] == nil
+                       && SubprocessBackend.freeBytes(SubprocessBackend.memoryFolder) ?? 0 > 1 << 30,
+                   "TMPDIR is set or /dev/shm is missing or small"))
+    func scratchInMemory() throws {
+        let backend = SubprocessBackend(command: "while read line; do echo '{\"status\": \"error\", \"message\": \"none\"}'; done")
+        let result = Runner(backend: backend).run(smokeSuite.cases[0])
+        #expect(result.status == .crash, "\(result.message)")
+        func roots() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: SubprocessBackend.memoryFolder)
+                .filter { $0.hasPrefix("fusecheck-backend-\(getpid())-") }
+        }
+        #expect(try roots().count == 1)
+        backend.shutDown()
+        #expect(try roots().isEmpty)
+    }
 }
