@@ -36,6 +36,9 @@ struct BenchCommand: ParsableCommand {
         try htmlOption.checkLocation()
         if noPin { CorePinning.isEnabled = false }
         let interactive = isatty(STDERR_FILENO) != 0
+        // The anchor first: its version, build and kernel, and whether the environment forced the kernel.
+        let say = json ? printError : { print($0) }
+        OpenBLAS.anchorDescription(environment: ProcessInfo.processInfo.environment).forEach(say)
         let results = try Benchmark.run(caseIDs: `case`.isEmpty ? Benchmark.standardCases : `case`,
                                         repetitions: repetitions, referenceRepetitions: referenceRepetitions,
                                         progress: { if interactive { printError("bench: \($0)") } })

@@ -10,8 +10,11 @@ struct FuzzCommand: ParsableCommand {
             The same --seed and --shard always give the same cases; shards I/N partition the stream, \
             so N machines run disjoint cases. Each distinct failure (operator, output, kind) is shrunk \
             and written to --findings as a self-contained repro for `fusecheck replay`. \
+            --shard auto takes the shard from the launcher (mpirun, srun, torchrun), so that one \
+            launch runs one campaign; `fusecheck fuzz merge` combines the shards' reports. \
             Exit status 1 if there was any finding.
-            """
+            """,
+        subcommands: [FuzzMergeCommand.self]
     )
 
     // Budgets and the seed are parsed unconditionally so that a negative number reaches the range
@@ -30,7 +33,9 @@ struct FuzzCommand: ParsableCommand {
 
     @OptionGroup var expectationsOptions: ExpectationsOptions
 
-    @Option(name: .long, help: "This machine's part of the stream, I/N (0-based).")
+    @Option(name: .long, help: ArgumentHelp(
+        "This process's part of the stream: I/N (0-based), or auto for the rank and size its launcher set.",
+        discussion: "auto reads \(ShardAssignment.launchers.map { "\($0.rank)/\($0.size)" }.joined(separator: ", "))."))
     var shard = "0/1"
 
     @Option(name: .long, help: "The folder to write findings into (created if missing).")
@@ -46,7 +51,7 @@ struct FuzzCommand: ParsableCommand {
     @Flag(name: .long, help: "Fail implementation-defined behaviours (activation of ±inf giving NaN, flushed subnormals, the sign of an exact zero) instead of allowing them.")
     var strict = false
 
-    @Option(name: .long, help: "Write the summary as JSON to this path (- for standard output).")
+    @Option(name: .long, help: "Write the summary as JSON to this path (- for standard output); {shard} in it becomes the shard's number (one file per rank under --shard auto).")
     var json: String?
 
     @OptionGroup var htmlOption: HTMLOption
@@ -60,7 +65,6 @@ struct FuzzCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if seconds == nil && cases == nil { throw ValidationError("give --seconds N or --cases N") }
         if let seconds, !(seconds > 0 && seconds.isFinite) {
             throw ValidationError("--seconds must be a finite number of seconds greater than 0, not \(seconds)")
         }
@@ -72,19 +76,19 @@ struct FuzzCommand: ParsableCommand {
     @OptionGroup var budgetOptions: BudgetOptions
 
     func run() throws {
+        // Checked here, not in validate(): ArgumentParser validates this command for `fuzz merge` too.
+        if seconds == nil && cases == nil { throw ValidationError("give --seconds N or --cases N") }
         try budgetOptions.apply()
-        let parts = shard.split(separator: "/").compactMap { Int($0) }
-        guard parts.count == 2, parts[1] >= 1, parts[0] >= 0, parts[0] < parts[1] else {
-            throw HarnessError("--shard must be I/N with 0 <= I < N, e.g. 0/4")
-        }
+        let assignment = try ShardAssignment.parse(shard, environment: ProcessInfo.processInfo.environment)
+        let json = self.json?.replacingOccurrences(of: "{shard}", with: String(assignment.index))
         // Every output location is checked before the first case runs.
         try OutputLocation.checkFolder(findings, option: "--findings")
         if let json { try OutputLocation.checkReport(json, option: "--json") }
         try htmlOption.checkLocation()
         var options = FuzzOptions()
         options.seed = seed
-        options.shard = parts[0]
-        options.shards = parts[1]
+        options.shard = assignment.index
+        options.shards = assignment.count
         options.seconds = seconds
         options.cases = cases
         options.jobs = jobs
@@ -111,6 +115,15 @@ struct FuzzCommand: ParsableCommand {
         say(String(format: "fuzz: %d cases in %.1f s (%.1f cases/s) on %@, seed %llu, shard %d/%d: %@",
                    summary.casesRun, summary.seconds, summary.casesPerSecond, summary.backend, summary.seed,
                    summary.shard, summary.shards, counts))
+        if let checks = summary.goldenChecks, checks > 0 {
+            say("golden audit: \(checks) golden(s) recomputed on the naive reference kernel, "
+                + (summary.goldenMismatches?.isEmpty ?? true ? "all identical" : "\(summary.goldenMismatches!.count) differ"))
+        }
+        // A golden that differs from the naive reference's is FuseCheck's bug: said loudly, and
+        // the run ends as a harness error.
+        for mismatch in summary.goldenMismatches ?? [] {
+            printError("error: FuseCheck bug: a golden differs from the naive reference's: \(mismatch)")
+        }
         if summary.findings.isEmpty {
             say("no findings")
         } else {
@@ -140,7 +153,9 @@ struct FuzzCommand: ParsableCommand {
                 reportFailed = true
             }
         }
-        if !unwritten.isEmpty || reportFailed || !htmlWritten { throw ExitStatus.harnessError }
+        if !unwritten.isEmpty || reportFailed || !htmlWritten || !(summary.goldenMismatches?.isEmpty ?? true) {
+            throw ExitStatus.harnessError
+        }
         if summary.interrupted, let status = Interruption.exitStatus {
             printError("interrupted by \(Interruption.signalName ?? "a signal"): the summary holds the cases done")
             throw ExitCode(status)
@@ -168,6 +183,80 @@ extension FuzzCommand {
         }
         return htmlOption.write(.fuzz(summary, rate: rate, findings: results, plots: recorder,
                                       context: HTMLOption.context(seed: "\(seed)")))
+    }
+}
+
+struct FuzzMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Combine the --json reports of a sharded fuzz campaign into one report.",
+        discussion: """
+            The reports must be of one campaign (seed, shard count, backend), each shard once. Totals \
+            are summed, findings deduplicated by signature, and cases/s is the campaign's (its cases \
+            over its longest shard's time). Missing shards are named. With --merged-findings, one \
+            file per signature is copied there from the shards' findings (searched at their recorded \
+            paths and in each --findings-from folder). Exit status 1 if there was any finding.
+            """
+    )
+
+    @Argument(help: "The shards' reports (fusecheck fuzz --json).")
+    var reports: [String]
+
+    // The names differ from `fuzz`'s own options: ArgumentParser gives a parent command's
+    // options precedence after the subcommand's name too.
+    @Option(name: .long, help: "A folder holding shards' finding files (repeatable).")
+    var findingsFrom: [String] = []
+
+    @Option(name: .long, help: "Copy one finding file per signature into this folder.")
+    var mergedFindings: String?
+
+    @Option(name: .customLong("merged-json"), help: "Write the merged report as JSON to this path (- for standard output).")
+    var mergedJSON: String?
+
+    func validate() throws {
+        if reports.isEmpty { throw ValidationError("give the shards' report files") }
+    }
+
+    func run() throws {
+        let json = mergedJSON
+        if let json { try OutputLocation.checkReport(json, option: "--merged-json") }
+        if let mergedFindings { try OutputLocation.checkFolder(mergedFindings, option: "--merged-findings") }
+        let loaded = try reports.map(FuzzMerge.load(path:))
+        let merged = try FuzzMerge.merge(loaded, names: reports)
+        var summary = merged.summary
+        let say = textPrinter(reportOnStandardOutput: json == OutputLocation.standardOutput)
+        var lost: [String] = []
+        if let mergedFindings {
+            lost = try FuzzMerge.collectFindings(&summary, searching: findingsFrom, into: mergedFindings)
+        }
+        let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        say(String(format: "fuzz merge: %d shard(s) of %d, %d cases in %.1f s (%.1f cases/s), seed %llu, on %@: %@",
+                   summary.mergedShards?.count ?? 0, summary.shards, summary.casesRun, summary.seconds,
+                   summary.casesPerSecond, summary.seed, summary.backend, counts))
+        if !merged.missingShards.isEmpty {
+            say("missing shard(s): " + merged.missingShards.map(String.init).joined(separator: ", "))
+        }
+        if let checks = summary.goldenChecks, checks > 0 {
+            say("golden audit: \(checks) golden(s) recomputed on the naive reference kernel, "
+                + (summary.goldenMismatches?.isEmpty ?? true ? "all identical" : "\(summary.goldenMismatches!.count) differ"))
+        }
+        for mismatch in summary.goldenMismatches ?? [] {
+            printError("error: FuseCheck bug: a golden differs from the naive reference's: \(mismatch)")
+        }
+        say(summary.findings.isEmpty ? "no findings" : "\(summary.findings.count) distinct finding(s):")
+        for finding in summary.findings {
+            say("  \(finding.signature)  (\(finding.occurrences)x)")
+            say("    shrunk to \(finding.caseID)")
+            if let path = finding.path { say("    repro: fusecheck replay \(path)") }
+        }
+        for signature in lost { printError("error: no file of finding \(signature) in its recorded path or --findings-from") }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try OutputLocation.writeReport(try encoder.encode(summary), to: json)
+        }
+        if !lost.isEmpty || !(summary.goldenMismatches?.isEmpty ?? true) { throw ExitStatus.harnessError }
+        if !summary.findings.isEmpty { throw ExitStatus.checkFailed }
     }
 }
 

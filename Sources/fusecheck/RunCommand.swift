@@ -160,6 +160,7 @@ func finish(_ report: RunReport, options: ReportOptions) throws {
     let parts = CaseStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
     say(String(format: "%d cases in %.1f s on %@ (criterion %@): %@", report.results.count, report.seconds,
                report.backend, report.criterion, parts.joined(separator: ", ")))
+    if let timing = report.timing { say(timing.summary) }
     var reportFailed = false
     for (path, make) in [(options.json, { try report.json() }), (options.junit, { Data(report.junit().utf8) })] {
         guard let path else { continue }

@@ -10,7 +10,35 @@ import FuseCheckCore
 /// Inputs are fp16/bf16 values held exactly as Float, so every product is exact inside the FMA
 /// and the only roundings are the K additions in fp32. The result is the accumulator before any
 /// bias or rounding to the output type.
+///
+/// Two kernels compute it (`Kernel`): the naive loop nest, which reads like the formula, and a
+/// blocked one that runs the same FMAs per element in the same order, vectorized across columns
+/// (`ReferenceMatmul+Blocked.swift`). They give the same bits; tests check it, and the harness
+/// recomputes a sample of each run's goldens on the naive kernel (`GoldenAudit`).
 public enum ReferenceMatmul {
+    /// The loop nest that computes the accumulators.
+    public enum Kernel: String, Sendable {
+        /// One element at a time, k innermost: the formula as written.
+        case naive
+        /// A 16-column strip of the right operand packed, four rows at a time, each lane an
+        /// element's own FMA chain (k ascending from +0): the same sequence, in SIMD registers.
+        case blocked
+    }
+
+    /// The kernel `accumulate` runs in this thread (or task): bind another with
+    /// `ReferenceMatmul.$kernel.withValue(.naive) { ... }`. Release builds default to the blocked
+    /// kernel; debug builds to the naive one (SIMD code costs per lane there).
+    @TaskLocal public static var kernel: Kernel = defaultKernel
+
+    /// The kernel of this build.
+    public static var defaultKernel: Kernel {
+        #if DEBUG
+        .naive
+        #else
+        .blocked
+        #endif
+    }
+
     /// Accumulates `left` (batch, rows, K), row-major, against `right` (batch, K, columns) read
     /// logically through its storage order. Returns (batch, rows, columns) accumulators.
     public static func accumulate(left: Tensor, right: StoredOperand) -> [Float] {
@@ -21,6 +49,22 @@ public enum ReferenceMatmul {
     /// faults the tolerance policy is calibrated on.
     public static func accumulate(left: Tensor, right: StoredOperand,
                                   accumulation: ReferenceNumerics.Accumulation) -> [Float] {
+        accumulate(left: left, right: right, accumulation: accumulation, kernel: kernel)
+    }
+
+    /// The same on a given kernel. The blocked kernel covers fp32, fp64 and split-K accumulation;
+    /// a narrow accumulator (a fault, rounded to 16 bits after every term) always runs naive.
+    public static func accumulate(left: Tensor, right: StoredOperand,
+                                  accumulation: ReferenceNumerics.Accumulation, kernel: Kernel) -> [Float] {
+        if kernel == .blocked, let result = blocked(left: left, right: right, accumulation: accumulation) {
+            return result
+        }
+        return naive(left: left, right: right, accumulation: accumulation)
+    }
+
+    /// The naive loop nest: for each output element, its k products in order.
+    static func naive(left: Tensor, right: StoredOperand,
+                      accumulation: ReferenceNumerics.Accumulation) -> [Float] {
         let leftShape = left.shape
         let rightShape = right.logicalShape
         precondition(leftShape.count == rightShape.count && leftShape.count >= 2, "operand ranks differ")

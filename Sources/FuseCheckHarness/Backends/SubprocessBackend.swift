@@ -18,6 +18,9 @@ public struct BackendCaseRun: Sendable {
     public let stderr: String
     /// Whether a fresh backend process was started for this case.
     public let startedProcess: Bool
+    /// How long the backend itself took: from the request to its reply, for an external backend
+    /// (nil: the whole call, as the runner times it).
+    public var backendTime: Duration? = nil
 }
 
 /// An implementation under test in another process, spoken to in the live protocol
@@ -48,7 +51,8 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         /// The time a backend has to reply to one request (including its start-up for the
         /// first case after a (re)start).
         public var timeout: Duration
-        /// Where scratch case folders go; the system's temporary folder if nil.
+        /// Where scratch case folders go. If nil: `/dev/shm` (memory) while it has room for the
+        /// case and `TMPDIR` is not set, else the system's temporary folder.
         public var scratchDirectory: String?
         /// Variables added to (or replacing some of) the harness's environment for the backend.
         public var environment: [String: String]
@@ -85,6 +89,8 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
     private struct State {
         var child: ChildProcess?
         var scratchRoot: String?
+        /// The scratch root in `/dev/shm`, once used.
+        var memoryScratchRoot: String?
         var caseCount = 0
         var processStarts = 0
     }
@@ -113,9 +119,12 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         state.withLock { state in
             state.child?.shutDown(grace: .seconds(1))
             state.child = nil
-            if let root = state.scratchRoot, !configuration.keepScratch {
-                try? FileManager.default.removeItem(atPath: root)
+            if !configuration.keepScratch {
+                for root in [state.scratchRoot, state.memoryScratchRoot].compactMap({ $0 }) {
+                    try? FileManager.default.removeItem(atPath: root)
+                }
                 state.scratchRoot = nil
+                state.memoryScratchRoot = nil
             }
         }
     }
@@ -129,29 +138,32 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         state.withLock { state in
             var log = StderrLog(limit: configuration.stderrLimit)
             var started = false
+            var waited = Duration.zero
             let outcome = runLocked(testCase, call: call, inputs: inputs, state: &state, log: &log,
-                                    started: &started)
+                                    started: &started, waited: &waited)
             let stderr = log.text
             guard case .failed(let failure) = outcome else {
-                return BackendCaseRun(outcome: outcome, stderr: stderr, startedProcess: started)
+                return BackendCaseRun(outcome: outcome, stderr: stderr, startedProcess: started, backendTime: waited)
             }
             // A failed case leaves the process in an unknown state: start afresh next time.
             state.child?.terminate()
             state.child = nil
             return BackendCaseRun(outcome: .failed(BackendFailure(failure.kind, failure.message,
                                                                   stderr: stderr.isEmpty ? nil : stderr)),
-                                  stderr: stderr, startedProcess: started)
+                                  stderr: stderr, startedProcess: started, backendTime: waited)
         }
     }
 
     // MARK: - One case
 
     private func runLocked(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors,
-                           state: inout State, log: inout StderrLog, started: inout Bool) -> BackendOutcome {
+                           state: inout State, log: inout StderrLog, started: inout Bool,
+                           waited: inout Duration) -> BackendOutcome {
         state.caseCount += 1
         let folder: String
         do {
-            folder = try scratchFolder(&state) + "/case-\(state.caseCount)"
+            folder = try scratchFolder(&state, bytes: Self.folderBytes(call: call, inputs: inputs))
+                + "/case-\(state.caseCount)"
             try CaseFolder.write(testCase, call: call, inputs: inputs, to: folder)
             try FileManager.default.createDirectory(atPath: folder + "/" + CaseFolder.outputFolder,
                                                     withIntermediateDirectories: false)
@@ -182,7 +194,8 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
             }
         }
         let reused = state.child != nil
-        let first = attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started)
+        let first = attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started,
+                            waited: &waited)
         guard reused, case .retry(let why, _) = first else { return first.outcome }
         // The process had answered earlier cases and went away (or answered late) around this
         // request: whether it even read the request is unknowable, so the case runs once more on a
@@ -192,7 +205,8 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         state.child = nil
         try? FileManager.default.removeItem(atPath: out)
         try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
-        return attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started).outcome
+        return attempt(folder: folder, out: out, call: call, state: &state, log: &log, started: &started,
+                       waited: &waited).outcome
     }
 
     /// One request and its reply.
@@ -211,7 +225,12 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
     }
 
     private func attempt(folder: String, out: String, call: any HarnessCall, state: inout State,
-                         log: inout StderrLog, started: inout Bool) -> Attempt {
+                         log: inout StderrLog, started: inout Bool, waited: inout Duration) -> Attempt {
+        // The backend's own time: its start-up (if it starts here) and the wait for its reply.
+        // The outputs are read by the harness, after the reply.
+        let requested = ContinuousClock.now
+        var replied: ContinuousClock.Instant?
+        defer { waited += (replied ?? ContinuousClock.now) - requested }
         let child: ChildProcess
         if let running = state.child {
             child = running
@@ -259,6 +278,7 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
             // deadline holds however many there are.
             if !reply.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { break }
         }
+        replied = ContinuousClock.now
         child.drainStderr { log.append($0) }
 
         if let echoed = LiveProtocol.echoedCase(reply), echoed != folder {
@@ -291,14 +311,50 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
         FileManager.default.fileExists(atPath: out + "/" + CaseFolder.rejectionFile) ? out : nil
     }
 
-    private func scratchFolder(_ state: inout State) throws -> String {
-        if let root = state.scratchRoot { return root }
-        let base = configuration.scratchDirectory ?? NSTemporaryDirectory()
-        let root = URL(fileURLWithPath: base).appendingPathComponent(
+    /// The scratch root for a case folder of about `bytes` (inputs and outputs).
+    ///
+    /// In memory when it can be: on a disk file system, creating and removing a case folder's files
+    /// for every case made ext4's inode allocation (which scans past recently deleted inodes) the
+    /// largest part of the harness's time per case (about 60% of the process's samples on the
+    /// smoke suite). A case that would leave `/dev/shm` with less than 256 MiB, a run that keeps
+    /// its scratch folders, and a user's `TMPDIR` or `scratchDirectory` use the disk.
+    private func scratchFolder(_ state: inout State, bytes: Int) throws -> String {
+        if configuration.scratchDirectory == nil, !configuration.keepScratch,
+           ProcessInfo.processInfo.environment["TMPDIR"] == nil,
+           let free = Self.freeBytes(Self.memoryFolder), free > 2 * bytes + (256 << 20) {
+            return try Self.root(&state.memoryScratchRoot, base: Self.memoryFolder)
+        }
+        return try Self.root(&state.scratchRoot, base: configuration.scratchDirectory ?? NSTemporaryDirectory())
+    }
+
+    /// Linux's shared-memory file system.
+    static let memoryFolder = "/dev/shm"
+
+    private static func root(_ root: inout String?, base: String) throws -> String {
+        if let root { return root }
+        let made = URL(fileURLWithPath: base).appendingPathComponent(
             "fusecheck-backend-\(getpid())-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        state.scratchRoot = root
-        return root
+        try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: true)
+        root = made
+        return made
+    }
+
+    /// Bytes free to an unprivileged writer in the file system holding `folder`, if it is a
+    /// folder this process can write in.
+    static func freeBytes(_ folder: String) -> Int? {
+        var info = statvfs()
+        guard access(folder, W_OK | X_OK) == 0, statvfs(folder, &info) == 0 else { return nil }
+        return Int(info.f_bavail) &* Int(info.f_frsize)
+    }
+
+    /// About how many bytes a case folder holds once the backend has answered: every input and
+    /// every requested output of every rank.
+    static func folderBytes(call: any HarnessCall, inputs: WorldTensors) -> Int {
+        let input = inputs.ranks.reduce(0) { sum, rank in
+            sum + rank.values.reduce(0) { $0 + $1.count * $1.dtype.byteWidth }
+        }
+        let output = call.outputSlots.reduce(0) { $0 + $1.spec.elementCount * $1.spec.dtype.byteWidth }
+        return input + output * max(call.rankCount, 1)
     }
 
     private func environment() -> [String] {

@@ -40,15 +40,15 @@ public enum CaseFolder {
                              to path: String) throws {
         let manifest = try CaseManifest(testCase, call: call)
         try assembleAtomically(at: path) { temporary in
-            try writeJSON(manifest, to: temporary + "/" + manifestFile)
+            try writeNewFile(try manifestJSON(manifest), to: temporary + "/" + manifestFile)
             for rank in 0..<inputs.rankCount {
                 let folder = temporary + "/" + rankFolder(rank)
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                guard mkdir(folder, 0o755) == 0 else { throw HarnessError("cannot create \(folder): \(errnoText())") }
                 for slot in call.inputSlots {
                     guard let tensor = inputs[rank, slot.name] else {
                         throw HarnessError("case \(testCase.id): rank \(rank) has no input \(slot.name)")
                     }
-                    try Data(NpyFile.encode(tensor)).write(to: URL(fileURLWithPath: "\(folder)/\(slot.name).npy"))
+                    try writeNewFile(Data(NpyFile.encode(tensor)), to: "\(folder)/\(slot.name).npy")
                 }
             }
         }
@@ -216,11 +216,32 @@ public enum CaseFolder {
 
     /// Writes a value as pretty-printed JSON with sorted keys and a final newline.
     static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+        try manifestJSON(value).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// A value as pretty-printed JSON with sorted keys and a final newline.
+    static func manifestJSON<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONLines.encoder()
         encoder.outputFormatting.insert(.prettyPrinted)
         var data = try encoder.encode(value)
         data.append(0x0A)
-        try data.write(to: URL(fileURLWithPath: path))
+        return data
+    }
+
+    /// Creates a file inside a folder being assembled (`assembleAtomically`) and writes `data`.
+    /// No fsync (Foundation's `Data.write` syncs every file, which made writing a case folder of
+    /// many ranks cost more than the rest of the case): the folder appears by one rename, and a
+    /// scratch or export folder need not outlive a crash of the machine.
+    static func writeNewFile(_ data: Data, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw HarnessError("cannot write \(path): \(errnoText())") }
+        do {
+            try AtomicFile.writeAll(data, to: descriptor, path: path)
+        } catch {
+            _ = close(descriptor)
+            throw error
+        }
+        guard close(descriptor) == 0 else { throw HarnessError("cannot write \(path): \(errnoText())") }
     }
 }
 

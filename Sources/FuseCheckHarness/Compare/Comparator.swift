@@ -80,29 +80,32 @@ public struct Comparator: Sendable {
         var elements = 0
         var maxAbsolute = 0.0
         var maxRelative = 0.0
-        var histogram: [String: Int] = [:]
+        var histogram = UlpHistogram()
         var implementationDefined: [String: Int] = [:]
         for rank in 0..<call.rankCount {
             let want = expected[rank, slot.name]!
             let have = got[rank, slot.name]!
             elements += want.count
+            let (wanted, had) = (want.values, have.values)
             for index in 0..<want.count {
-                let (e, a) = (want.values[index], have.values[index])
-                var same = (e.isNaN && a.isNaN) || dtype.bits(of: e) == dtype.bits(of: a)
+                let (e, a) = (wanted[index], had[index])
+                // Equal Float bits are equal bits of T (both hold values of T exactly).
+                var same = e.bitPattern == a.bitPattern || (e.isNaN && a.isNaN)
+                    || dtype.bits(of: e) == dtype.bits(of: a)
                 if !same, zerosEqual, e == 0, a == 0 {
                     // Every zero of an exact-data matmul is an exact zero: its sign is the seed's.
                     implementationDefined[ImplementationDefinedBehaviour.signOfExactZero.rawValue, default: 0] += 1
                     same = !fails(.signOfExactZero)
                 }
-                guard !same else { histogram["0", default: 0] += 1; continue }
+                guard !same else { histogram.add(distance: 0); continue }
                 mismatches += 1
                 if e.isFinite && a.isFinite {
                     let absolute = Double(abs(a - e))
                     maxAbsolute = max(maxAbsolute, absolute)
                     maxRelative = max(maxRelative, absolute / max(Double(abs(e)), 1e-30))
-                    histogram[histogramBucket(ulpDistance(a, e, dtype)), default: 0] += 1
+                    histogram.add(distance: ulpDistance(a, e, dtype))
                 } else {
-                    histogram["nan/inf", default: 0] += 1
+                    histogram.addSpecial()
                     maxAbsolute = .infinity
                 }
                 if first == nil {
@@ -123,8 +126,8 @@ public struct Comparator: Sendable {
         }
         return OutputReport(name: slot.name, method: "bit-exact", verdict: mismatches == 0 ? .pass : .fail,
                             elements: elements, failures: mismatches, warnings: 0, worst: first,
-                            maxAbsoluteError: maxAbsolute, maxRelativeError: maxRelative, ulpHistogram: histogram,
-                            message: message,
+                            maxAbsoluteError: maxAbsolute, maxRelativeError: maxRelative,
+                            ulpHistogram: histogram.dictionary, message: message,
                             implementationDefined: implementationDefined.isEmpty ? nil : implementationDefined)
     }
 
@@ -138,7 +141,7 @@ public struct Comparator: Sendable {
         var worst: ElementReport?
         var worstRatio = -1.0
         var maxAbsolute = 0.0, maxRelative = 0.0
-        var histogram: [String: Int] = [:]
+        var histogram = UlpHistogram()
         var signedSum = 0.0, signedCount = 0
         var signedSquares = 0.0
         var allGot: [Float] = [], allExpected: [Float] = []
@@ -164,14 +167,16 @@ public struct Comparator: Sendable {
             elements += want.count
             allGot += have.values
             allExpected += want.values
+            // Looked up once per rank, not per element.
+            let rankGauge = RankGauge(gauge: gauge, rank: rank, name: slot.name, activation: activation)
+            let (wanted, had) = (want.values, have.values)
             for index in 0..<want.count {
-                let (e, a) = (want.values[index], have.values[index])
-                let context = ElementContext(gauge: gauge, rank: rank, name: slot.name, index: index,
-                                             activation: activation)
+                let (e, a) = (wanted[index], had[index])
+                let context = ElementContext(rankGauge, rank: rank, index: index)
                 // Special values first.
                 if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
                     if specialMatches(a, e, context: context, activation: activation, dtype: dtype) {
-                        histogram["0", default: 0] += 1
+                        histogram.add(distance: 0)
                         accepted.append(true)
                         continue
                     }
@@ -180,13 +185,13 @@ public struct Comparator: Sendable {
                         flushed: flushed) {
                         implementationDefined[behaviour.rawValue, default: 0] += 1
                         if !fails(behaviour) {
-                            histogram["0", default: 0] += 1
+                            histogram.add(distance: 0)
                             accepted.append(true)
                             continue
                         }
                     }
                     failures += 1
-                    histogram["nan/inf", default: 0] += 1
+                    histogram.addSpecial()
                     accepted.append(false)
                     let report = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e,
                                                bound: nil, ratio: .infinity)
@@ -196,7 +201,7 @@ public struct Comparator: Sendable {
                 let error = Double(abs(a - e))
                 maxAbsolute = max(maxAbsolute, error)
                 if e != 0 { maxRelative = max(maxRelative, error / Double(abs(e))) }
-                histogram[histogramBucket(ulpDistance(a, e, dtype)), default: 0] += 1
+                histogram.add(distance: ulpDistance(a, e, dtype))
                 // Added to the mean-signed-error test unless the element is excused below.
                 var signed: Double?
                 if e != 0, abs(e) >= dtype.smallestNormal {
@@ -290,7 +295,8 @@ public struct Comparator: Sendable {
         }
         return OutputReport(name: slot.name, method: "tolerance", verdict: verdict, elements: elements,
                             failures: failures, warnings: warnings, worst: worst, maxAbsoluteError: maxAbsolute,
-                            maxRelativeError: maxRelative, ulpHistogram: histogram, meanSignedError: meanSigned,
+                            maxRelativeError: maxRelative, ulpHistogram: histogram.dictionary,
+                            meanSignedError: meanSigned,
                             meanSignedErrorZ: meanZ, vendor: vendor, message: message,
                             implementationDefined: implementationDefined.isEmpty ? nil : implementationDefined)
     }
@@ -300,6 +306,25 @@ public struct Comparator: Sendable {
         let failing = counts.keys.contains { ImplementationDefinedBehaviour(rawValue: $0).map(fails) ?? false }
         return "implementation-defined (\(failing ? "failed under --strict" : "allowed")): "
             + ImplementationDefinedBehaviour.describe(counts)
+    }
+
+    /// One rank's gauge of one output, looked up once.
+    struct RankGauge {
+        var preActivation: [Float]?
+        var magnitude: [Float]?
+        var bias: [Float]?
+        var terms: Int
+        var intermediateRoundings: Int
+        var hasActivation: Bool
+
+        init(gauge: ReferenceGauge, rank: Int, name: String, activation: ActivationType) {
+            hasActivation = activation != .none
+            preActivation = hasActivation ? gauge.preActivation[rank, name]?.values : nil
+            magnitude = gauge.magnitude[rank, name]?.values
+            bias = gauge.bias[rank, name]?.values
+            terms = gauge.terms
+            intermediateRoundings = gauge.intermediateRoundings
+        }
     }
 
     /// What the bound of one element needs from the gauge.
@@ -315,14 +340,19 @@ public struct Comparator: Sendable {
         var intermediateRoundings: Int
 
         init(gauge: ReferenceGauge, rank: Int, name: String, index: Int, activation: ActivationType) {
+            self.init(RankGauge(gauge: gauge, rank: rank, name: name, activation: activation), rank: rank,
+                      index: index)
+        }
+
+        init(_ gauge: RankGauge, rank: Int, index: Int) {
             self.rank = rank
             self.index = index
-            preActivation = activation == .none ? nil : gauge.preActivation[rank, name]?.values[index]
+            preActivation = gauge.hasActivation ? gauge.preActivation?[index] : nil
             // An activation of a ±inf pre-activation is its limit, exactly: no accumulation error
             // (G, inf there, would make the bound infinite and pass any value).
             magnitude = preActivation?.isInfinite == true
-                ? 0 : Double(gauge.magnitude[rank, name]?.values[index] ?? .infinity) * (1 + 0x1p-20)
-            bias = Double(gauge.bias[rank, name]?.values[index] ?? 0)
+                ? 0 : Double(gauge.magnitude?[index] ?? .infinity) * (1 + 0x1p-20)
+            bias = Double(gauge.bias?[index] ?? 0)
             terms = gauge.terms
             intermediateRoundings = gauge.intermediateRoundings
         }

@@ -81,6 +81,40 @@ func ulpDistance(_ a: Float, _ b: Float, _ dtype: DType) -> Int {
     return abs(ordinal(a) - ordinal(b))
 }
 
+/// Counts per `ulpHistogram` bucket, kept in an array while elements are compared (a string-keyed
+/// dictionary update per element cost more than the comparison itself).
+struct UlpHistogram {
+    /// The buckets in order; `dictionary` names them.
+    static let names = ["0", "1", "2", "3-4", "5-8", "9-16", ">16", "nan/inf"]
+    private var counts = [Int](repeating: 0, count: UlpHistogram.names.count)
+
+    /// One more element at `distance` ulps.
+    mutating func add(distance: Int) { counts[Self.bucketIndex(distance)] += 1 }
+
+    /// One more element that is (or is compared with) NaN or inf.
+    mutating func addSpecial() { counts[Self.names.count - 1] += 1 }
+
+    /// The buckets that were hit, by name.
+    var dictionary: [String: Int] {
+        var result: [String: Int] = [:]
+        for (name, count) in zip(Self.names, counts) where count > 0 { result[name] = count }
+        return result
+    }
+
+    /// The bucket of a distance (`histogramBucket`'s, by position in `names`).
+    static func bucketIndex(_ distance: Int) -> Int {
+        switch distance {
+        case 0: 0
+        case 1: 1
+        case 2: 2
+        case 3...4: 3
+        case 5...8: 4
+        case 9...16: 5
+        default: 6
+        }
+    }
+}
+
 func histogramBucket(_ distance: Int) -> String {
     switch distance {
     case 0: "0"

@@ -33,61 +33,66 @@ public enum InputGenerator {
         let dtype = spec.dtype
         let count = spec.elementCount
         let shape = spec.shape
-        var values = [Float](repeating: 0, count: count)
         let strides = rowMajorStrides(shape)
         func coordinate(_ flat: Int, _ axis: Int) -> Int { (flat / strides[axis]) % max(shape[axis], 1) }
-
-        for i in 0..<count {
-            let index = UInt64(i) &* 4  // four words per element
-            let value: Float
+        // The mode is chosen once per tensor, not per element; element i's value depends on i alone.
+        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            @inline(__always) func fill(_ value: (Int) -> Float) {
+                for i in 0..<count { buffer[i] = dtype.round(value(i)) }
+            }
+            // Four words per element.
+            @inline(__always) func index(_ i: Int) -> UInt64 { UInt64(i) &* 4 }
             switch (mode, role) {
             case (.uniform, _), (.provenance, .right), (.provenance, .bias), (.special, .bias):
-                value = 2 * stream.unit(index) - 1
+                fill { i in 2 * stream.unit(index(i)) - 1 }
             case (.normal, _):
-                // Irwin–Hall: the sum of 12 uniforms has mean 6 and variance 1; sums of 24-bit
-                // fractions are exact in Double, so there is no platform-dependent libm call.
-                var sum = 0.0
-                for j in 0..<12 {
-                    let word = stream.word(UInt64(i) &* 12 &+ UInt64(j))
-                    sum += Double(word >> 40) * 0x1p-24
+                // Irwin–Hall: the sum of 12 uniforms has mean 6 and variance 1. Each uniform is a
+                // 24-bit fraction, so the sum is exact as an integer count of 2^-24 and in Double:
+                // no platform-dependent libm call, and no rounding before the final one to Float.
+                fill { i in
+                    var sum: UInt64 = 0
+                    for j in 0..<12 { sum &+= stream.word(UInt64(i) &* 12 &+ UInt64(j)) >> 40 }
+                    return Float(Double(sum) * 0x1p-24 - 6)
                 }
-                value = Float(sum - 6)
             case (.outliers, _):
-                let sign: Float = stream.word(index) & 1 == 0 ? 1 : -1
-                if stream.word(index + 1) % 512 == 0 {
-                    value = sign * (8 + 56 * stream.unit(index + 2))
-                } else {
-                    value = sign * stream.unit(index + 2) * 0x1p-10
+                fill { i in
+                    let sign: Float = stream.word(index(i)) & 1 == 0 ? 1 : -1
+                    if stream.word(index(i) + 1) % 512 == 0 { return sign * (8 + 56 * stream.unit(index(i) + 2)) }
+                    return sign * stream.unit(index(i) + 2) * 0x1p-10
                 }
             case (.exact, .bias):
-                value = Float(stream.integer(index, in: -exact.biasMagnitude...exact.biasMagnitude))
+                fill { i in Float(stream.integer(index(i), in: -exact.biasMagnitude...exact.biasMagnitude)) }
             case (.exact, .left):
-                value = Float(stream.integer(index, in: -2...2))
+                fill { i in Float(stream.integer(index(i), in: -2...2)) }
             case (.exact, .right(let contractionAxis, let columnAxis)):
                 if contractionAxis < shape.count, columnAxis < shape.count {
                     let depth = shape[contractionAxis]
                     let stride = ExactData.stride(depth: depth, terms: exact.terms)
-                    let onPattern = exact.terms > 0
-                        && (coordinate(i, contractionAxis) + coordinate(i, columnAxis)) % stride == 0
-                    value = onPattern ? Float(stream.integer(index, in: -2...2)) : 0
+                    fill { i in
+                        let onPattern = exact.terms > 0
+                            && (coordinate(i, contractionAxis) + coordinate(i, columnAxis)) % stride == 0
+                        return onPattern ? Float(stream.integer(index(i), in: -2...2)) : 0
+                    }
                 } else {
-                    value = Float(stream.integer(index, in: -2...2))
+                    fill { i in Float(stream.integer(index(i), in: -2...2)) }
                 }
             case (.provenance, .left(let expertAxis, let rowAxis)):
                 guard rowAxis < shape.count, expertAxis.map({ $0 < shape.count }) ?? true else {
-                    value = 2 * stream.unit(index) - 1
+                    fill { i in 2 * stream.unit(index(i)) - 1 }
                     break
                 }
                 let experts = expertAxis.map { shape[$0] } ?? 1
-                let expert = expertAxis.map { coordinate(i, $0) } ?? 0
                 let rows = shape[rowAxis]
-                value = ProvenanceCode.value((rank * experts + expert) * rows + coordinate(i, rowAxis), dtype: dtype)
+                fill { i in
+                    let expert = expertAxis.map { coordinate(i, $0) } ?? 0
+                    return ProvenanceCode.value((rank * experts + expert) * rows + coordinate(i, rowAxis), dtype: dtype)
+                }
             case (.special, _):
-                value = special(stream: stream, index: index, dtype: dtype, isLeft: role != .bias && {
-                    if case .left = role { return true } else { return false }
-                }())
+                let isLeft: Bool
+                if case .left = role { isLeft = true } else { isLeft = false }
+                fill { i in special(stream: stream, index: index(i), dtype: dtype, isLeft: isLeft) }
             }
-            values[i] = dtype.round(value)
+            initialized = count
         }
         return Tensor(dtype: dtype, shape: shape, values: values)
     }

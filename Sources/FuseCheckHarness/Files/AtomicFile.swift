@@ -59,7 +59,7 @@ public enum AtomicFile {
         throw HarnessError("cannot write \(target): no free temporary name in \(folder)")
     }
 
-    private static func writeAll(_ data: Data, to descriptor: Int32, path: String) throws {
+    static func writeAll(_ data: Data, to descriptor: Int32, path: String) throws {
         try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             var offset = 0
             while offset < buffer.count {

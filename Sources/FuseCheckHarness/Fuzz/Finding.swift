@@ -43,9 +43,18 @@ public struct Finding: Sendable, Codable {
         String(signature.map { $0.isLetter || $0.isNumber ? $0 : "-" }) + ".json"
     }
 
-    /// Writes the finding atomically into `folder`.
-    public func write(to folder: String) throws -> String {
-        let path = "\(folder)/\(Self.fileName(for: signature))"
+    /// The file name of a signature's finding from shard `shard` of `shards`: with one shard
+    /// `fileName(for:)`, else `agmm-output-fail-tolerance.shard-3-of-64.json`, so that the shards
+    /// of a campaign writing into one folder never overwrite each other's findings.
+    public static func fileName(for signature: String, shard: Int, of shards: Int) -> String {
+        guard shards > 1 else { return fileName(for: signature) }
+        return String(fileName(for: signature).dropLast(".json".count)) + ".shard-\(shard)-of-\(shards).json"
+    }
+
+    /// Writes the finding atomically into `folder`, named for its signature (and its shard of a
+    /// sharded campaign). Returns the path.
+    public func write(to folder: String, shard: Int = 0, of shards: Int = 1) throws -> String {
+        let path = "\(folder)/\(Self.fileName(for: signature, shard: shard, of: shards))"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",

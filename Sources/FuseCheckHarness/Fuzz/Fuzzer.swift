@@ -55,6 +55,14 @@ public struct FuzzSummary: Sendable, Codable {
     public var indices: [Int]
     /// Whether SIGINT or SIGTERM stopped the campaign before its budget was spent.
     public var interrupted: Bool
+    /// Goldens recomputed on the naive reference kernel (`GoldenAudit`).
+    public var goldenChecks: Int? = nil
+    /// Goldens that differed from the naive reference's: a FuseCheck bug (empty in a sound build).
+    public var goldenMismatches: [String]? = nil
+    /// For a merged report (`fusecheck fuzz merge`), the shards merged; `shard` is then 0 and
+    /// `seconds` the longest shard's time (shards run at once), so `casesPerSecond` is the
+    /// campaign's rate.
+    public var mergedShards: [Int]? = nil
 }
 
 /// Live counts for the progress line.
@@ -79,13 +87,15 @@ public enum Fuzzer {
         guard options.seconds != nil || options.cases != nil else { throw HarnessError("give --seconds or --cases") }
         let backends = try (0..<max(1, options.jobs)).map { _ in try makeBackend() }
         let state = FuzzState()
+        let audit = GoldenAudit()
         let stream = FuzzStream(seed: options.seed, budget: options.budget)
         let start = Date()
         let deadline = options.seconds.map { start.addingTimeInterval($0) }
 
         DispatchQueue.concurrentPerform(iterations: backends.count) { job in
-            let runner = Runner(backend: backends[job], strict: options.strict,
+            var runner = Runner(backend: backends[job], strict: options.strict,
                                 reproBackendArguments: reproBackendArguments ?? "--backend '\(backendName)'")
+            runner.goldenAudit = audit
             while !Interruption.isRequested, let k = state.claim(limit: options.cases, deadline: deadline) {
                 let index = options.shard + k * options.shards
                 let entry = stream.entry(index)
@@ -112,7 +122,8 @@ public enum Fuzzer {
                     var writeError: String?
                     if let folder = options.findingsFolder {
                         do {
-                            path = try finding.write(to: folder)
+                            // Shards of one campaign may share a folder: each names its own files.
+                            path = try finding.write(to: folder, shard: options.shard, of: options.shards)
                         } catch {
                             writeError = "\(error)"
                             options.findingNotWritten?(signature, "\(error)")
@@ -124,7 +135,10 @@ public enum Fuzzer {
             }
         }
         for backend in backends { backend.shutDown() }
-        return state.summary(options: options, backend: backendName, seconds: Date().timeIntervalSince(start))
+        var summary = state.summary(options: options, backend: backendName, seconds: Date().timeIntervalSince(start))
+        summary.goldenChecks = audit.checked
+        summary.goldenMismatches = audit.mismatches
+        return summary
     }
 
     /// Shrinks a failing case while it keeps failing with the same signature.

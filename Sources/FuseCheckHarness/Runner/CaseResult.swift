@@ -67,7 +67,13 @@ public struct CaseResult: Sendable, Codable, Equatable {
     public var stderr: String?
     /// A command that reruns just this case.
     public var repro: String
+    /// The whole case: input generation, the backend, the golden, the comparison.
     public var seconds: Double
+    /// The backend's part of `seconds`: an external backend's reply time (from the request line
+    /// to the reply), a built-in engine's run; nil when the backend was not asked.
+    public var backendSeconds: Double? = nil
+    /// The rest of `seconds`: the harness's own cost for the case (nil with `backendSeconds`).
+    public var harnessSeconds: Double? = nil
     /// The expectations-file entry that applied to the case, if one did.
     public var expectation: ExpectationNote? = nil
     /// Elements that showed an implementation-defined behaviour (numerics-profile P1), summed over

@@ -9,6 +9,11 @@ public struct Golden: Sendable {
     public let gauge: ReferenceGauge
 }
 
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
 /// Runs cases on a backend and judges them against the reference.
 public struct Runner: Sendable {
     /// The implementation under test.
@@ -19,6 +24,8 @@ public struct Runner: Sendable {
     public var reproBackendArguments: String
     /// Where the error plots of failing and warning cases go (`--html`); nil: none are computed.
     public var errorPlots: ErrorPlotRecorder?
+    /// Recomputes a sample of the goldens on the naive reference kernel (nil: none).
+    public var goldenAudit: GoldenAudit? = GoldenAudit()
 
     /// `strict` makes implementation-defined behaviours (numerics-profile P1) failures.
     public init(backend: any Backend, criterion: Criterion = .fusecheck, strict: Bool = false,
@@ -47,14 +54,28 @@ public struct Runner: Sendable {
     }
 
     private func judge(_ testCase: Case, expectedRejection: String?, golden precomputed: Golden?) -> CaseResult {
-        let start = Date()
+        let start = ContinuousClock.now
+        var backendTime: Duration?
+        var result = judge(testCase, expectedRejection: expectedRejection, golden: precomputed,
+                           backendTime: &backendTime)
+        // The whole case, the backend's part, and the rest: the harness's own cost.
+        let total = ContinuousClock.now - start
+        result.seconds = total.seconds
+        if let backendTime {
+            result.backendSeconds = backendTime.seconds
+            result.harnessSeconds = max(0, (total - backendTime).seconds)
+        }
+        return result
+    }
+
+    private func judge(_ testCase: Case, expectedRejection: String?, golden precomputed: Golden?,
+                       backendTime: inout Duration?) -> CaseResult {
         var result = CaseResult(id: testCase.id, op: testCase.op.rawValue, dtype: testCase.dtype.shortName,
                                 platform: testCase.platform.rawValue, backend: backend.name, status: .pass,
                                 expectedRejection: expectedRejection, rejection: nil, outputs: [], message: "",
                                 stderr: nil, repro: "fusecheck run --case '\(testCase.id)' \(reproBackendArguments)"
                                     + (comparator.strict ? " --strict" : ""),
                                 seconds: 0)
-        defer { result.seconds = Date().timeIntervalSince(start) }
         let call: any HarnessCall
         let inputs: WorldTensors
         do {
@@ -74,13 +95,21 @@ public struct Runner: Sendable {
             return result
         }
 
+        // The golden does not depend on the backend: for a valid case it is computed on another
+        // core while the backend runs.
+        let pending = precomputed == nil && expectedIDs.isEmpty
+            ? PendingGolden(call: call, inputs: inputs, caseID: testCase.id, audit: goldenAudit) : nil
         let outcome: BackendOutcome
+        let backendStart = ContinuousClock.now
         if let reporting = backend as? any StderrReportingBackend {
             let run = reporting.runReportingStderr(testCase, call: call, inputs: inputs)
             outcome = run.outcome
             if !run.stderr.isEmpty { result.stderr = run.stderr }
+            // An external backend times its own reply (not the harness's file writing and reading).
+            backendTime = run.backendTime ?? (ContinuousClock.now - backendStart)
         } else {
             outcome = backend.run(testCase, call: call, inputs: inputs)
+            backendTime = ContinuousClock.now - backendStart
         }
         switch outcome {
         case .failed(let failure):
@@ -108,7 +137,17 @@ public struct Runner: Sendable {
             }
             let golden: Golden
             do {
-                guard let computed = try precomputed ?? Self.golden(call, inputs: inputs) else {
+                var computed = precomputed
+                if computed == nil, let pending {
+                    let (value, auditFinding) = try pending.value()
+                    if let auditFinding {
+                        result.status = .harnessError
+                        result.message = "FuseCheck bug: the golden differs from the naive reference's: \(auditFinding)"
+                        return result
+                    }
+                    computed = value
+                }
+                guard let computed else {
                     result.status = .harnessError
                     result.message = "the reference rejected a case the backend ran"
                     return result
