@@ -5,7 +5,9 @@
 //   FuseCheckCore     numerics (fp16/bf16 rounding), tensors, digests
 //   FuseCheckOps      operator specs, the constraint catalogue, output shapes
 //   FuseCheckEngines  the engine protocol, the reference engine and the pipelined engine
-//   FuseCheckHarness  cases, input data, suites, golden digests, the benchmark
+//   FuseCheckHarness  cases, input data, suites, golden digests, compare, runner, fuzz, reports
+//   FuseCheckBench    the benchmark and its OpenBLAS anchor (the command-line tool only)
+//   FuseCheck         the conformance API for Swift engines (swift-testing)
 //   fusecheck         the command-line tool
 
 import PackageDescription
@@ -33,12 +35,16 @@ let package = Package(
         .target(name: "FuseCheckCore", dependencies: ["CXXHash"]),
         .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
         .target(name: "FuseCheckEngines", dependencies: ["FuseCheckOps", "CLinux", "CFuseKernels"]),
-        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "COpenBLAS", "CLinux"]),
+        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "CLinux"]),
+        // `fusecheck bench`: the benchmark and its OpenBLAS anchor, for the command-line tool
+        // only, so that library users do not link OpenBLAS.
+        .target(name: "FuseCheckBench", dependencies: ["FuseCheckHarness", "COpenBLAS"]),
         .target(name: "FuseCheck", dependencies: ["FuseCheckHarness"]),
         .executableTarget(
             name: "fusecheck",
             dependencies: [
                 "FuseCheckHarness",
+                "FuseCheckBench",
                 "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -51,7 +57,7 @@ let package = Package(
             pkgConfig: "libxxhash",
             providers: [.apt(["libxxhash-dev"])]
         ),
-        // Debian's libopenblas-dev: the benchmark's cblas_sgemm baseline; only Bench/OpenBLAS.swift imports it.
+        // Debian's libopenblas-dev: the benchmark's cblas_sgemm baseline; only FuseCheckBench imports it.
         .systemLibrary(
             name: "COpenBLAS",
             pkgConfig: "openblas",
@@ -78,6 +84,7 @@ let package = Package(
             name: "FuseCheckHarnessTests",
             dependencies: [
                 "FuseCheckHarness",
+                "FuseCheckBench",
                 "_FuseCheckTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuseCheckHarness
+import FuseCheckBench
 import FuseCheckEngines
 
 struct BenchCommand: ParsableCommand {

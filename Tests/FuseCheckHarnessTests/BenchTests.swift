@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FuseCheckHarness
+@testable import FuseCheckBench
 
 /// The benchmark's plumbing on a tiny case; its speed figures are only ever read from
 /// `fusecheck bench` in a release build, never asserted here.

@@ -1,6 +1,7 @@
 import Foundation
 import FuseCheckCore
 import FuseCheckEngines
+import FuseCheckHarness
 import FuseCheckOps
 
 /// One measured row of `fusecheck bench`.

@@ -1,5 +1,6 @@
 import FuseCheckCore
 import FuseCheckEngines
+import FuseCheckHarness
 import FuseCheckOps
 
 /// The matmuls of one call on every rank, with their left operands already gathered and every
