@@ -19,7 +19,7 @@ struct GoldenCommand: ParsableCommand {
         @Option(name: .long, help: "The suite (a name in corpora/ or a .jsonl path).")
         var suite = "smoke"
 
-        @Option(name: .long, help: "The engine whose outputs are compared: \(BuiltInEngines.names.joined(separator: ", ")).")
+        @Option(name: .long, help: "The engine whose outputs are compared: \(BackendCatalog.builtInNames.joined(separator: ", ")).")
         var engine = "reference"
 
         @OptionGroup var layoutOptions: LayoutOptions
@@ -27,7 +27,7 @@ struct GoldenCommand: ParsableCommand {
         func run() throws {
             let layout = layoutOptions.layout
             let suite = try layout.suite(suite)
-            let engine = try BuiltInEngines.engine(named: engine)
+            let engine = try BackendCatalog.builtInEngine(named: engine)
             let goldenPath = layout.golden(suite.name)
             let progress = Progress("golden check \(suite.name) (\(engine.name))")
             let start = Date()

@@ -14,7 +14,7 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "A case id, e.g. agmm:a3:bf16:ws=2:m=4:k=256:n=8:data=uniform:seed=1")
     var caseID: String
 
-    @Option(name: .long, help: "The engine: \(BuiltInEngines.names.joined(separator: ", ")).")
+    @Option(name: .long, help: "The engine: \(BackendCatalog.builtInNames.joined(separator: ", ")).")
     var engine = "reference"
 
     @Option(name: .long, help: "How many leading values of each tensor to print.")
@@ -30,7 +30,7 @@ struct ShowCommand: ParsableCommand {
         } catch {
             throw HarnessError("\(error)")
         }
-        let engine = try BuiltInEngines.engine(named: engine)
+        let engine = try BackendCatalog.builtInEngine(named: engine)
         let call = try testCase.makeCall()
         print("case     \(testCase.id)")
         print("operator \(type(of: call).operatorName) on \(call.platform.rawValue.uppercased()), \(call.rankCount) ranks")

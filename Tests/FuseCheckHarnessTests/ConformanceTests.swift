@@ -33,7 +33,7 @@ struct ConformanceTests {
         #expect(results.allSatisfy { $0.status == .pass }, "\(describe(results))")
     }
 
-    @Test("every built-in engine passes the smoke suite", arguments: BuiltInEngines.names)
+    @Test("every built-in engine passes the smoke suite", arguments: BackendCatalog.builtInNames)
     func smokeOnBuiltIns(name: String) throws {
         let results = runSuite(smokeSuite, on: try BackendCatalog.backend(named: name))
         #expect(results.allSatisfy { !$0.status.isFailure && $0.status != .harnessError }, "\(describe(results))")

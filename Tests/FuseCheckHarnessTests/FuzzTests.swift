@@ -83,7 +83,7 @@ struct FuzzTests {
         #expect(!files.isEmpty)
         for file in files {
             let finding = try Finding.load(path: "\(folder)/\(file)")
-            for name in BuiltInEngines.names {
+            for name in BackendCatalog.builtInNames {
                 let result = Runner(backend: try BackendCatalog.backend(named: name))
                     .run(finding.testCase, expectedRejection: finding.expect)
                 #expect(!result.status.isFailure && result.status != .harnessError,

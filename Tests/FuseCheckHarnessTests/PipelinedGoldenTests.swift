@@ -22,7 +22,7 @@ struct PipelinedGoldenTests {
 
     @Test("split-K equals the reference on exact data (16 smoke cases of both operators)")
     func splitKExact() throws {
-        let splitK = try BuiltInEngines.engine(named: "pipelined-splitk")
+        let splitK = try BackendCatalog.builtInEngine(named: "pipelined-splitk")
         let exact = smokeSuite.cases.filter { $0.data == .exact && $0.int("k", default: 0) < 4096 }
         let chosen = exact.filter { $0.op.rawValue == "agmm" }.prefix(8)
             + exact.filter { $0.op.rawValue == "aagbmm" }.prefix(8)
@@ -39,7 +39,7 @@ struct PipelinedGoldenTests {
     func splitKDiffers(id: String) throws {
         let testCase = try Case(id: id)
         let differing = try Self.differingOutputs(testCase, ReferenceEngine(),
-                                                  try BuiltInEngines.engine(named: "pipelined-splitk"))
+                                                  try BackendCatalog.builtInEngine(named: "pipelined-splitk"))
         #expect(!differing.isEmpty, "\(id): split-K gave the reference's bits")
         // Only matmul results may differ; data movement is exact in any order.
         #expect(differing.allSatisfy { $0 == "output" || $0 == "y1" || $0 == "y3" }, "\(differing)")
@@ -47,8 +47,8 @@ struct PipelinedGoldenTests {
 
     @Test("the registry offers both pipelined engines beside the reference")
     func registry() throws {
-        #expect(BuiltInEngines.names.contains("pipelined") && BuiltInEngines.names.contains("pipelined-splitk"))
-        #expect(try BuiltInEngines.engine(named: "pipelined").name == "pipelined")
-        #expect(try BuiltInEngines.engine(named: "pipelined-splitk").name == "pipelined-splitk")
+        #expect(BackendCatalog.builtInNames.contains("pipelined") && BackendCatalog.builtInNames.contains("pipelined-splitk"))
+        #expect(try BackendCatalog.builtInEngine(named: "pipelined").name == "pipelined")
+        #expect(try BackendCatalog.builtInEngine(named: "pipelined-splitk").name == "pipelined-splitk")
     }
 }

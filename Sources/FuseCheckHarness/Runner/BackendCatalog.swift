@@ -1,8 +1,26 @@
 import FuseCheckEngines
 
-/// Every backend that `--backend NAME` can name: the built-in engines, the correct variants
-/// (`variant:NAME`) and the mutants (`mutant:NAME`).
+/// The one registry of engines and backends: the built-in engines (`--engine NAME`, and
+/// `--backend NAME`), the correct variants (`variant:NAME`) and the mutants (`mutant:NAME`).
 public enum BackendCatalog {
+    /// The built-in engines' names (`--engine`).
+    public static let builtInNames = ["reference", "reference-vendor", "pipelined", "pipelined-splitk"]
+
+    /// Parts of the `pipelined-splitk` engine's split-K accumulation.
+    public static let splitKParts = 4
+
+    /// The built-in engine with this name.
+    public static func builtInEngine(named name: String) throws -> any Engine {
+        switch name {
+        case "reference": return ReferenceEngine(epilogue: .ideal)
+        case "reference-vendor": return ReferenceEngine(epilogue: .vendor)
+        case "pipelined": return PipelinedEngine()
+        case "pipelined-splitk": return PipelinedEngine(accumulation: .splitK(parts: splitKParts))
+        default:
+            throw HarnessError("unknown engine \"\(name)\" (known: \(builtInNames.joined(separator: ", ")))")
+        }
+    }
+
     /// The mutants of the self-test: the general faults, then every registered operator's own.
     public static let mutants: [MutantEngine] = MutantEngine.Fault.allCases.map(MutantEngine.init)
         + OperatorRegistry.records.flatMap(\.operatorMutants).map(MutantEngine.init)
@@ -10,13 +28,13 @@ public enum BackendCatalog {
     /// The default backend: the built-in implementation under test (the pipelined engine where
     /// it is built, else the reference).
     public static var defaultName: String {
-        BuiltInEngines.names.contains("pipelined") ? "pipelined" : "reference"
+        builtInNames.contains("pipelined") ? "pipelined" : "reference"
     }
 
     /// Every name `backend(named:)` accepts. `mutant:stale-scratch` is not in `mutants`: only a
     /// reordered run (`--twice`, `--shuffle`) catches it, and the self-test runs in suite order.
     public static var names: [String] {
-        BuiltInEngines.names + CorrectVariants.all.map(\.name) + mutants.map(\.name)
+        builtInNames + CorrectVariants.all.map(\.name) + mutants.map(\.name)
             + [StaleScratchEngine.name, TrappingEngine.name]
     }
 
@@ -26,7 +44,7 @@ public enum BackendCatalog {
         if let mutant = mutants.first(where: { $0.name == name }) { return mutant }
         if name == TrappingEngine.name { return TrappingEngine() }
         if name == StaleScratchEngine.name { return StaleScratchEngine() }
-        if BuiltInEngines.names.contains(name) { return try BuiltInEngines.engine(named: name) }
+        if builtInNames.contains(name) { return try builtInEngine(named: name) }
         throw HarnessError("unknown backend \"\(name)\"; known: \(names.joined(separator: ", "))")
     }
 
@@ -37,36 +55,5 @@ public enum BackendCatalog {
         let engine = try engine(named: name)
         guard let workerCommand else { return EngineBackend(engine) }
         return IsolatedEngineBackend(name: name, workerCommand: workerCommand, timeout: timeout)
-    }
-}
-
-/// A `--filter` query: comma-separated terms, all of which must hold. `key=value` compares a
-/// case field (`op`, `platform`, `dtype`, `data`, `seed`) or parameter (`ws`, `k`, `act`, ...)
-/// exactly; any other term must occur in the case id.
-public struct CaseFilter: Sendable {
-    let terms: [(key: String?, value: String)]
-
-    public init(_ query: String) {
-        terms = query.split(separator: ",").map { term in
-            let parts = term.split(separator: "=", maxSplits: 1).map(String.init)
-            return parts.count == 2 ? (parts[0], parts[1]) : (nil, String(term))
-        }
-    }
-
-    public func matches(_ testCase: Case) -> Bool {
-        terms.allSatisfy { term in
-            guard let key = term.key else { return testCase.id.contains(term.value) }
-            switch key {
-            case "op": return testCase.op.rawValue == term.value
-            case "platform": return testCase.platform.rawValue == term.value
-            case "dtype": return testCase.dtype.shortName == term.value || testCase.dtype.rawValue == term.value
-            case "data": return testCase.data.rawValue == term.value
-            case "seed": return String(testCase.seed) == term.value
-            default:
-                let fallback = OperatorRegistry.record(for: testCase.op)?.parameters
-                    .first { $0.key == key }?.defaultValue
-                return (testCase.params[key] ?? fallback) == term.value
-            }
-        }
     }
 }
