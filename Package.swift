@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Property-based tests of the parsers (test bundles only).
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // The command-line tests' --help snapshots (test bundles only).
+        .package(url: "https://github.com/pointfreeco/swift-snapshot-testing", from: "1.19.7"),
         // `swift package generate-documentation --target FuseCheck` (the DocC catalog).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -80,6 +82,14 @@ let package = Package(
         .testTarget(name: "FuseCheckCoreTests", dependencies: ["FuseCheckCore"]),
         .testTarget(name: "FuseCheckOpsTests", dependencies: ["FuseCheckOps"]),
         .testTarget(name: "FuseCheckEnginesTests", dependencies: ["FuseCheckEngines"]),
+        // End-to-end tests of the fusecheck executable.
+        .testTarget(
+            name: "FuseCheckCLITests",
+            dependencies: [
+                "fusecheck",
+                .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
+            ]
+        ),
         .testTarget(
             name: "FuseCheckHarnessTests",
             dependencies: [

@@ -1,5 +1,4 @@
 import Foundation
-import FuseCheckEngines
 import Testing
 
 /// `FUSECHECK_KERNEL` end to end: an unknown path is a usage error (exit 2, naming the supported
@@ -10,10 +9,10 @@ struct KernelPathCommandLineTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: fusecheckExecutable!)
         process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: projectLayout.root)
+        process.currentDirectoryURL = packageRoot
         var environment = ProcessInfo.processInfo.environment
         environment["CI"] = "true"
-        environment[KernelPath.environmentVariable] = kernel
+        environment["FUSECHECK_KERNEL"] = kernel
         process.environment = environment
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
@@ -37,11 +36,13 @@ struct KernelPathCommandLineTests {
     @Test("every supported path gives the same output digests")
     func samePathsSameBits() throws {
         let id = "agmm:a2:bf16:ws=2:m=9:k=300:n=53:data=normal:seed=5"
-        let shown = try KernelPath.allCases.filter(\.isSupported).map { path in
-            let (status, output, _) = try Self.fusecheck(["show", id, "--engine", "pipelined"], kernel: path.rawValue)
+        // A path the CPU lacks exits 2 (checked above for an unknown one); the others must agree.
+        let shown = try ["avx512", "avx2", "generic"].compactMap { path -> String? in
+            let (status, output, error) = try Self.fusecheck(["show", id, "--engine", "pipelined"], kernel: path)
+            if status == 2 && error.contains("needs instructions this CPU") { return nil }
             #expect(status == 0, "\(path): exit \(status)")
             return output
         }
-        #expect(!shown.isEmpty && shown.allSatisfy { $0 == shown[0] })
+        #expect(shown.count >= 1 && shown.allSatisfy { $0 == shown[0] })
     }
 }
