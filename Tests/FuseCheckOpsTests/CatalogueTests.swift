@@ -178,8 +178,9 @@ struct CatalogueTests {
     @Test("every operator is present, each with its own constraints")
     func operators() {
         let names = OperatorCatalogue.operators.map { $0.operatorName }
-        #expect(names == ["AllGatherMatmul", "AlltoAllAllGatherBatchMatMul", "MatmulReduceScatter"])
-        #expect(OperatorCatalogue.operators.map { $0.operatorID.rawValue } == ["agmm", "aagbmm", "mmrs"])
+        #expect(names == ["AllGatherMatmul", "AlltoAllAllGatherBatchMatMul", "MatmulReduceScatter",
+                          "BatchMatMulReduceScatterAlltoAll"])
+        #expect(OperatorCatalogue.operators.map { $0.operatorID.rawValue } == ["agmm", "aagbmm", "mmrs", "bmmrs"])
         #expect(Set(OperatorCatalogue.constraints.map(\.operatorName)) == Set(names))
         for type in OperatorCatalogue.operators {
             #expect(!type.constraints.isEmpty, "\(type.operatorName)")
