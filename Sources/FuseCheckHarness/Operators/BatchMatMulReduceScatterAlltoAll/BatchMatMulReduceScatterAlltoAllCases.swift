@@ -175,7 +175,8 @@ public struct BatchMatMulReduceScatterAlltoAllCases: OperatorCaseRecord {
         func work() -> Int { ep * tp * localExperts * ep * capacity() * depth * width() }
         while work() > budget {
             if depth > 1 { depth /= 2 } else if widthUnits > 1 { widthUnits /= 2 }
-            else if capacityUnits > 1 { capacityUnits /= 2 } else if localExperts > 1 { localExperts /= 2 } else { break }
+            else if capacityUnits > 1 { capacityUnits /= 2 }
+            else if localExperts > 1 { localExperts /= 2 } else { break }
         }
         return Self.make(Bool.random(using: &generator) ? .float16 : .bfloat16,
                          ep: ep, tp: tp, experts: max(2, localExperts * ep), capacity: capacity(),
