@@ -8,8 +8,8 @@ extension BatchMatMulReduceScatterAlltoAllCall: EngineCall {
         tp >= 2 ? inputs.swapping("x", ranks: 0, 1) : inputs
     }
 
-    /// In every expert block of y, the last row left zero on every rank (the pipelined engine's
-    /// last slice of each expert's rows).
+    /// In every expert block of y, the last row left zero on every rank: the last row of the last
+    /// slice of every (local expert, destination EP rank) tile sequence of the pipelined engine.
     public func droppingLastTile(_ outputs: WorldTensors) -> WorldTensors {
         let rows = scatteredCapacity
         guard rows > 0 else { return outputs }
