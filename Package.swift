@@ -88,7 +88,8 @@ let package = Package(
             dependencies: [
                 "fusecheck",
                 .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
-            ]
+            ],
+            exclude: ["__Snapshots__"]
         ),
         .testTarget(
             name: "FuseCheckHarnessTests",

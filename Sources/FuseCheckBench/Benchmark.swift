@@ -59,6 +59,7 @@ public enum Benchmark {
         "aagbmm:a3:fp16:ep=4:tp=2:E=8:C=32:H=2048:M=1024:shard=1:act=3:bias=2:data=uniform:seed=4",
         "mmrs:a3:fp16:ws=4:m=512:k=2048:n=512:data=uniform:seed=5",
         "mmrs:a3:bf16:ws=4:m=512:k=2048:n=512:x2T=1:bias=1:data=uniform:seed=6",
+        "bmmrs:a3:bf16:ep=4:tp=2:E=8:C=32:M=2048:H=1024:shard=1:bias=2:data=uniform:seed=7",
     ]
 
     /// Runs every case: the reference `referenceRepetitions` times (at most; fewer once it has

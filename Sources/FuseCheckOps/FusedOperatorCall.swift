@@ -96,6 +96,7 @@ public enum OperatorCatalogue {
         AllGatherMatmulCall.self,
         AlltoAllAllGatherBatchMatMulCall.self,
         MatmulReduceScatterCall.self,
+        BatchMatMulReduceScatterAlltoAllCall.self,
     ]
 
     /// Every constraint of every operator.

@@ -37,7 +37,8 @@ struct CommandLineTests {
         let entries = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: String]] ?? []
         #expect(entries.count >= 30)
         #expect(Set(entries.compactMap { $0["operator"] })
-                == ["AllGatherMatmul", "AlltoAllAllGatherBatchMatMul", "MatmulReduceScatter"])
+                == ["AllGatherMatmul", "AlltoAllAllGatherBatchMatMul", "MatmulReduceScatter",
+                    "BatchMatMulReduceScatterAlltoAll"])
         #expect(entries.allSatisfy { ["id", "operator", "description", "source"].allSatisfy($0.keys.contains) })
     }
 

@@ -231,7 +231,8 @@ struct ExpectationsSemanticsTests {
         options.expectations = Expectations(path: "e.json", backend: "mutant:bias-twice",
                                             expectedFailures: [.init(.filter("bias=1"), reason: "bias twice"),
                                                                .init(.filter("bias=2"), reason: "bias twice")],
-                                            skips: [.init(.filter("op=aagbmm"), reason: "not this kernel")])
+                                            skips: [.init(.filter("op=aagbmm"), reason: "not this kernel"),
+                                                    .init(.filter("op=bmmrs"), reason: "not this kernel")])
         let summary = try Fuzzer.run(options, backendName: "mutant:bias-twice",
                                      makeBackend: { try BackendCatalog.backend(named: "mutant:bias-twice") })
         #expect(summary.findings.isEmpty, "\(summary.findings.map(\.signature))")

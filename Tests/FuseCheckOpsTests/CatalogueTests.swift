@@ -3,6 +3,8 @@ import FuseCheckCore
 import FuseCheckOps
 import Testing
 
+private typealias BMMRSCall = BatchMatMulReduceScatterAlltoAllCall
+
 /// One invalid call per catalogue id, breaking that constraint and no other.
 struct RejectionCase: Sendable, CustomTestStringConvertible {
     /// The one constraint the call breaks.
@@ -30,6 +32,17 @@ struct RejectionCase: Sendable, CustomTestStringConvertible {
 
     init(_ id: String, aagbmm change: (inout AlltoAllAllGatherBatchMatMulCall) -> Void) {
         var call = AlltoAllAllGatherBatchMatMulCall.baseline()
+        change(&call)
+        self.init(id, call)
+    }
+
+    init(_ id: String, _ call: BatchMatMulReduceScatterAlltoAllCall) {
+        self.id = id
+        self.call = call
+    }
+
+    init(_ id: String, bmmrs change: (inout BatchMatMulReduceScatterAlltoAllCall) -> Void) {
+        var call = BatchMatMulReduceScatterAlltoAllCall.baseline()
         change(&call)
         self.init(id, call)
     }
@@ -91,7 +104,7 @@ struct CatalogueTests {
         RejectionCase("AAGBMM-LOCAL-EXPERTS-RANGE", .shaped(experts: 66, localExperts: 33)),
         RejectionCase("AAGBMM-H-RANGE", .shaped(shard: .gatherC, hidden: 65536)),
         RejectionCase("AAGBMM-LOCAL-M-RANGE", .shaped(columns: 65536)),
-        RejectionCase("AAGBMM-C-POSITIVE", .shaped(rows: 0)),
+        RejectionCase("AAGBMM-C-POSITIVE", AlltoAllAllGatherBatchMatMulCall.shaped(rows: 0)),
         RejectionCase("AAGBMM-GROUP-EP-EMPTY", aagbmm: { $0.groupEp = "" }),
         RejectionCase("AAGBMM-GROUP-EP-LENGTH", aagbmm: { $0.groupEp = groupName(bytes: 128) }),
         RejectionCase("AAGBMM-GROUP-TP-EMPTY", aagbmm: { $0.groupTp = "" }),
@@ -120,6 +133,38 @@ struct CatalogueTests {
         RejectionCase("MMRS-BIAS-SHAPE", mmrs: { $0.bias = TensorSpec(.float16, [256]) }),
         RejectionCase("MMRS-GROUP-EMPTY", mmrs: { $0.group = "" }),
         RejectionCase("MMRS-GROUP-LENGTH", mmrs: { $0.group = groupName(bytes: 128) }),
+
+        RejectionCase("BMMRS-PLATFORM", bmmrs: { $0.platform = .a2 }),
+        RejectionCase("BMMRS-X-DTYPE", bmmrs: {
+            $0.x.dtype = .float32; $0.weight.dtype = .float32; $0.outputDType = .float32
+        }),
+        RejectionCase("BMMRS-WEIGHT-DTYPE", bmmrs: { $0.weight.dtype = .bfloat16 }),
+        RejectionCase("BMMRS-OUTPUT-DTYPE", bmmrs: { $0.outputDType = .bfloat16 }),
+        RejectionCase("BMMRS-BIAS-DTYPE",
+                      BMMRSCall.baseline(dtype: .bfloat16, biasRank: 2).with { $0.bias?.dtype = .bfloat16 }),
+        RejectionCase("BMMRS-EP-SIZE", BMMRSCall.shaped(ep: 3, rows: 12)),
+        RejectionCase("BMMRS-TP-SIZE", BMMRSCall.shaped(tp: 3, width: 129)),
+        RejectionCase("BMMRS-SHARD-TYPE", bmmrs: { $0.yShardType = 2 }),
+        RejectionCase("BMMRS-X-3D", bmmrs: { $0.x.shape = [4, 8, 256, 1] }),
+        RejectionCase("BMMRS-WEIGHT-3D", bmmrs: { $0.weight.shape = [256, 128] }),
+        RejectionCase("BMMRS-BIAS-RANK", bmmrs: { $0.bias = TensorSpec(.float16, [64]) }),
+        RejectionCase("BMMRS-BIAS-EXPERTS", bmmrs: { $0.bias = TensorSpec(.float16, [3, 64]) }),
+        RejectionCase("BMMRS-BIAS-WIDTH", bmmrs: { $0.bias = TensorSpec(.float16, [4, 1, 128]) }),
+        RejectionCase("BMMRS-EXPERT-MATCH", BMMRSCall.shaped(weightExperts: 3)),
+        RejectionCase("BMMRS-M-MATCH", BMMRSCall.shaped(weightDepth: 255)),
+        RejectionCase("BMMRS-ROWS-DIVISIBLE", BMMRSCall.shaped(rows: 9)),
+        RejectionCase("BMMRS-H-DIVISIBLE", BMMRSCall.shaped(width: 127)),
+        RejectionCase("BMMRS-C-DIVISIBLE", BMMRSCall.shaped(shard: .scatterC, rows: 6)),
+        RejectionCase("BMMRS-E-RANGE", BMMRSCall.shaped(ep: 32, localExperts: 17, rows: 32)),
+        RejectionCase("BMMRS-LOCAL-EXPERTS-RANGE", BMMRSCall.shaped(localExperts: 33)),
+        RejectionCase("BMMRS-H-RANGE", BMMRSCall.shaped(shard: .scatterC, width: 65536)),
+        RejectionCase("BMMRS-LOCAL-M-RANGE", BMMRSCall.shaped(depth: 65536)),
+        RejectionCase("BMMRS-C-POSITIVE", BMMRSCall.shaped(rows: 0)),
+        RejectionCase("BMMRS-GROUP-EP-EMPTY", bmmrs: { $0.groupEp = "" }),
+        RejectionCase("BMMRS-GROUP-EP-LENGTH", bmmrs: { $0.groupEp = groupName(bytes: 128) }),
+        RejectionCase("BMMRS-GROUP-TP-EMPTY", bmmrs: { $0.groupTp = "" }),
+        RejectionCase("BMMRS-GROUP-TP-LENGTH", bmmrs: { $0.groupTp = groupName(bytes: 128) }),
+        RejectionCase("BMMRS-GROUP-DISTINCT", bmmrs: { $0.groupTp = $0.groupEp }),
     ]
 
     @Test("every catalogue id has a rejecting case, and every case names a catalogue id")
@@ -156,9 +201,9 @@ struct CatalogueTests {
 
     @Test("ids read OPERATOR-SUBJECT-RULE, with the prefix of their operator")
     func idFormat() throws {
-        let pattern = try Regex("^(AGMM|AAGBMM|MMRS)-[A-Z0-9-]+$")
+        let pattern = try Regex("^(AGMM|AAGBMM|MMRS|BMMRS)-[A-Z0-9-]+$")
         let prefixes = ["AllGatherMatmul": "AGMM-", "AlltoAllAllGatherBatchMatMul": "AAGBMM-",
-                        "MatmulReduceScatter": "MMRS-"]
+                        "MatmulReduceScatter": "MMRS-", "BatchMatMulReduceScatterAlltoAll": "BMMRS-"]
         for constraint in OperatorCatalogue.constraints {
             #expect(constraint.id.wholeMatch(of: pattern) != nil, "id \(constraint.id)")
             #expect(!constraint.id.hasSuffix("-") && !constraint.id.contains("--"), "id \(constraint.id)")
@@ -178,8 +223,9 @@ struct CatalogueTests {
     @Test("every operator is present, each with its own constraints")
     func operators() {
         let names = OperatorCatalogue.operators.map { $0.operatorName }
-        #expect(names == ["AllGatherMatmul", "AlltoAllAllGatherBatchMatMul", "MatmulReduceScatter"])
-        #expect(OperatorCatalogue.operators.map { $0.operatorID.rawValue } == ["agmm", "aagbmm", "mmrs"])
+        #expect(names == ["AllGatherMatmul", "AlltoAllAllGatherBatchMatMul", "MatmulReduceScatter",
+                          "BatchMatMulReduceScatterAlltoAll"])
+        #expect(OperatorCatalogue.operators.map { $0.operatorID.rawValue } == ["agmm", "aagbmm", "mmrs", "bmmrs"])
         #expect(Set(OperatorCatalogue.constraints.map(\.operatorName)) == Set(names))
         for type in OperatorCatalogue.operators {
             #expect(!type.constraints.isEmpty, "\(type.operatorName)")
@@ -210,6 +256,15 @@ struct CatalogueTests {
 }
 
 extension AlltoAllAllGatherBatchMatMulCall {
+    /// The call with one more change applied.
+    fileprivate func with(_ change: (inout Self) -> Void) -> Self {
+        var call = self
+        change(&call)
+        return call
+    }
+}
+
+extension BatchMatMulReduceScatterAlltoAllCall {
     /// The call with one more change applied.
     fileprivate func with(_ change: (inout Self) -> Void) -> Self {
         var call = self

@@ -13,12 +13,16 @@ outputs (out/rank{r}/*.npy):
     MatmulReduceScatter            the fp32 partial x1_r @ x2_r (+ bias_r), then
                                    Reduce_scatter_block (MPI.SUM) of the partials over the world,
                                    rank r receiving row block r, rounded once to T
+    BatchMatMulReduceScatterAlltoAll
+                                   the fp32 partial x_r @ weight_r, Reduce_scatter_block (MPI.SUM)
+                                   over the TP group (ranks with the same e), the bias, one
+                                   rounding to T, then Alltoall over the EP group (same t)
 
 Rank r has coordinates (e, t) = divmod(r, tp). Validation, numerics and file handling are
 numpy_backend.py's (invalid cases are rejected by the launcher without starting MPI).
-MatmulReduceScatter's cross-rank sum is MPI's: its order is the MPI library's, not the golden's
-rank order, so outputs may differ from the reference in the last bits (the harness's tolerance
-covers any cross-rank summation order).
+MatmulReduceScatter's and BatchMatMulReduceScatterAlltoAll's cross-rank sums are MPI's: their
+order is the MPI library's, not the golden's rank order, so outputs may differ from the reference
+in the last bits (the harness's tolerance covers any cross-rank summation order).
 
 Usage:
     mpi_backend.py                    live mode (JSON Lines on stdin/stdout)
@@ -159,6 +163,54 @@ def matmul_reduce_scatter_rank(comm, folder, case, out):
     nb.write_output(out, rank, "output", nb.round_to_storage(block, dtype))
 
 
+def batch_matmul_reduce_scatter_alltoall_rank(comm, folder, case, out):
+    """BatchMatMulReduceScatterAlltoAll on rank (s, t) (reduce-scatter-ops.md section 8).
+
+    The fp32 partial (E/ep, ep*C, H) is laid out as tp contiguous shares, share t' being TP rank
+    t''s (shard 0: columns t'*(H/tp)...; shard 1: rows e*C + t'*(C/tp) + c of every EP block e),
+    and reduced with Reduce_scatter_block over the TP group: a real reduce-scatter, summing in the
+    MPI library's order (see matmul_reduce_scatter_rank). The rank adds its bias in fp32, rounds
+    once to T, and the Alltoall over the EP group sends rows [e*rows, (e+1)*rows) of every local
+    expert to EP rank e, which stores source s's experts as global experts s*E/ep + k.
+    """
+    from mpi4py import MPI
+
+    rank = comm.Get_rank()
+    a = case["attributes"]
+    dtype = case["dtype"]
+    ep, tp = a["ep_world_size"], a["tp_world_size"]
+    s, t = divmod(rank, tp)
+    shard = a["y_shard_type"]
+    tp_group = comm.Split(color=s, key=t)  # the ranks (s, t') for every t'; our rank in it is t
+    ep_group = comm.Split(color=t, key=s)  # the ranks (e, t) for every e; our rank in it is s
+
+    partial = nb.expert_partial(case, nb.read_input(folder, case, rank, "x"),
+                                nb.read_input(folder, case, rank, "weight"))  # (E/ep, ep*C, H)
+    local, rows, width = partial.shape
+    if shard == 0:   # send[t'][k][e*C + c][h] = partial[k][e*C + c][t'*(H/tp) + h]
+        send = partial.reshape(local, rows, tp, width // tp).transpose(2, 0, 1, 3)
+        share_shape = (local, rows, width // tp)
+    else:            # send[t'][k][e][c][h] = partial[k][e*C + t'*(C/tp) + c][h]
+        share_rows = rows // ep // tp
+        send = partial.reshape(local, ep, tp, share_rows, width).transpose(2, 0, 1, 3, 4)
+        share_shape = (local, ep * share_rows, width)
+    send = np.ascontiguousarray(send, dtype=np.float32)
+    share = np.empty(share_shape, dtype=np.float32)
+    tp_group.Reduce_scatter_block([send, MPI.FLOAT], [share, MPI.FLOAT], op=MPI.SUM)
+
+    bias = nb.read_input(folder, case, rank, "bias") if a["bias"] else None
+    temp3 = nb.round_to_storage(nb.bias_once(case, share, bias), dtype)  # (E/ep, ep*rows_out, W)
+    rows_out = temp3.shape[1] // ep
+    # Alltoall over EP: chunk e (every local expert's rows [e*rows_out, (e+1)*rows_out)) to EP rank e.
+    chunks = np.ascontiguousarray(as_bits(temp3).reshape(local, ep, rows_out, temp3.shape[2]).transpose(1, 0, 2, 3))
+    received = np.empty_like(chunks)  # [s'][k][c][h] from EP source s'
+    ep_group.Alltoall(chunks, received)
+    y = received.reshape(ep * local, rows_out, temp3.shape[2]).view(temp3.dtype)
+    nb.write_output(out, rank, "y", y)
+    tp_group.Free()
+    ep_group.Free()
+
+
 def rank_main(folder, out):
     from mpi4py import MPI  # only the rank processes need MPI
 
@@ -173,6 +225,8 @@ def rank_main(folder, out):
             alltoall_allgather_batch_matmul_rank(comm, folder, case, out)
         elif case["op"] == "mmrs":
             matmul_reduce_scatter_rank(comm, folder, case, out)
+        elif case["op"] == "bmmrs":
+            batch_matmul_reduce_scatter_alltoall_rank(comm, folder, case, out)
         else:
             raise ValueError(f"unknown operator {case['op']!r}")
     except Exception:

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""A complete NumPy implementation of FuseCheck's three fused operators, as a backend.
+"""A complete NumPy implementation of FuseCheck's four fused operators, as a backend.
 
-    AllGatherMatmul                gather_out = concat_r x1_r;  output_r = gather_out @ x2_r (+ bias_r)
-    AlltoAllAllGatherBatchMatMul   y2 = AllGather_tp(AllToAll_ep(x));  y3 = y2 @ weight (+ bias);  y1 = act(y3)
-    MatmulReduceScatter            P_s = x1_s @ x2_s (+ bias_s);  output_r = row block r of sum_s P_s
+    AllGatherMatmul                   gather_out = concat_r x1_r;  output_r = gather_out @ x2_r (+ bias_r)
+    AlltoAllAllGatherBatchMatMul      y2 = AllGather_tp(AllToAll_ep(x));  y3 = y2 @ weight (+ bias);  y1 = act(y3)
+    MatmulReduceScatter               P_s = x1_s @ x2_s (+ bias_s);  output_r = row block r of sum_s P_s
+    BatchMatMulReduceScatterAlltoAll  y = AllToAll_ep(ReduceScatter_tp(x @ weight) + bias)
 
 It reads case folders and writes the outputs (or a rejection) as docs/backend-protocol.md says,
 simulating every rank of the world in one process. Numerics follow the spec's golden
@@ -11,7 +12,8 @@ simulating every rank of the world in one process. Numerics follow the spec's go
 after accumulation, the activation evaluated in float64 on the fp32 value, and one
 round-to-nearest-even to float16/bfloat16 (bfloat16 by bit manipulation: NumPy has no bfloat16).
 MatmulReduceScatter (reduce-scatter-ops.md section 7) sums the ranks' fp32 partials in fp32 in
-rank order, ((P_0 + P_1) + P_2) + ..., before its one rounding.
+rank order, ((P_0 + P_1) + P_2) + ..., before its one rounding; BatchMatMulReduceScatterAlltoAll
+(section 8) likewise sums its TP group's partials in TP rank order, then adds the bias in fp32.
 
 Usage:
     numpy_backend.py                  live mode: JSON Lines requests on stdin, replies on stdout
@@ -324,7 +326,76 @@ def mmrs_violations(case):
     return [(cid, detail) for cid, broken, detail in checks if broken]
 
 
-VALIDATORS = {"agmm": agmm_violations, "aagbmm": aagbmm_violations, "mmrs": mmrs_violations}
+def bmmrs_violations(case):
+    """Every broken BatchMatMulReduceScatterAlltoAll constraint as (id, detail), in catalogue order.
+
+    The checks of BatchMatMulReduceScatterAlltoAll+Constraints.swift, one for one
+    (reduce-scatter-ops.md section 9, with section 8's table for the bias width). Sizes are read
+    from the stored shapes like the Swift call's (0 where x / weight are not 3-D); sizes derived
+    from ep or tp are checked only for a supported ep and tp, so no division can fail.
+    """
+    a = case["attributes"]
+    x, w = case["inputs"]["x"], case["inputs"]["weight"]
+    bias = case["inputs"].get("bias")
+    ep, tp = a["ep_world_size"], a["tp_world_size"]
+    dt = x["dtype"]
+    shard = a["y_shard_type"]
+    wt = a["weight_transposed"]
+    x_3d, w_3d = len(x["shape"]) == 3, len(w["shape"]) == 3
+    local_experts, rows, depth = x["shape"] if x_3d else (0, 0, 0)
+    weight_depth = w["shape"][2 if wt else 1] if w_3d else 0
+    width = w["shape"][1 if wt else 2] if w_3d else 0
+    capacity = rows // ep if ep > 0 else 0
+    scattered_width = width if shard == 1 else (width // tp if tp > 0 else 0)
+    ep_ok, tp_ok = ep in GROUP_SIZES, tp in GROUP_SIZES
+    bias_dtype = "float32" if dt == "bfloat16" else dt
+    bias_rank_ok = bias is not None and (len(bias["shape"]) == 2
+                                         or (len(bias["shape"]) == 3 and bias["shape"][1] == 1))
+    bias_width_broken = False
+    if bias_rank_ok and w_3d and shard in (0, 1) and (shard == 1 or (tp_ok and width % tp == 0)):
+        bias_width_broken = bias["shape"][-1] != scattered_width
+    group_ep, group_tp = a["group_ep"].encode("utf-8"), a["group_tp"].encode("utf-8")
+    checks = [
+        ("BMMRS-PLATFORM", case["platform"] != "a3", f"platform is {case['platform'].upper()}"),
+        ("BMMRS-X-DTYPE", dt not in INPUT_DTYPES, f"x dtype is {dt}"),
+        ("BMMRS-WEIGHT-DTYPE", w["dtype"] != dt, f"weight dtype is {w['dtype']}, x is {dt}"),
+        ("BMMRS-OUTPUT-DTYPE", a["output_dtype"] != dt, f"output dtype is {a['output_dtype']}, x is {dt}"),
+        ("BMMRS-BIAS-DTYPE", bias is not None and dt in INPUT_DTYPES and bias["dtype"] != bias_dtype,
+         f"bias dtype is {bias['dtype'] if bias else ''} for {dt} x"),
+        ("BMMRS-EP-SIZE", not ep_ok, f"ep = {ep}"),
+        ("BMMRS-TP-SIZE", not tp_ok, f"tp = {tp}"),
+        ("BMMRS-SHARD-TYPE", shard not in (0, 1), f"yShardType = {shard}"),
+        ("BMMRS-X-3D", not x_3d, f"x has shape {shape_text(x['shape'])}"),
+        ("BMMRS-WEIGHT-3D", not w_3d, f"weight has shape {shape_text(w['shape'])}"),
+        ("BMMRS-BIAS-RANK", bias is not None and not bias_rank_ok,
+         f"bias has shape {shape_text(bias['shape']) if bias else ''}"),
+        ("BMMRS-BIAS-EXPERTS", bias_rank_ok and x_3d and bias["shape"][0] != local_experts,
+         f"bias[0] = {bias['shape'][0] if bias else 0}, E/ep = {local_experts}"),
+        ("BMMRS-BIAS-WIDTH", bias_width_broken,
+         f"bias width {bias['shape'][-1] if bias else 0}, expected {scattered_width}"),
+        ("BMMRS-EXPERT-MATCH", x_3d and w_3d and local_experts != w["shape"][0],
+         f"x[0] = {local_experts}, weight[0] = {w['shape'][0] if w_3d else 0}"),
+        ("BMMRS-M-MATCH", x_3d and w_3d and depth != weight_depth, f"x[2] = {depth}, weight M/tp = {weight_depth}"),
+        ("BMMRS-ROWS-DIVISIBLE", x_3d and rows > 0 and ep_ok and rows % ep != 0, f"x[1] = {rows}, ep = {ep}"),
+        ("BMMRS-H-DIVISIBLE", w_3d and shard == 0 and tp_ok and width % tp != 0, f"H = {width}, tp = {tp}"),
+        ("BMMRS-C-DIVISIBLE", x_3d and rows > 0 and shard == 1 and ep_ok and tp_ok and rows % ep == 0
+         and capacity % tp != 0, f"C = {capacity}, tp = {tp}"),
+        ("BMMRS-E-RANGE", x_3d and ep_ok and not 2 <= local_experts * ep <= 512, f"E = {local_experts * ep}"),
+        ("BMMRS-LOCAL-EXPERTS-RANGE", x_3d and not 1 <= local_experts <= 32, f"E/ep = {local_experts}"),
+        ("BMMRS-H-RANGE", w_3d and not 1 <= width <= 65535, f"H = {width}"),
+        ("BMMRS-LOCAL-M-RANGE", x_3d and not 1 <= depth <= 65535, f"M/tp = {depth}"),
+        ("BMMRS-C-POSITIVE", x_3d and rows <= 0, f"x[1] = {rows}"),
+        ("BMMRS-GROUP-EP-EMPTY", len(group_ep) == 0, "groupEp is empty"),
+        ("BMMRS-GROUP-EP-LENGTH", len(group_ep) >= GROUP_NAME_LIMIT, f"groupEp is {len(group_ep)} bytes"),
+        ("BMMRS-GROUP-TP-EMPTY", len(group_tp) == 0, "groupTp is empty"),
+        ("BMMRS-GROUP-TP-LENGTH", len(group_tp) >= GROUP_NAME_LIMIT, f"groupTp is {len(group_tp)} bytes"),
+        ("BMMRS-GROUP-DISTINCT", len(group_ep) > 0 and group_ep == group_tp, "groupEp and groupTp are equal"),
+    ]
+    return [(cid, detail) for cid, broken, detail in checks if broken]
+
+
+VALIDATORS = {"agmm": agmm_violations, "aagbmm": aagbmm_violations, "mmrs": mmrs_violations,
+              "bmmrs": bmmrs_violations}
 
 
 def violations(case):
@@ -511,7 +582,66 @@ def matmul_reduce_scatter(case, inputs):
     return {r: {"output": round_to_storage(total[r * rows:(r + 1) * rows], dtype)} for r in range(ws)}
 
 
-OPERATORS = {"agmm": all_gather_matmul, "aagbmm": alltoall_allgather_batch_matmul, "mmrs": matmul_reduce_scatter}
+def expert_partial(case, x_raw, weight_raw):
+    """BatchMatMulReduceScatterAlltoAll's partial x @ weight, (..., E/ep, ep*C, H) float32, no bias
+    (it is added once, after the reduce-scatter). Leading axes (ranks) broadcast."""
+    dtype = case["dtype"]
+    weight = to_float32(weight_raw, dtype)
+    if case["attributes"]["weight_transposed"]:
+        weight = np.swapaxes(weight, -1, -2)
+    return matmul_fp32(to_float32(x_raw, dtype), weight)
+
+
+def bmmrs_share(total, t, tp, ep, shard):
+    """Rank t's reduce-scatter share of one TP group's sum total (E/ep, ep*C, H)."""
+    local, rows, width = total.shape
+    if shard == 0:
+        share = width // tp
+        return total[:, :, t * share:(t + 1) * share]
+    capacity = rows // ep
+    share = capacity // tp
+    return total.reshape(local, ep, tp, share, width)[:, :, t].reshape(local, ep * share, width)
+
+
+def bias_once(case, share, bias_raw):
+    """temp3 = share + bias in fp32 (no add without a bias), the bias (E/ep, W) or (E/ep, 1, W)."""
+    if bias_raw is None:
+        return share
+    bias = to_float32(bias_raw, case["inputs"]["bias"]["dtype"]).reshape(share.shape[0], 1, share.shape[2])
+    return epilogue(share, bias, case["dtype"])
+
+
+def combine_all_to_all(temp3_by_source, e, ep):
+    """y of EP rank e from every EP source's temp3 (E/ep, ep*rows, W) of one TP rank:
+    y[s*E/ep + k][c][h] = temp3_s[k][e*rows + c][h]."""
+    rows = temp3_by_source[0].shape[1] // ep
+    return np.concatenate([temp3[:, e * rows:(e + 1) * rows] for temp3 in temp3_by_source], axis=0)
+
+
+def batch_matmul_reduce_scatter_alltoall(case, inputs):
+    """{rank: {name: stored array}} for a valid BatchMatMulReduceScatterAlltoAll case
+    (reduce-scatter-ops.md section 8): each TP group's fp32 partials summed in TP rank order,
+    rank (s, t) taking its share, adding its bias in fp32 and rounding once to T; the all-to-all
+    over each EP group then sends expert rows e*C... to EP rank e. The golden, bit for bit."""
+    a = case["attributes"]
+    dtype = case["dtype"]
+    ep, tp = a["ep_world_size"], a["tp_world_size"]
+    shard = a["y_shard_type"]
+    xs = np.stack(inputs["x"]).reshape((ep, tp) + inputs["x"][0].shape)
+    weights = np.stack(inputs["weight"]).reshape((ep, tp) + inputs["weight"][0].shape)
+    partials = expert_partial(case, xs, weights)                                  # (ep, tp, E/ep, ep*C, H)
+    temp3 = {}
+    for s in range(ep):
+        total = sum_in_rank_order(list(partials[s]))
+        for t in range(tp):
+            bias = inputs["bias"][s * tp + t] if "bias" in inputs else None
+            temp3[s, t] = round_to_storage(bias_once(case, bmmrs_share(total, t, tp, ep, shard), bias), dtype)
+    return {e * tp + t: {"y": combine_all_to_all([temp3[s, t] for s in range(ep)], e, ep)}
+            for e in range(ep) for t in range(tp)}
+
+
+OPERATORS = {"agmm": all_gather_matmul, "aagbmm": alltoall_allgather_batch_matmul, "mmrs": matmul_reduce_scatter,
+             "bmmrs": batch_matmul_reduce_scatter_alltoall}
 
 
 def run_case(folder, out):

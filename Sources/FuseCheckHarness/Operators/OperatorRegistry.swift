@@ -170,6 +170,7 @@ public enum OperatorRegistry {
         AllGatherMatmulCases(),
         AlltoAllAllGatherBatchMatMulCases(),
         MatmulReduceScatterCases(),
+        BatchMatMulReduceScatterAlltoAllCases(),
     ]
 
     /// The record of an operator.

@@ -19,8 +19,6 @@ extension Platform {
 /// reported by its own constraint and says nothing more about the shapes, and a zero or negative
 /// one could not divide. A non-positive x[1] is reported by BMMRS-C-POSITIVE alone (no C to divide).
 /// Products saturate, so no value of a call can make a check trap.
-///
-/// Not yet part of `OperatorCatalogue.operators` (see `BatchMatMulReduceScatterAlltoAllCall`).
 extension BatchMatMulReduceScatterAlltoAllCall {
     /// The supported element types of x.
     public static let inputDTypes: [DType] = [.float16, .bfloat16]

@@ -15,11 +15,6 @@ import FuseCheckCore
 /// |---|---|---|---|---|
 /// | 0 (scatter H) | (E/ep, ep*C, M/tp) | (E/ep, M/tp, H) | (E/ep, H/tp) or (E/ep, 1, H/tp) | (E, C, H/tp) |
 /// | 1 (scatter C) | (E/ep, ep*C, M/tp) | (E/ep, M/tp, H) | (E/ep, H) or (E/ep, 1, H) | (E, C/tp, H) |
-///
-/// Not yet in `OperatorCatalogue.operators`: the catalogue must equal the harness's operator
-/// registry (a test asserts it), and this operator's harness part (`HarnessCall`) and pipelined
-/// engine (`EngineCall`) come later. Its constraints are reachable as `constraints` and
-/// `violations()` meanwhile.
 public struct BatchMatMulReduceScatterAlltoAllCall: FusedOperatorCall {
     public static let operatorID = OperatorID(rawValue: "bmmrs")
     public static let operatorName = "BatchMatMulReduceScatterAlltoAll"

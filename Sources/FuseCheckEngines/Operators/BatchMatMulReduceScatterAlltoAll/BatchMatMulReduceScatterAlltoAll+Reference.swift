@@ -65,8 +65,9 @@ extension BatchMatMulReduceScatterAlltoAllCall: ReferenceComputable {
     func partial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics) -> Tensor {
         let dtype = x.dtype
         let weight = StoredOperand(inputs[rank, "weight"]!, isTransposed: weightTransposed)
-        let acc = ReferenceMatmul.accumulate(left: inputs[rank, "x"]!, right: weight,
-                                             accumulation: numerics.accumulation)
+        let acc = numerics.accumulators(ReferenceMatmul.accumulate(
+            left: numerics.matmulOperand(inputs[rank, "x"]!), right: numerics.matmulOperand(weight),
+            accumulation: numerics.accumulation))
         let shape = [localExperts, rows, outputWidth]
         switch numerics.epilogue {
         case .ideal:
@@ -80,7 +81,7 @@ extension BatchMatMulReduceScatterAlltoAllCall: ReferenceComputable {
     ///
     /// The bias, (E/ep, W) or (E/ep, 1, W) with W the share's width, has the same element order in
     /// both forms: `bias[k][h]` is `values[k*W + h]`. Without a bias nothing is added, so -0 stays -0.
-    private func biasedAndRounded(_ share: Tensor, bias: Tensor?, numerics: ReferenceNumerics) -> Tensor {
+    func biasedAndRounded(_ share: Tensor, bias: Tensor?, numerics: ReferenceNumerics) -> Tensor {
         let dtype = x.dtype
         let (shareRows, width) = (share.shape[1], share.shape[2])
         var values = [Float](repeating: 0, count: share.count)

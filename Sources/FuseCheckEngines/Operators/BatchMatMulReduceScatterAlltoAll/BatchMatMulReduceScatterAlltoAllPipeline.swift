@@ -1,0 +1,179 @@
+import FuseCheckCore
+import FuseCheckOps
+
+/// The schedule of one pipelined BatchMatMulReduceScatterAlltoAll call (reduce-scatter-ops.md §8):
+/// a compute stage and a transport stage per rank, meeting on a `ChunkBoard`.
+///
+/// Rows: x's rows of local expert k are destination-EP-major (`e*C + c`). A tile is (k, e, slice):
+/// shard 0 slices the C rows of block e (`PipelineTiling.tiles(rows: C)`); shard 1 slices the
+/// C/tp rows every TP share has (`tiles(rows: C/tp, matmulRowsPerRow: tp)`), a tile holding rows
+/// `e*C + t*(C/tp) + slice` of every TP rank t. So every TP share of a tile is complete when the
+/// tile is.
+///
+/// ```
+/// compute(rank: (s, t'))   for each tile: multiply its rows of x_(s,t')[k] by weight_(s,t')[k] into
+///                          the fp32 partial P_(s,t'); publish (rank, tile)
+/// transport(rank: (s, t))  for each tile: wait for the tile of every TP peer (s, 0..tp-1); fold
+///                          rank (s, t)'s share in TP rank order (the reduce-scatter), add
+///                          bias_(s,t), round to T, and write it into y of EP rank e at global
+///                          expert s*E/ep + k (the all-to-all)
+/// ```
+///
+/// While rank (s, t') multiplies tile i + 1, the transports reduce, bias and send tile i.
+struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
+    let dtype: DType
+    let ep: Int
+    let tp: Int
+    let shard: ScatterShardType
+    let localExperts: Int
+    let capacity: Int
+    /// M/tp: the contraction length per rank.
+    let depth: Int
+    /// H: the partials' width.
+    let width: Int
+    /// y's rows per expert (C or C/tp) and width (H/tp or H).
+    let shareRows: Int
+    let shareWidth: Int
+    let xs: [Tensor]
+    let weights: [Tensor]
+    let biases: [Tensor?]
+    let weightTransposed: Bool
+    let order: AccumulationOrder
+    /// The tiles in compute order: local expert, destination EP rank, slice.
+    let tiles: [(expert: Int, destination: Int, slice: Range<Int>)]
+    /// Rank r's fp32 partial, (E/ep, ep*C, H): written by r's compute stage, read by its TP group's transports.
+    let partials: [SharedFloats]
+    /// Rank r's y, (E, C or C/tp, H/tp or H).
+    let outputs: [SharedFloats]
+    let board: ChunkBoard
+    let timeline: StageTimeline
+    let cores: ComputeCores
+
+    init(call: BatchMatMulReduceScatterAlltoAllCall, inputs: WorldTensors, engine: PipelinedEngine,
+         partials: [SharedFloats], outputs: [SharedFloats], timeline: StageTimeline) {
+        let count = call.rankCount
+        dtype = call.x.dtype
+        ep = call.ep
+        tp = call.tp
+        shard = call.shard!
+        localExperts = call.localExperts
+        capacity = call.capacity
+        depth = call.localContraction
+        width = call.outputWidth
+        shareRows = call.scatteredCapacity
+        shareWidth = call.scatteredWidth
+        xs = (0..<count).map { inputs[$0, "x"]! }
+        weights = (0..<count).map { inputs[$0, "weight"]! }
+        biases = (0..<count).map { inputs[$0, "bias"] }
+        weightTransposed = call.weightTransposed
+        order = engine.accumulation
+        let slices = shard == .scatterH ? engine.tiling.tiles(rows: call.capacity)
+                                        : engine.tiling.tiles(rows: call.scatteredCapacity, matmulRowsPerRow: call.tp)
+        var tiles: [(expert: Int, destination: Int, slice: Range<Int>)] = []
+        for expert in 0..<call.localExperts {
+            for destination in 0..<call.ep {
+                for slice in slices { tiles.append((expert, destination, slice)) }
+            }
+        }
+        self.tiles = tiles
+        self.partials = partials
+        self.outputs = outputs
+        board = ChunkBoard(slots: count * tiles.count)
+        self.timeline = timeline
+        cores = ComputeCores(count: engine.computeSlots)
+    }
+
+    /// The board slot of a rank's tile.
+    func slot(rank: Int, tile: Int) -> Int { rank * tiles.count + tile }
+
+    /// The rows of x (within its expert) a tile multiplies, ascending.
+    func rows(destination: Int, slice: Range<Int>) -> [Int] {
+        switch shard {
+        case .scatterH:
+            return slice.map { destination * capacity + $0 }
+        case .scatterC:
+            return (0..<tp).flatMap { t in slice.map { destination * capacity + t * shareRows + $0 } }
+        }
+    }
+
+    // MARK: - Compute
+
+    /// Rank `rank`'s partial, tile by tile. The stage never waits for a peer (its operands are all
+    /// local), so it holds its core from the first matmul to the last.
+    func compute(rank: Int) {
+        let workspace = MatmulWorkspace.borrow()
+        defer { MatmulWorkspace.giveBack(workspace) }
+        let core = cores.hold()
+        defer { core.release() }
+        let partial = partials[rank].base
+        let expertRows = ep * capacity
+        xs[rank].values.withUnsafeBufferPointer { x in
+            weights[rank].values.withUnsafeBufferPointer { weight in
+                for (index, tile) in tiles.enumerated() {
+                    let panels = RightPanels(storage: weight, offset: tile.expert * depth * width, depth: depth,
+                                             columns: width, transposed: weightTransposed)
+                    let tileRows = rows(destination: tile.destination, slice: tile.slice)
+                        .map { tile.expert * expertRows + $0 }
+                    core.acquire()
+                    timeline.measure(rank, .compute) {
+                        let accumulators = BlockedMatmul.accumulate(
+                            left: x.baseAddress!, rowOffsets: tileRows.map { $0 * depth }, right: panels, order: order,
+                            workspace: workspace)
+                        for (row, global) in tileRows.enumerated() {
+                            accumulators.forEachSegment(row: row, columns: width) { first, acc, count in
+                                (partial + global * width + first).update(from: acc, count: count)
+                            }
+                        }
+                    }
+                    board.publish(slot(rank: rank, tile: index))
+                }
+            }
+        }
+    }
+
+    // MARK: - Transport (reduce-scatter, bias, all-to-all)
+
+    /// Rank (s, t)'s side of the reduce-scatter and its send of the all-to-all: for each tile, its
+    /// share summed over the TP group in rank order, its bias added, rounded to T, and written
+    /// into y of the tile's destination EP rank.
+    func transport(rank: Int) {
+        let (s, t) = rank.quotientAndRemainder(dividingBy: tp)
+        let group = (0..<tp).map { s * tp + $0 }
+        let expertRows = ep * capacity
+        withOptionalElements(biases[rank]?.values) { bias in
+            for (index, tile) in tiles.enumerated() {
+                for peer in group { board.wait(slot(rank: peer, tile: index)) }
+                let sources = group.map { UnsafePointer(partials[$0].base) }
+                let output = outputs[tile.destination * tp + t].base
+                let globalExpert = s * localExperts + tile.expert
+                timeline.measure(rank, .communication) {
+                    for c in tile.slice {
+                        // The partial's row and first column of y's row c (shard 0: C rows, columns
+                        // t*(H/tp)...; shard 1: row t*(C/tp) + c of the block, every column).
+                        let row = tile.expert * expertRows + tile.destination * capacity
+                            + (shard == .scatterC ? t * shareRows : 0) + c
+                        let from = row * width + (shard == .scatterH ? t * shareWidth : 0)
+                        let to = output + (globalExpert * shareRows + c) * shareWidth
+                        let rowBias = bias.map { $0 + tile.expert * shareWidth }
+                        Self.reduce(sources, offset: from, count: shareWidth, bias: rowBias, dtype: dtype, into: to)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `count` elements from `offset` of every source, summed in order in fp32 from the first
+    /// source's value, plus `bias[h]` in fp32 when there is a bias (nothing added without one, so
+    /// -0 stays -0), rounded to T by the golden's rounding: the reference's
+    /// `OutputRounding.matmulOutput` with the ideal epilogue.
+    static func reduce(_ sources: [UnsafePointer<Float>], offset: Int, count: Int, bias: UnsafePointer<Float>?,
+                       dtype: DType, into output: UnsafeMutablePointer<Float>) {
+        let rounding = ReferenceNumerics.golden.rounding
+        for h in 0..<count {
+            var sum = sources[0][offset + h]
+            for source in sources.dropFirst() { sum = sum + source[offset + h] }
+            if let bias { sum = sum + bias[h] }
+            output[h] = rounding.apply(sum, dtype)
+        }
+    }
+}
