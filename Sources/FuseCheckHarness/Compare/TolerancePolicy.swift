@@ -89,7 +89,8 @@ public struct TolerancePolicy: Sendable {
         switch dtype {
         case .float16: 0x1p-25
         case .bfloat16: 0x1p-134
-        case .float32: 0x1p-150
+        case .float32, .int64: 0x1p-150
+        case .int8, .int32: 0  // no output type; integers do not underflow
         }
     }
 
@@ -206,7 +207,9 @@ public struct TolerancePolicy: Sendable {
         switch dtype {
         case .float16: 65520
         case .bfloat16: (2 - 0x1p-8) * 0x1p127
-        case .float32: (2 - 0x1p-24) * 0x1p127
+        case .float32, .int64: (2 - 0x1p-24) * 0x1p127
+        case .int8: 127.5
+        case .int32: 0x1p31
         }
     }
 }
