@@ -120,7 +120,7 @@ struct CatalogueTests {
         RejectionCase("MMRS-BIAS-SHAPE", mmrs: { $0.bias = TensorSpec(.float16, [256]) }),
         RejectionCase("MMRS-GROUP-EMPTY", mmrs: { $0.group = "" }),
         RejectionCase("MMRS-GROUP-LENGTH", mmrs: { $0.group = groupName(bytes: 128) }),
-    ]
+    ] + CommModeConstraintTests.rejections
 
     @Test("every catalogue id has a rejecting case, and every case names a catalogue id")
     func everyConstraintHasARejectingCase() {

@@ -19,10 +19,12 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
         .optional("gidx", default: "0", "gather_index"),
         .optional("turn", default: "0", "comm_turn"),
         .optional("hcom", default: "10", "length in bytes of the group name"),
-    ] + CaseParameter.matmulOperandOverrides
+    ] + CaseParameter.quantizationParameters + CaseParameter.matmulOperandOverrides
 
     public func makeCall(_ testCase: Case) throws -> AllGatherMatmulCall {
-        let operands = try matmulOperands(testCase, rows: try integer(testCase, "m"))
+        let m = try integer(testCase, "m")
+        let quantization = try quantizationOperands(testCase, m: m, n: try integer(testCase, "n"))
+        let operands = try matmulOperands(testCase, rows: m, operandDType: quantization.operandDType)
         return AllGatherMatmulCall(
             platform: testCase.platform,
             worldSize: try integer(testCase, "ws"),
@@ -34,7 +36,8 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
             gatherIndex: try integer(testCase, "gidx"),
             gatherOutput: try integer(testCase, "gather") != 0,
             commTurn: try integer(testCase, "turn"),
-            group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"))
+            group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"),
+            commMode: quantization.commMode, x1Scale: quantization.x1Scale, x2Scale: quantization.x2Scale)
     }
 
     /// A case from the logical sizes.

@@ -45,7 +45,7 @@ extension MatmulReduceScatterCall: CaseFolderDescribable {
             "comm_turn": .int(commTurn),
             "hcom": .string(group),
             "output_dtype": .string(outputDType.rawValue),
-        ]
+        ].merging(quantizationAttributes) { $1 }
     }
 
     public var manifestWorld: CaseManifest.World {

@@ -19,10 +19,12 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
         .optional("op", default: "sum", "reduce_op (only sum is supported)"),
         .optional("turn", default: "0", "comm_turn"),
         .optional("hcom", default: "10", "length in bytes of the group name"),
-    ] + CaseParameter.matmulOperandOverrides
+    ] + CaseParameter.quantizationParameters + CaseParameter.matmulOperandOverrides
 
     public func makeCall(_ testCase: Case) throws -> MatmulReduceScatterCall {
-        let operands = try matmulOperands(testCase, rows: try integer(testCase, "m"))
+        let m = try integer(testCase, "m")
+        let quantization = try quantizationOperands(testCase, m: m, n: try integer(testCase, "n"))
+        let operands = try matmulOperands(testCase, rows: m, operandDType: quantization.operandDType)
         return MatmulReduceScatterCall(
             platform: testCase.platform,
             worldSize: try integer(testCase, "ws"),
@@ -33,7 +35,8 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
             outputDType: operands.output,
             reduceOp: testCase.params["op"] ?? "sum",
             commTurn: try integer(testCase, "turn"),
-            group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"))
+            group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"),
+            commMode: quantization.commMode, x1Scale: quantization.x1Scale, x2Scale: quantization.x2Scale)
     }
 
 
@@ -134,7 +137,7 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
             ("mmrs:a3:bf16:\(base):bias=1:bias.shape=5", "MMRS-BIAS-SHAPE"),
             ("mmrs:a3:fp16:\(base):hcom=0", "MMRS-GROUP-EMPTY"),
             ("mmrs:a3:bf16:\(base):hcom=128", "MMRS-GROUP-LENGTH"),
-        ]
+        ] + commModeInvalidCases(operatorID.rawValue, base: base, prefix: "MMRS")
         return entries.map { (try! Case(id: "\($0.0):data=uniform:seed=1"), $0.1) }
     }
 
