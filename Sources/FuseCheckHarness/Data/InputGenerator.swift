@@ -39,6 +39,16 @@ public enum InputGenerator {
 
         for i in 0..<count {
             let index = UInt64(i) &* 4  // four words per element
+            if case .scale(let perToken, let spread) = role {
+                values[i] = dtype.round(QuantizedData.scale(stream: stream, index: index, mode: mode,
+                                                            perToken: perToken, exactSpread: spread))
+                continue
+            }
+            if dtype == .int8, let value = QuantizedData.int8(stream: stream, index: index, element: i, mode: mode,
+                                                             role: role, rank: rank, coordinate: coordinate) {
+                values[i] = value
+                continue
+            }
             let value: Float
             switch (mode, role) {
             case (.uniform, _), (.provenance, .right), (.provenance, .bias), (.special, .bias):
@@ -82,7 +92,7 @@ public enum InputGenerator {
                 let expert = expertAxis.map { coordinate(i, $0) } ?? 0
                 let rows = shape[rowAxis]
                 value = ProvenanceCode.value((rank * experts + expert) * rows + coordinate(i, rowAxis), dtype: dtype)
-            case (.special, _):
+            case (.special, _), (_, .scale):
                 value = special(stream: stream, index: index, dtype: dtype, isLeft: role != .bias && {
                     if case .left = role { return true } else { return false }
                 }())

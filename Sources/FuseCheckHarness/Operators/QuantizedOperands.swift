@@ -65,3 +65,71 @@ extension QuantizableMatmulCall {
         ]
     }
 }
+
+extension OperatorCaseRecord {
+    /// Smoke cases of comm_mode "aiv" for a two-operand matmul operator: unquantized aiv calls on
+    /// every aiv world size of both platforms, and quantized calls over every data mode, both
+    /// output types, fp32 and int64 (fp16 only) scales, with and without x1_scale, both x2
+    /// layouts. `rowsFactor` is 1 when m counts rows per rank (AllGatherMatmul) and ws when m
+    /// counts all rows (MatmulReduceScatter, m divisible by ws).
+    func commModeSmokeCases(rowsScale: (Int) -> Int, firstSeed: UInt64) -> [Case] {
+        let op = operatorID.rawValue
+        var seed = firstSeed
+        func next() -> UInt64 { seed += 1; return seed }
+        var ids: [String] = []
+        for platform in Platform.allCases {
+            for (index, ws) in CommMode.aivWorldSizes.enumerated() {
+                let dtype = index % 2 == 0 ? "fp16" : "bf16"
+                let data = DataMode.allCases[(index + (platform == .a2 ? 0 : 3)) % DataMode.allCases.count]
+                ids.append("\(op):\(platform.rawValue):\(dtype):ws=\(ws):m=\(2 * rowsScale(ws)):k=256:n=7"
+                    + "\(index == 1 ? ":x2T=1" : ""):mode=aiv:data=\(data.rawValue):seed=\(next())")
+            }
+        }
+        var rotation = 0
+        for output in ["fp16", "bf16"] {
+            for scale in output == "fp16" ? ["fp32", "int64"] : ["fp32"] {
+                for mode in DataMode.allCases {
+                    rotation += 1
+                    let ws = CommMode.aivWorldSizes[rotation % 3]
+                    let platform = rotation % 2 == 0 ? "a2" : "a3"
+                    let options = (rotation % 3 == 0 ? ":x2T=1" : "") + ":mode=aiv:q=int8"
+                        + (rotation % 4 == 3 ? "" : ":x1s=1") + ":x2s=\(scale)"
+                    ids.append("\(op):\(platform):\(output):ws=\(ws):m=\(3 * rowsScale(ws)):k=\(256 + 32 * rotation)"
+                        + ":n=\(9 + rotation)\(options):data=\(mode.rawValue):seed=\(next())")
+                }
+            }
+        }
+        // The k range's upper end and a single output row, quantized.
+        ids.append("\(op):a3:fp16:ws=2:m=\(rowsScale(2)):k=65534:n=3:mode=aiv:q=int8:x1s=1:x2s=int64:data=special"
+            + ":seed=\(next())")
+        ids.append("\(op):a2:bf16:ws=8:m=\(rowsScale(8)):k=256:n=1:x2T=1:mode=aiv:q=int8:x2s=fp32:data=uniform"
+            + ":seed=\(next())")
+        // comm_mode "ai_cpu" named explicitly: V1.
+        ids.append("\(op):a3:bf16:ws=16:m=\(rowsScale(16)):k=256:n=5:mode=ai_cpu:data=normal:seed=\(next())")
+        return ids.map { try! Case(id: $0) }
+    }
+
+    /// `testCase` made an aiv call one time in four (a quantized one half of those), for the
+    /// random generators: world size from {2, 4, 8}, no bias, gather_output on, m >= 1 row per
+    /// rank. `rowsPerRank` reads a case's rows per rank, `rows` writes m for a world size.
+    func aivVariant(of testCase: Case, using generator: inout SeededGenerator,
+                    rows: (_ rowsPerRank: Int, _ ws: Int) -> Int, rowsPerRank: Int) -> Case {
+        guard Int.random(in: 0..<4, using: &generator) == 0 else { return testCase }
+        var params = testCase.params
+        let ws = CommMode.aivWorldSizes.randomElement(using: &generator)!
+        // Every rank's work grows with ws^2 (m ws rows or m/ws blocks of ws ranks): scale rows down.
+        let oldWorld = max(testCase.int("ws", default: 2), 1)
+        params["ws"] = "\(ws)"
+        params["m"] = "\(rows(max(rowsPerRank * oldWorld * oldWorld / (ws * ws), 1), ws))"
+        params["bias"] = nil
+        params["gather"] = nil
+        params["mode"] = "aiv"
+        if Bool.random(using: &generator) {
+            params["q"] = "int8"
+            params["x2s"] = testCase.dtype == .float16 && Bool.random(using: &generator) ? "int64" : "fp32"
+            if Int.random(in: 0..<4, using: &generator) != 0 { params["x1s"] = "1" }
+        }
+        return Case(op: testCase.op, platform: testCase.platform, dtype: testCase.dtype, params: params,
+                    data: testCase.data, seed: testCase.seed)
+    }
+}

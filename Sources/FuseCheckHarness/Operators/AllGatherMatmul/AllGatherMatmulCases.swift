@@ -113,7 +113,7 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
                                        data: mode, seed: next()))
             }
         }
-        return cases
+        return cases + commModeSmokeCases(rowsScale: { _ in 1 }, firstSeed: 900)
     }
 
     public func randomCase(using generator: inout SeededGenerator, budget: Int) -> Case {
@@ -128,12 +128,14 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
         while ws * m * ws * k * n > budget {
             if m > 1 { m /= 2 } else if n > 1 { n /= 2 } else if k > 256 { k = max(256, k / 2) } else { break }
         }
-        return Self.make(platform, dtype, ws: ws, m: m, k: k, n: n,
-                         x2T: Bool.random(using: &generator),
-                         bias: Int.random(in: 0..<5, using: &generator) == 0,
-                         gather: Int.random(in: 0..<8, using: &generator) != 0,
-                         data: DataMode.allCases.randomElement(using: &generator)!,
-                         seed: generator.next() % 1_000_000)
+        let testCase = Self.make(platform, dtype, ws: ws, m: m, k: k, n: n,
+                                 x2T: Bool.random(using: &generator),
+                                 bias: Int.random(in: 0..<5, using: &generator) == 0,
+                                 gather: Int.random(in: 0..<8, using: &generator) != 0,
+                                 data: DataMode.allCases.randomElement(using: &generator)!,
+                                 seed: generator.next() % 1_000_000)
+        // Fewer ranks keep the budget: m rows per rank stay, ws drops to at most 8.
+        return aivVariant(of: testCase, using: &generator, rows: { rows, _ in rows }, rowsPerRank: m)
     }
 }
 

@@ -95,7 +95,7 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
             cases.append(Self.make(.a2, dtype, ws: 2, m: 10, k: 1023, n: 17, x2T: true, data: .outliers, seed: next()))
             cases.append(Self.make(.a3, dtype, ws: 8, m: 8, k: 511, n: 1, bias: true, data: .special, seed: next()))
         }
-        return cases
+        return cases + commModeSmokeCases(rowsScale: { $0 }, firstSeed: 950)
     }
 
     public func randomCase(using generator: inout SeededGenerator, budget: Int) -> Case {
@@ -110,11 +110,13 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
         while ws * rows * ws * k * n > budget {
             if rows > 1 { rows /= 2 } else if n > 1 { n /= 2 } else if k > 256 { k = max(256, k / 2) } else { break }
         }
-        return Self.make(platform, dtype, ws: ws, m: rows * ws, k: k, n: n,
-                         x2T: Bool.random(using: &generator),
-                         bias: Int.random(in: 0..<3, using: &generator) == 0,
-                         data: DataMode.allCases.randomElement(using: &generator)!,
-                         seed: generator.next() % 1_000_000)
+        let testCase = Self.make(platform, dtype, ws: ws, m: rows * ws, k: k, n: n,
+                                 x2T: Bool.random(using: &generator),
+                                 bias: Int.random(in: 0..<3, using: &generator) == 0,
+                                 data: DataMode.allCases.randomElement(using: &generator)!,
+                                 seed: generator.next() % 1_000_000)
+        // Fewer ranks keep the budget: rows per rank stay, ws drops to at most 8.
+        return aivVariant(of: testCase, using: &generator, rows: { rows, ws in rows * ws }, rowsPerRank: rows)
     }
 
     public func invalidCases() -> [(Case, String)] {
