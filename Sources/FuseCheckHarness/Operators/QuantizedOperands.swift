@@ -133,3 +133,16 @@ extension OperatorCaseRecord {
                     data: testCase.data, seed: testCase.seed)
     }
 }
+
+extension OperatorCaseRecord {
+    /// comm_mode and quantization violations for the fuzzer's invalid stream: one parameter
+    /// changed each (`pickViolation` keeps those that break exactly one constraint).
+    func commModeViolations(of testCase: Case) -> [Case?] {
+        [
+            with(testCase, ["mode": "hccl"]), with(testCase, ["x2s": "fp32"]), with(testCase, ["ws": "16"]),
+            with(testCase, ["x2s": "bf16"]), with(testCase, ["x1s": "1", "x1s.dtype": "fp16"]),
+            with(testCase, ["x1s": "1", "x1s.shape": "1x1x1"]), with(testCase, ["x2s.shape": "2x1"]),
+            with(testCase, ["x2s": nil]), with(testCase, ["gather": "0"]), with(testCase, ["m": "0"]),
+        ]
+    }
+}

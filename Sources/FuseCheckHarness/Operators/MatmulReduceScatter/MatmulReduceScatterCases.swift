@@ -174,7 +174,7 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
             with(testCase, ["bias": "1", "bias.dtype": otherDType(testCase.dtype)]),
             with(testCase, ["bias": "1", "bias.shape": "\(n + 1)"]),
             with(testCase, ["x2.shape": x2T ? "\(n)x\(k + 1)" : "\(k + 1)x\(n)"]),
-        ]
+        ] + commModeViolations(of: testCase)
         return pickViolation(candidates, using: &generator)
     }
 }
