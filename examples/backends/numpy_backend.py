@@ -342,6 +342,43 @@ def is_aiv(case):
     return case["attributes"].get("comm_mode", "none") == "aiv"
 
 
+#: The comm_mode and quantization constraint ids per operator, by rule (the catalogue's ids).
+COMM_MODE_IDS = {
+    "AGMM": {
+        "COMM-MODE": "AGMM-COMM-MODE",
+        "AICPU-SCALE": "AGMM-AICPU-SCALE",
+        "AIV-WORLD-SIZE": "AGMM-AIV-WORLD-SIZE",
+        "AIV-EMPTY": "AGMM-AIV-EMPTY",
+        "AIV-X1-DTYPE": "AGMM-AIV-X1-DTYPE",
+        "AIV-BIAS": "AGMM-AIV-BIAS",
+        "QUANT-INT8": "AGMM-QUANT-INT8",
+        "QUANT-X2-SCALE": "AGMM-QUANT-X2-SCALE",
+        "QUANT-X2-SCALE-DTYPE": "AGMM-QUANT-X2-SCALE-DTYPE",
+        "QUANT-X2-SCALE-SHAPE": "AGMM-QUANT-X2-SCALE-SHAPE",
+        "QUANT-X1-SCALE-DTYPE": "AGMM-QUANT-X1-SCALE-DTYPE",
+        "QUANT-X1-SCALE-SHAPE": "AGMM-QUANT-X1-SCALE-SHAPE",
+        "QUANT-OUTPUT-DTYPE": "AGMM-QUANT-OUTPUT-DTYPE",
+        "QUANT-INT64-OUTPUT": "AGMM-QUANT-INT64-OUTPUT",
+    },
+    "MMRS": {
+        "COMM-MODE": "MMRS-COMM-MODE",
+        "AICPU-SCALE": "MMRS-AICPU-SCALE",
+        "AIV-WORLD-SIZE": "MMRS-AIV-WORLD-SIZE",
+        "AIV-EMPTY": "MMRS-AIV-EMPTY",
+        "AIV-X1-DTYPE": "MMRS-AIV-X1-DTYPE",
+        "AIV-BIAS": "MMRS-AIV-BIAS",
+        "QUANT-INT8": "MMRS-QUANT-INT8",
+        "QUANT-X2-SCALE": "MMRS-QUANT-X2-SCALE",
+        "QUANT-X2-SCALE-DTYPE": "MMRS-QUANT-X2-SCALE-DTYPE",
+        "QUANT-X2-SCALE-SHAPE": "MMRS-QUANT-X2-SCALE-SHAPE",
+        "QUANT-X1-SCALE-DTYPE": "MMRS-QUANT-X1-SCALE-DTYPE",
+        "QUANT-X1-SCALE-SHAPE": "MMRS-QUANT-X1-SCALE-SHAPE",
+        "QUANT-OUTPUT-DTYPE": "MMRS-QUANT-OUTPUT-DTYPE",
+        "QUANT-INT64-OUTPUT": "MMRS-QUANT-INT64-OUTPUT",
+    },
+}
+
+
 def comm_mode_checks(case, prefix):
     """The comm_mode and quantization rows of the catalogue (QuantizableMatmulCall.swift), as
     (id, broken, detail). Only the first two apply outside aiv; a V1 call with int8 x1 breaks the
@@ -359,27 +396,28 @@ def comm_mode_checks(case, prefix):
     n = x2["shape"][0 if a["x2_transposed"] else 1] if x2_2d else 0
     quantized = dt == "int8"
     output = a["output_dtype"]
+    ids = COMM_MODE_IDS[prefix]
     return [
-        (f"{prefix}-COMM-MODE", mode not in ("none", "ai_cpu", "aiv"), f"comm_mode = \"{mode}\""),
-        (f"{prefix}-AICPU-SCALE", not aiv and bool(scales), f"{' and '.join(scales)} given with comm_mode {mode}"),
-        (f"{prefix}-AIV-WORLD-SIZE", aiv and a["world_size"] not in AIV_WORLD_SIZES,
+        (ids["COMM-MODE"], mode not in ("none", "ai_cpu", "aiv"), f"comm_mode = \"{mode}\""),
+        (ids["AICPU-SCALE"], not aiv and bool(scales), f"{' and '.join(scales)} given with comm_mode {mode}"),
+        (ids["AIV-WORLD-SIZE"], aiv and a["world_size"] not in AIV_WORLD_SIZES,
          f"world_size = {a['world_size']} with aiv"),
-        (f"{prefix}-AIV-EMPTY", aiv and x1_2d and (m == 0 or n == 0), f"m = {m}, n = {n} with aiv"),
-        (f"{prefix}-AIV-X1-DTYPE", aiv and dt not in AIV_INPUT_DTYPES, f"x1 dtype is {dt} with aiv"),
-        (f"{prefix}-AIV-BIAS", aiv and "bias" in inputs, "bias given with aiv"),
-        (f"{prefix}-QUANT-INT8", aiv and bool(scales) and not quantized, f"{' and '.join(scales)} given, x1 is {dt}"),
-        (f"{prefix}-QUANT-X2-SCALE", aiv and quantized and x2_scale is None, "x1 is int8 and x2_scale is absent"),
-        (f"{prefix}-QUANT-X2-SCALE-DTYPE", aiv and x2_scale is not None and x2_scale["dtype"] not in ("float32", "int64"),
+        (ids["AIV-EMPTY"], aiv and x1_2d and (m == 0 or n == 0), f"m = {m}, n = {n} with aiv"),
+        (ids["AIV-X1-DTYPE"], aiv and dt not in AIV_INPUT_DTYPES, f"x1 dtype is {dt} with aiv"),
+        (ids["AIV-BIAS"], aiv and "bias" in inputs, "bias given with aiv"),
+        (ids["QUANT-INT8"], aiv and bool(scales) and not quantized, f"{' and '.join(scales)} given, x1 is {dt}"),
+        (ids["QUANT-X2-SCALE"], aiv and quantized and x2_scale is None, "x1 is int8 and x2_scale is absent"),
+        (ids["QUANT-X2-SCALE-DTYPE"], aiv and x2_scale is not None and x2_scale["dtype"] not in ("float32", "int64"),
          f"x2_scale dtype is {x2_scale['dtype'] if x2_scale else ''}"),
-        (f"{prefix}-QUANT-X2-SCALE-SHAPE", aiv and x2_scale is not None and x2_scale["shape"] != [1, n],
+        (ids["QUANT-X2-SCALE-SHAPE"], aiv and x2_scale is not None and x2_scale["shape"] != [1, n],
          f"x2_scale has shape {shape_text(x2_scale['shape']) if x2_scale else ''}, n = {n}"),
-        (f"{prefix}-QUANT-X1-SCALE-DTYPE", aiv and x1_scale is not None and x1_scale["dtype"] != "float32",
+        (ids["QUANT-X1-SCALE-DTYPE"], aiv and x1_scale is not None and x1_scale["dtype"] != "float32",
          f"x1_scale dtype is {x1_scale['dtype'] if x1_scale else ''}"),
-        (f"{prefix}-QUANT-X1-SCALE-SHAPE", aiv and x1_scale is not None and x1_2d and x1_scale["shape"] != [m, 1],
+        (ids["QUANT-X1-SCALE-SHAPE"], aiv and x1_scale is not None and x1_2d and x1_scale["shape"] != [m, 1],
          f"x1_scale has shape {shape_text(x1_scale['shape']) if x1_scale else ''}, m = {m}"),
-        (f"{prefix}-QUANT-OUTPUT-DTYPE", aiv and quantized and output not in QUANTIZED_OUTPUT_DTYPES,
+        (ids["QUANT-OUTPUT-DTYPE"], aiv and quantized and output not in QUANTIZED_OUTPUT_DTYPES,
          f"output dtype is {output}"),
-        (f"{prefix}-QUANT-INT64-OUTPUT", aiv and quantized and x2_scale is not None and x2_scale["dtype"] == "int64"
+        (ids["QUANT-INT64-OUTPUT"], aiv and quantized and x2_scale is not None and x2_scale["dtype"] == "int64"
          and output in QUANTIZED_OUTPUT_DTYPES and output != "float16", f"x2_scale is int64, output is {output}"),
     ]
 

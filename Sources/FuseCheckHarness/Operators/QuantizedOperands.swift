@@ -113,14 +113,22 @@ extension OperatorCaseRecord {
     /// random generators: world size from {2, 4, 8}, no bias, gather_output on, m >= 1 row per
     /// rank. `rowsPerRank` reads a case's rows per rank, `rows` writes m for a world size.
     func aivVariant(of testCase: Case, using generator: inout SeededGenerator,
-                    rows: (_ rowsPerRank: Int, _ ws: Int) -> Int, rowsPerRank: Int) -> Case {
+                    rows: (_ rowsPerRank: Int, _ ws: Int) -> Int, rowsPerRank: Int, budget: Int) -> Case {
         guard Int.random(in: 0..<4, using: &generator) == 0 else { return testCase }
         var params = testCase.params
         let ws = CommMode.aivWorldSizes.randomElement(using: &generator)!
         // Every rank's work grows with ws^2 (m ws rows or m/ws blocks of ws ranks): scale rows down.
         let oldWorld = max(testCase.int("ws", default: 2), 1)
         params["ws"] = "\(ws)"
-        params["m"] = "\(rows(max(rowsPerRank * oldWorld * oldWorld / (ws * ws), 1), ws))"
+        let perRank = max(rowsPerRank * oldWorld * oldWorld / (ws * ws), 1)
+        params["m"] = "\(rows(perRank, ws))"
+        // Multiply-adds per call: ws ranks of (perRank ws) x k x n; halve n, then k, to the budget.
+        var (k, n) = (testCase.int("k", default: 256), testCase.int("n", default: 1))
+        while ws * perRank * ws * k * n > budget {
+            if n > 1 { n /= 2 } else if k > 256 { k = max(256, k / 2) } else { break }
+        }
+        params["k"] = "\(k)"
+        params["n"] = "\(n)"
         params["bias"] = nil
         params["gather"] = nil
         params["mode"] = "aiv"

@@ -135,7 +135,8 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
                                  data: DataMode.allCases.randomElement(using: &generator)!,
                                  seed: generator.next() % 1_000_000)
         // Fewer ranks keep the budget: m rows per rank stay, ws drops to at most 8.
-        return aivVariant(of: testCase, using: &generator, rows: { rows, _ in rows }, rowsPerRank: m)
+        return aivVariant(of: testCase, using: &generator, rows: { rows, _ in rows }, rowsPerRank: m,
+                          budget: budget)
     }
 }
 

@@ -116,7 +116,8 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
                                  data: DataMode.allCases.randomElement(using: &generator)!,
                                  seed: generator.next() % 1_000_000)
         // Fewer ranks keep the budget: rows per rank stay, ws drops to at most 8.
-        return aivVariant(of: testCase, using: &generator, rows: { rows, ws in rows * ws }, rowsPerRank: rows)
+        return aivVariant(of: testCase, using: &generator, rows: { rows, ws in rows * ws }, rowsPerRank: rows,
+                          budget: budget)
     }
 
     public func invalidCases() -> [(Case, String)] {
@@ -152,9 +153,12 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
         candidates += smaller(rows).map { with(testCase, ["m": "\($0 * ws)"]) }
         candidates += smaller(n).map { with(testCase, ["n": "\($0)"]) }
         if k > 256 { candidates += smaller(k, minimum: 256).map { with(testCase, ["k": "\($0)"]) } }
-        for key in ["x2T", "bias"] where testCase.params[key] != nil {
+        // Dropping x2T under an x2.shape override would reinterpret the override (n may grow).
+        for key in ["x2T", "bias"] where testCase.params[key] != nil
+            && !(key == "x2T" && testCase.params["x2.shape"] != nil) {
             candidates.append(with(testCase, [key: nil]))
         }
+        candidates += smallerShapeOverrides(testCase, keys: ["x1.shape", "x2.shape", "bias.shape"])
         return candidates.compactMap { $0 } + simplerData(testCase)
     }
 
