@@ -13,7 +13,8 @@ struct QuantizedTests {
     /// Runs a valid case on an engine.
     static func outputs(_ testCase: Case, _ engine: any Engine) throws -> WorldTensors {
         let call = try testCase.makeCall()
-        guard case .completed(let outputs) = try engine.run(call, inputs: try InputGenerator.inputs(for: testCase)) else {
+        let inputs = try InputGenerator.inputs(for: testCase)
+        guard case .completed(let outputs) = try engine.run(call, inputs: inputs) else {
             Issue.record("\(testCase.id) was rejected")
             return WorldTensors(rankCount: 0)
         }
@@ -95,13 +96,16 @@ struct QuantizedTests {
             let values = exact[rank].map { p -> Float in
                 let nearest = dtype.round(p)
                 guard p.isFinite, Double(nearest) != p, nearest.isFinite else { return nearest }
-                let other = Double(nearest) < p ? dtype.value(ofBits: dtype.bits(of: nearest) &+ (nearest < 0 ? 0xFFFF_FFFF : 1))
-                    : dtype.value(ofBits: dtype.bits(of: nearest) &+ (nearest < 0 ? 1 : 0xFFFF_FFFF))
+                // The other T neighbour of p: one step up (nearest below p) or down, in bit patterns.
+                let up: UInt32 = nearest < 0 ? 0xFFFF_FFFF : 1
+                let step = Double(nearest) < p ? up : 0 &- up
+                let other = dtype.value(ofBits: dtype.bits(of: nearest) &+ step)
                 return Bool.random(using: &generator) ? nearest : (other.isFinite ? other : nearest)
             }
             got[rank, "output"] = Tensor(dtype: dtype, shape: golden[rank, "output"]!.shape, values: values)
         }
-        let reports = Comparator().compare(testCase, call: call, inputs: inputs, expected: golden, gauge: gauge, got: got)
+        let reports = Comparator().compare(testCase, call: call, inputs: inputs, expected: golden, gauge: gauge,
+                                           got: got)
         for report in reports {
             #expect(report.verdict == .pass, "\(id) \(report.name): \(report.message)")
         }
@@ -139,7 +143,8 @@ struct QuantizedTests {
 
     @Test("wide-range scales take fp16 outputs from below 2^-14 to overflow")
     func outputRange() throws {
-        let testCase = try Case(id: "agmm:a3:fp16:ws=2:m=16:k=256:n=64:mode=aiv:q=int8:x1s=1:x2s=fp32:data=uniform:seed=9")
+        let testCase = try Case(
+            id: "agmm:a3:fp16:ws=2:m=16:k=256:n=64:mode=aiv:q=int8:x1s=1:x2s=fp32:data=uniform:seed=9")
         let values = try Self.outputs(testCase, ReferenceEngine())[0, "output"]!.values
         #expect(values.contains { $0.isInfinite })
         #expect(values.contains { $0 != 0 && abs($0) < 0x1p-14 })
@@ -159,7 +164,8 @@ struct QuantizedTests {
 
     @Test("the int8 inputs and scales a quantized case folder holds round-trip through .npy")
     func caseFolderTensors() throws {
-        let testCase = try Case(id: "agmm:a3:fp16:ws=2:m=2:k=256:n=3:mode=aiv:q=int8:x1s=1:x2s=int64:data=special:seed=1")
+        let testCase = try Case(
+            id: "agmm:a3:fp16:ws=2:m=2:k=256:n=3:mode=aiv:q=int8:x1s=1:x2s=int64:data=special:seed=1")
         let inputs = try InputGenerator.inputs(for: testCase)
         for name in ["x1", "x2", "x1_scale", "x2_scale"] {
             let tensor = inputs[0, name]!

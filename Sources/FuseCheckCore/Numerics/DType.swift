@@ -133,7 +133,8 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
         case .float32: value
         case .int8, .int32:
             // `+ 0` turns -0 into +0: integers have one zero.
-            value.isNaN ? 0 : min(max(value.rounded(.toNearestOrEven), integerRange.lowerBound), integerRange.upperBound) + 0
+            value.isNaN ? 0
+                : min(max(value.rounded(.toNearestOrEven), integerRange.lowerBound), integerRange.upperBound) + 0
         case .int64: PackedQuantScale(value).scale
         }
     }

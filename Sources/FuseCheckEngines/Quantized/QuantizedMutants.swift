@@ -10,7 +10,9 @@ extension AllGatherMatmulCall {
             OperatorMutant(Self.self, name: "agmm-x1-scale-not-gathered",
                            summary: "every output row scaled by the local rank's x1_scale (x1_scale not gathered)") {
                 call, inputs in
-                call.quantizedFault(inputs) { $0.quantizedOutputs(inputs: inputs, numerics: .golden, gatherScales: false) }
+                call.quantizedFault(inputs) {
+                    $0.quantizedOutputs(inputs: inputs, numerics: .golden, gatherScales: false)
+                }
             },
             OperatorMutant(Self.self, name: "agmm-scales-swapped",
                            summary: "per-token and per-channel scales swapped") { call, inputs in

@@ -34,7 +34,8 @@ public struct NpyArray: Sendable, Equatable {
     /// (bf16 as raw `<u2` bits).
     public func tensor(as dtype: DType) throws(NpyFormatError) -> Tensor {
         if let mismatch = NpyElementType.mismatch(elementType, for: dtype) { throw mismatch }
-        if dtype == .int64, let bad = bits.first(where: { !PackedQuantScale(packed: Int64(bitPattern: $0)).isWellFormed }) {
+        if dtype == .int64,
+           let bad = bits.first(where: { !PackedQuantScale(packed: Int64(bitPattern: $0)).isWellFormed }) {
             throw NpyFormatError("holds the int64 \(Int64(bitPattern: bad)), which is no packed scale "
                 + "((bits(fp32) & 0xFFFFE000) | 1 << 46, as npu_trans_quant_param packs it)")
         }
