@@ -60,6 +60,9 @@ public enum Benchmark {
         "mmrs:a3:fp16:ws=4:m=512:k=2048:n=512:data=uniform:seed=5",
         "mmrs:a3:bf16:ws=4:m=512:k=2048:n=512:x2T=1:bias=1:data=uniform:seed=6",
         "bmmrs:a3:bf16:ep=4:tp=2:E=8:C=32:M=2048:H=1024:shard=1:bias=2:data=uniform:seed=7",
+        // Quantized (int8, packed int64 scale): OpenBLAS has no int8 GEMM, so its anchor is
+        // cblas_sgemm on the same multiply-adds (README, "The pipelined engine and the benchmark").
+        "agmm:a3:fp16:ws=4:m=128:k=2048:n=512:mode=aiv:q=int8:x1s=1:x2s=int64:data=uniform:seed=7",
     ]
 
     /// Runs every case: the reference `referenceRepetitions` times (at most; fewer once it has

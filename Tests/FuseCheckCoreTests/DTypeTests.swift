@@ -106,23 +106,23 @@ struct DTypeTests {
 
     @Test("names")
     func nameTable() {
-        #expect(DType.allCases.map(\.shortName) == ["fp16", "bf16", "fp32"])
+        #expect(DType.allCases.map(\.shortName) == ["fp16", "bf16", "fp32", "int8", "int32", "int64"])
         #expect(DType(name: "half") == .float16)
         #expect(DType(name: "float") == .float32)
-        for unknown in ["", "fp8", "bf32", "float64", " fp16", "int8"] {
+        for unknown in ["", "fp8", "bf32", "float64", " fp16", "int4", "uint8"] {
             #expect(DType(name: unknown) == nil, "\(unknown)")
         }
     }
 
-    @Test("digest codes are 1, 2, 3 and distinct")
+    @Test("digest codes are 1 to 6 and distinct (the integer types added after the floating ones)")
     func digestCodes() {
-        #expect(DType.allCases.map(\.digestCode) == [1, 2, 3])
+        #expect(DType.allCases.map(\.digestCode) == [1, 2, 3, 4, 5, 6])
     }
 
     @Test("encodes as its full name")
     func codable() throws {
         let encoded = try JSONEncoder().encode(DType.allCases)
-        #expect(String(decoding: encoded, as: UTF8.self) == #"["float16","bfloat16","float32"]"#)
+        #expect(String(decoding: encoded, as: UTF8.self) == #"["float16","bfloat16","float32","int8","int32","int64"]"#)
         #expect(try JSONDecoder().decode([DType].self, from: encoded) == DType.allCases)
     }
 }

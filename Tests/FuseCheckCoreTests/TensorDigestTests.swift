@@ -80,10 +80,12 @@ struct TensorDigestTests {
             [0x7FC0, 0xFFC0, 0x7F81, 0x7FC5, 0xFFFF].map { BFloat16(bitPattern: $0).floatValue }
         case .float32:
             [0x7FC0_0000, 0xFFC0_0000, 0x7F80_0001, 0x7FC0_1234, 0xFFFF_FFFF].map { Float(bitPattern: $0) }
+        case .int8, .int32, .int64:
+            []  // no NaN (an int64 packed scale is never NaN in the cases)
         }
     }
 
-    @Test("NaNs hash alike whatever their sign and payload", arguments: DType.allCases)
+    @Test("NaNs hash alike whatever their sign and payload", arguments: [DType.float16, .bfloat16, .float32])
     func nanPayloadsHashAlike(dtype: DType) {
         let canonical = Tensor(dtype: dtype, shape: [2], values: [1, dtype.value(ofBits: dtype.canonicalNaNBits)])
         let expected = Digest(tensor: canonical)
@@ -94,7 +96,7 @@ struct TensorDigestTests {
         }
     }
 
-    @Test("+0 and -0 hash differently", arguments: DType.allCases)
+    @Test("+0 and -0 hash differently", arguments: [DType.float16, .bfloat16, .float32, .int64])
     func signedZerosDiffer(dtype: DType) {
         let positive = Tensor(dtype: dtype, shape: [1], values: [0.0])
         let negative = Tensor(dtype: dtype, shape: [1], values: [-0.0])
@@ -122,5 +124,34 @@ struct TensorDigestTests {
                 #expect(seen.insert(Digest(tensor: changed)).inserted, "element \(index) -> \(replacement)")
             }
         }
+    }
+}
+
+@Suite("Tensor digests: the integer dtypes added to layout v1")
+struct IntegerTensorDigestTests {
+    @Test("int8 [2]: dtype code 4, one byte per element, two's complement")
+    func int8Layout() {
+        let tensor = Tensor(dtype: .int8, shape: [2], values: [-128, 127])
+        let expected: [UInt8] = TensorDigestTests.magic + [0x01, 0x04, 0x01,
+                                                           0x02, 0, 0, 0, 0, 0, 0, 0,
+                                                           0x80, 0x7F]
+        #expect(TensorLayout.canonicalBytes(tensor) == expected)
+    }
+
+    @Test("int64 [1]: dtype code 6, the packed scale in 8 little-endian bytes")
+    func int64Layout() {
+        // 1.0 = 0x3F800000; packed = 0x0000_4000_3F80_0000.
+        let tensor = Tensor(dtype: .int64, shape: [1], values: [1.0])
+        let expected: [UInt8] = TensorDigestTests.magic + [0x01, 0x06, 0x01,
+                                                           0x01, 0, 0, 0, 0, 0, 0, 0,
+                                                           0x00, 0x00, 0x80, 0x3F, 0x00, 0x40, 0x00, 0x00]
+        #expect(TensorLayout.canonicalBytes(tensor) == expected)
+    }
+
+    @Test("int32 [1]: dtype code 5, four bytes")
+    func int32Layout() {
+        let tensor = Tensor(dtype: .int32, shape: [1], values: [-2])
+        #expect(Array(TensorLayout.canonicalBytes(tensor).suffix(4)) == [0xFE, 0xFF, 0xFF, 0xFF])
+        #expect(TensorLayout.canonicalBytes(tensor)[4] == 0x05)
     }
 }

@@ -56,11 +56,33 @@ struct NpyTests {
         #expect(Array(bytes[(10 + headerLength)...].prefix(2)) == [0x80, 0x3F])
     }
 
-    @Test("the storage form of each dtype: fp16 <f2, bf16 as raw bits <u2, fp32 <f4")
+    @Test("the storage form of each dtype: fp16 <f2, bf16 as raw bits <u2, fp32 <f4, int8 |i1, int32 <i4, int64 <i8")
     func storage() {
         #expect(NpyElementType.storage(of: .float16).descr == "<f2")
         #expect(NpyElementType.storage(of: .bfloat16).descr == "<u2")
         #expect(NpyElementType.storage(of: .float32).descr == "<f4")
+        #expect(NpyElementType.storage(of: .int8).descr == "|i1")
+        #expect(NpyElementType.storage(of: .int32).descr == "<i4")
+        #expect(NpyElementType.storage(of: .int64).descr == "<i8")
+    }
+
+    @Test("int8, int32 and packed int64 tensors round-trip through .npy", arguments: [DType.int8, .int32, .int64])
+    func integerRoundTrip(dtype: DType) throws {
+        let values: [Float] = switch dtype {
+        case .int8: [-128, -1, 0, 1, 127, 5]
+        case .int32: [-(0x1p31), -1, 0, 1, 0x1p24, 77]
+        default: [1, -0.5, 0.0123, 3e-5, -7.25, 1e10].map(dtype.round)
+        }
+        let tensor = Tensor(dtype: dtype, shape: [2, 3], values: values)
+        let array = try NpyFile.decode(NpyFile.encode(tensor))
+        #expect(array.elementType == NpyElementType.storage(of: dtype))
+        #expect(try array.tensor(as: dtype) == tensor)
+    }
+
+    @Test("an <i8 element not in the packed-scale layout is refused")
+    func malformedPackedScale() throws {
+        let raw = NpyArray(elementType: .int64, shape: [1], bits: [UInt64(bitPattern: 1_065_353_216)])
+        #expect(throws: NpyFormatError.self) { try raw.tensor(as: .int64) }
     }
 
     @Test("headers as NumPy writes them in versions 1, 2 and 3, with 0-D and 1-D shapes")
@@ -73,7 +95,7 @@ struct NpyTests {
         #expect(two.shape == [] && two.bits == [0x3F80])
         let three = try NpyFile.decode(npyBytes("{'shape': (1, 1), 'fortran_order': False, 'descr': '<f4'}",
                                                 data: [0, 0, 0x80, 0x3F], major: 3))
-        #expect(three.shape == [1, 1] && Float(bitPattern: three.bits[0]) == 1)
+        #expect(three.shape == [1, 1] && Float(bitPattern: UInt32(three.bits[0])) == 1)
         let python2 = try NpyFile.decode(npyBytes("{'descr': '<f2', 'fortran_order': False, 'shape': (1L, 2L), }",
                                                   data: littleEndian16([1, 2])))
         #expect(python2.shape == [1, 2])
@@ -90,8 +112,8 @@ struct NpyTests {
         for k in 0..<2 { for j in 0..<3 { for i in 0..<2 { stored.append(UInt16(100 * i + 10 * j + k)) } } }
         let cube = try NpyFile.decode(npyBytes("{'descr': '<u2', 'fortran_order': True, 'shape': (2, 3, 2), }",
                                                data: littleEndian16(stored)))
-        var expected: [UInt32] = []
-        for i in 0..<2 { for j in 0..<3 { for k in 0..<2 { expected.append(UInt32(100 * i + 10 * j + k)) } } }
+        var expected: [UInt64] = []
+        for i in 0..<2 { for j in 0..<3 { for k in 0..<2 { expected.append(UInt64(100 * i + 10 * j + k)) } } }
         #expect(cube.bits == expected)
     }
 
@@ -174,6 +196,10 @@ struct NpyTests {
             print(' '.join(str(v) for v in ours.ravel()))
             a = np.arange(12, dtype='<f2').reshape(3, 4) / 8
             np.save(folder + '/v1.npy', a)
+            np.save(folder + '/i1.npy', np.array([-128, 0, 127], dtype=np.int8))
+            np.save(folder + '/i4.npy', np.array([-5, 1 << 20], dtype=np.int32))
+            packed = (np.array([0.5, -3.0], dtype=np.float32).view(np.uint32).astype(np.int64) & 0xFFFFE000) | (1 << 46)
+            np.save(folder + '/i8.npy', packed)
             np.save(folder + '/fortran.npy', np.asfortranarray(a))
             with open(folder + '/v2.npy', 'wb') as f:
                 np.lib.format.write_array(f, a.astype('<f4'), version=(2, 0))
@@ -183,6 +209,9 @@ struct NpyTests {
         let expected = (0..<12).map { Float($0) / 8 }
         #expect(try NpyFile.read(path: folder + "/v1.npy").tensor(as: .float16).values == expected)
         #expect(try NpyFile.read(path: folder + "/fortran.npy").tensor(as: .float16).values == expected)
+        #expect(try NpyFile.read(path: folder + "/i1.npy").tensor(as: .int8).values == [-128, 0, 127])
+        #expect(try NpyFile.read(path: folder + "/i4.npy").tensor(as: .int32).values == [-5, 0x1p20])
+        #expect(try NpyFile.read(path: folder + "/i8.npy").tensor(as: .int64).values == [0.5, -3])
         let v2 = try NpyFile.read(path: folder + "/v2.npy")
         #expect(v2.shape == [3, 4])
         #expect(try v2.tensor(as: .float32).values == expected)

@@ -165,7 +165,7 @@ struct CatalogueTests {
         RejectionCase("BMMRS-GROUP-TP-EMPTY", bmmrs: { $0.groupTp = "" }),
         RejectionCase("BMMRS-GROUP-TP-LENGTH", bmmrs: { $0.groupTp = groupName(bytes: 128) }),
         RejectionCase("BMMRS-GROUP-DISTINCT", bmmrs: { $0.groupTp = $0.groupEp }),
-    ]
+    ] + CommModeConstraintTests.rejections
 
     @Test("every catalogue id has a rejecting case, and every case names a catalogue id")
     func everyConstraintHasARejectingCase() {

@@ -87,7 +87,48 @@ def as_bits(array):
     return np.ascontiguousarray(array).view(np.uint16)
 
 
+def quantized_all_gather_matmul_rank(comm, folder, case, out):
+    """AllGatherMatmul, quantized (quantized.md Q3): x1 (int8) and x1_scale (fp32) gathered with
+    real MPI all-gathers in rank order; exact int8 matmul, the golden's fp32 dequantization."""
+    rank, ws = comm.Get_rank(), comm.Get_size()
+    a = case["attributes"]
+    x1 = np.ascontiguousarray(nb.read_input(folder, case, rank, "x1"))
+    gathered = np.empty((ws,) + x1.shape, dtype=np.int8)
+    comm.Allgather(x1, gathered)
+    gather_out = gathered.reshape(ws * x1.shape[0], x1.shape[1])
+    tokens = None
+    if "x1_scale" in case["inputs"]:
+        local = np.ascontiguousarray(nb.decode_scale(nb.read_input(folder, case, rank, "x1_scale")))
+        tokens = np.empty((ws,) + local.shape, dtype=np.float32)
+        comm.Allgather(local, tokens)
+        tokens = tokens.reshape(-1)
+    acc = nb.int8_matmul(gather_out, nb.read_input(folder, case, rank, "x2"), a["x2_transposed"])
+    c = nb.dequantize(acc, nb.decode_scale(nb.read_input(folder, case, rank, "x2_scale")), tokens)
+    nb.write_output(out, rank, "output", nb.round_to_storage(c, a["output_dtype"]))
+    nb.write_output(out, rank, "gather_out", gather_out.astype("|i1"))
+
+
+def quantized_matmul_reduce_scatter_rank(comm, folder, case, out):
+    """MatmulReduceScatter, quantized: this rank's dequantized fp32 partial, a real fp32
+    reduce-scatter (the MPI library's order, within the tolerance), one rounding to T."""
+    from mpi4py import MPI
+
+    rank, ws = comm.Get_rank(), comm.Get_size()
+    a = case["attributes"]
+    acc = nb.int8_matmul(nb.read_input(folder, case, rank, "x1"), nb.read_input(folder, case, rank, "x2"),
+                         a["x2_transposed"])
+    tokens = nb.decode_scale(nb.read_input(folder, case, rank, "x1_scale")) if "x1_scale" in case["inputs"] else None
+    partial = np.ascontiguousarray(
+        nb.dequantize(acc, nb.decode_scale(nb.read_input(folder, case, rank, "x2_scale")), tokens), dtype=np.float32)
+    rows = partial.shape[0] // ws
+    block = np.empty((rows, partial.shape[1]), dtype=np.float32)
+    comm.Reduce_scatter_block([partial, MPI.FLOAT], [block, MPI.FLOAT], op=MPI.SUM)
+    nb.write_output(out, rank, "output", nb.round_to_storage(block, a["output_dtype"]))
+
+
 def all_gather_matmul_rank(comm, folder, case, out):
+    if case["inputs"]["x1"]["dtype"] == "int8":
+        return quantized_all_gather_matmul_rank(comm, folder, case, out)
     rank, ws = comm.Get_rank(), comm.Get_size()
     a = case["attributes"]
     dtype = case["dtype"]
@@ -151,6 +192,8 @@ def matmul_reduce_scatter_rank(comm, folder, case, out):
     """
     from mpi4py import MPI
 
+    if case["inputs"]["x1"]["dtype"] == "int8":
+        return quantized_matmul_reduce_scatter_rank(comm, folder, case, out)
     rank, ws = comm.Get_rank(), comm.Get_size()
     dtype = case["dtype"]
     bias = nb.read_input(folder, case, rank, "bias") if case["attributes"]["bias"] else None

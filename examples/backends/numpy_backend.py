@@ -85,7 +85,7 @@ def float_to_bf16_bits(values):
 
 
 #: How each dtype is stored in .npy files.
-NPY_STORAGE = {"float16": "<f2", "bfloat16": "<u2", "float32": "<f4"}
+NPY_STORAGE = {"float16": "<f2", "bfloat16": "<u2", "float32": "<f4", "int8": "|i1", "int32": "<i4", "int64": "<i8"}
 
 
 def to_float32(raw, dtype):
@@ -193,9 +193,10 @@ def agmm_violations(case):
     n = x2["shape"][0 if a["x2_transposed"] else 1] if x2_2d else 0
     group = a["hcom"].encode("utf-8")
     checks = [
-        ("AGMM-X1-DTYPE", dt not in INPUT_DTYPES, f"x1 dtype is {dt}"),
+        ("AGMM-X1-DTYPE", not is_aiv(case) and dt not in INPUT_DTYPES, f"x1 dtype is {dt}"),
         ("AGMM-X2-DTYPE", x2["dtype"] != dt, f"x2 dtype is {x2['dtype']}, x1 is {dt}"),
-        ("AGMM-OUTPUT-DTYPE", a["output_dtype"] != dt, f"output dtype is {a['output_dtype']}, x1 is {dt}"),
+        ("AGMM-OUTPUT-DTYPE", dt != "int8" and a["output_dtype"] != dt,
+         f"output dtype is {a['output_dtype']}, x1 is {dt}"),
         ("AGMM-BIAS-DTYPE", bias is not None and bias["dtype"] != dt, "bias dtype differs from x1's"),
         ("AGMM-X1-2D", not x1_2d, f"x1 has shape {shape_text(x1['shape'])}"),
         ("AGMM-X2-2D", not x2_2d, f"x2 has shape {shape_text(x2['shape'])}"),
@@ -203,7 +204,7 @@ def agmm_violations(case):
         ("AGMM-K-MATCH", x1_2d and x2_2d and k != x2_k, f"x1 k = {k}, x2 k = {x2_k}"),
         ("AGMM-K-ZERO", x1_2d and k == 0, "k = 0"),
         ("AGMM-K-RANGE", x1_2d and k != 0 and not 256 <= k < 65535, f"k = {k}"),
-        ("AGMM-WORLD-SIZE", a["world_size"] not in AGMM_WORLD_SIZES[case["platform"]],
+        ("AGMM-WORLD-SIZE", not is_aiv(case) and a["world_size"] not in AGMM_WORLD_SIZES[case["platform"]],
          f"world_size = {a['world_size']} on {case['platform'].upper()}"),
         ("AGMM-GATHER-INDEX", a["gather_index"] != 0, f"gather_index = {a['gather_index']}"),
         ("AGMM-COMM-TURN", a["comm_turn"] != 0, f"comm_turn = {a['comm_turn']}"),
@@ -211,6 +212,8 @@ def agmm_violations(case):
          f"bias has shape {shape_text(bias['shape']) if bias else ''}, n = {n}"),
         ("AGMM-GROUP-EMPTY", len(group) == 0, "hcom is empty"),
         ("AGMM-GROUP-LENGTH", len(group) >= GROUP_NAME_LIMIT, f"hcom is {len(group)} bytes"),
+    ] + comm_mode_checks(case, "AGMM") + [
+        ("AGMM-AIV-GATHER-OUTPUT", is_aiv(case) and not a["gather_output"], "gather_output is False with aiv"),
     ]
     return [(cid, detail) for cid, broken, detail in checks if broken]
 
@@ -292,7 +295,7 @@ def mmrs_violations(case):
     x2_k = x2["shape"][1 if a["x2_transposed"] else 0] if x2_2d else 0
     n = x2["shape"][0 if a["x2_transposed"] else 1] if x2_2d else 0
     ws = a["world_size"]
-    sizes = MMRS_WORLD_SIZES[case["platform"]]
+    sizes = AIV_WORLD_SIZES if is_aiv(case) else MMRS_WORLD_SIZES[case["platform"]]
     # Compared as UTF-8 bytes, like the Swift code (the vendor receives C strings).
     group = a["hcom"].encode("utf-8")
     reduce_op = a["reduce_op"].encode("utf-8")
@@ -304,9 +307,10 @@ def mmrs_violations(case):
         bias_shape_broken = x2_2d and bias["shape"][0] != n
         bias_shape_detail = f"bias length {bias['shape'][0]}, n = {n}"
     checks = [
-        ("MMRS-X1-DTYPE", dt not in INPUT_DTYPES, f"x1 dtype is {dt}"),
+        ("MMRS-X1-DTYPE", not is_aiv(case) and dt not in INPUT_DTYPES, f"x1 dtype is {dt}"),
         ("MMRS-X2-DTYPE", x2["dtype"] != dt, f"x2 dtype is {x2['dtype']}, x1 is {dt}"),
-        ("MMRS-OUTPUT-DTYPE", a["output_dtype"] != dt, f"output dtype is {a['output_dtype']}, x1 is {dt}"),
+        ("MMRS-OUTPUT-DTYPE", dt != "int8" and a["output_dtype"] != dt,
+         f"output dtype is {a['output_dtype']}, x1 is {dt}"),
         ("MMRS-BIAS-DTYPE", bias is not None and bias["dtype"] != dt,
          f"bias dtype is {bias['dtype'] if bias else ''}, x1 is {dt}"),
         ("MMRS-X1-2D", not x1_2d, f"x1 has shape {shape_text(x1['shape'])}"),
@@ -322,7 +326,7 @@ def mmrs_violations(case):
         ("MMRS-BIAS-SHAPE", bias_shape_broken, bias_shape_detail),
         ("MMRS-GROUP-EMPTY", len(group) == 0, "hcom is empty"),
         ("MMRS-GROUP-LENGTH", len(group) >= GROUP_NAME_LIMIT, f"hcom is {len(group)} bytes"),
-    ]
+    ] + comm_mode_checks(case, "MMRS")
     return [(cid, detail) for cid, broken, detail in checks if broken]
 
 
@@ -394,6 +398,157 @@ def bmmrs_violations(case):
     return [(cid, detail) for cid, broken, detail in checks if broken]
 
 
+
+# ---------------------------------------------------------------------------------------------
+# comm_mode and the quantized call (quantized.md Q1 to Q4): AllGatherMatmul and MatmulReduceScatter
+# ---------------------------------------------------------------------------------------------
+
+AIV_WORLD_SIZES = (2, 4, 8)
+AIV_INPUT_DTYPES = ("float16", "bfloat16", "int8")
+QUANTIZED_OUTPUT_DTYPES = ("float16", "bfloat16")
+
+
+def is_aiv(case):
+    """Whether comm_mode is "aiv" (the V2 implementation's rules apply)."""
+    return case["attributes"].get("comm_mode", "none") == "aiv"
+
+
+#: The comm_mode and quantization constraint ids per operator, by rule (the catalogue's ids).
+COMM_MODE_IDS = {
+    "AGMM": {
+        "COMM-MODE": "AGMM-COMM-MODE",
+        "AICPU-SCALE": "AGMM-AICPU-SCALE",
+        "AIV-WORLD-SIZE": "AGMM-AIV-WORLD-SIZE",
+        "AIV-EMPTY": "AGMM-AIV-EMPTY",
+        "AIV-X1-DTYPE": "AGMM-AIV-X1-DTYPE",
+        "AIV-BIAS": "AGMM-AIV-BIAS",
+        "QUANT-INT8": "AGMM-QUANT-INT8",
+        "QUANT-X2-SCALE": "AGMM-QUANT-X2-SCALE",
+        "QUANT-X2-SCALE-DTYPE": "AGMM-QUANT-X2-SCALE-DTYPE",
+        "QUANT-X2-SCALE-SHAPE": "AGMM-QUANT-X2-SCALE-SHAPE",
+        "QUANT-X1-SCALE-DTYPE": "AGMM-QUANT-X1-SCALE-DTYPE",
+        "QUANT-X1-SCALE-SHAPE": "AGMM-QUANT-X1-SCALE-SHAPE",
+        "QUANT-OUTPUT-DTYPE": "AGMM-QUANT-OUTPUT-DTYPE",
+        "QUANT-INT64-OUTPUT": "AGMM-QUANT-INT64-OUTPUT",
+    },
+    "MMRS": {
+        "COMM-MODE": "MMRS-COMM-MODE",
+        "AICPU-SCALE": "MMRS-AICPU-SCALE",
+        "AIV-WORLD-SIZE": "MMRS-AIV-WORLD-SIZE",
+        "AIV-EMPTY": "MMRS-AIV-EMPTY",
+        "AIV-X1-DTYPE": "MMRS-AIV-X1-DTYPE",
+        "AIV-BIAS": "MMRS-AIV-BIAS",
+        "QUANT-INT8": "MMRS-QUANT-INT8",
+        "QUANT-X2-SCALE": "MMRS-QUANT-X2-SCALE",
+        "QUANT-X2-SCALE-DTYPE": "MMRS-QUANT-X2-SCALE-DTYPE",
+        "QUANT-X2-SCALE-SHAPE": "MMRS-QUANT-X2-SCALE-SHAPE",
+        "QUANT-X1-SCALE-DTYPE": "MMRS-QUANT-X1-SCALE-DTYPE",
+        "QUANT-X1-SCALE-SHAPE": "MMRS-QUANT-X1-SCALE-SHAPE",
+        "QUANT-OUTPUT-DTYPE": "MMRS-QUANT-OUTPUT-DTYPE",
+        "QUANT-INT64-OUTPUT": "MMRS-QUANT-INT64-OUTPUT",
+    },
+}
+
+
+def comm_mode_checks(case, prefix):
+    """The comm_mode and quantization rows of the catalogue (QuantizableMatmulCall.swift), as
+    (id, broken, detail). Only the first two apply outside aiv; a V1 call with int8 x1 breaks the
+    operator's own X1-DTYPE instead."""
+    a = case["attributes"]
+    inputs = case["inputs"]
+    mode = a.get("comm_mode", "none")
+    aiv = mode == "aiv"
+    x1, x2 = inputs["x1"], inputs["x2"]
+    x1_scale, x2_scale = inputs.get("x1_scale"), inputs.get("x2_scale")
+    scales = [name for name in ("x1_scale", "x2_scale") if name in inputs]
+    dt = x1["dtype"]
+    x1_2d, x2_2d = len(x1["shape"]) == 2, len(x2["shape"]) == 2
+    m = x1["shape"][0] if x1_2d else 0
+    n = x2["shape"][0 if a["x2_transposed"] else 1] if x2_2d else 0
+    quantized = dt == "int8"
+    output = a["output_dtype"]
+    ids = COMM_MODE_IDS[prefix]
+    return [
+        (ids["COMM-MODE"], mode not in ("none", "ai_cpu", "aiv"), f"comm_mode = \"{mode}\""),
+        (ids["AICPU-SCALE"], not aiv and bool(scales), f"{' and '.join(scales)} given with comm_mode {mode}"),
+        (ids["AIV-WORLD-SIZE"], aiv and a["world_size"] not in AIV_WORLD_SIZES,
+         f"world_size = {a['world_size']} with aiv"),
+        (ids["AIV-EMPTY"], aiv and x1_2d and (m == 0 or n == 0), f"m = {m}, n = {n} with aiv"),
+        (ids["AIV-X1-DTYPE"], aiv and dt not in AIV_INPUT_DTYPES, f"x1 dtype is {dt} with aiv"),
+        (ids["AIV-BIAS"], aiv and "bias" in inputs, "bias given with aiv"),
+        (ids["QUANT-INT8"], aiv and bool(scales) and not quantized, f"{' and '.join(scales)} given, x1 is {dt}"),
+        (ids["QUANT-X2-SCALE"], aiv and quantized and x2_scale is None, "x1 is int8 and x2_scale is absent"),
+        (ids["QUANT-X2-SCALE-DTYPE"], aiv and x2_scale is not None and x2_scale["dtype"] not in ("float32", "int64"),
+         f"x2_scale dtype is {x2_scale['dtype'] if x2_scale else ''}"),
+        (ids["QUANT-X2-SCALE-SHAPE"], aiv and x2_scale is not None and x2_scale["shape"] != [1, n],
+         f"x2_scale has shape {shape_text(x2_scale['shape']) if x2_scale else ''}, n = {n}"),
+        (ids["QUANT-X1-SCALE-DTYPE"], aiv and x1_scale is not None and x1_scale["dtype"] != "float32",
+         f"x1_scale dtype is {x1_scale['dtype'] if x1_scale else ''}"),
+        (ids["QUANT-X1-SCALE-SHAPE"], aiv and x1_scale is not None and x1_2d and x1_scale["shape"] != [m, 1],
+         f"x1_scale has shape {shape_text(x1_scale['shape']) if x1_scale else ''}, m = {m}"),
+        (ids["QUANT-OUTPUT-DTYPE"], aiv and quantized and output not in QUANTIZED_OUTPUT_DTYPES,
+         f"output dtype is {output}"),
+        (ids["QUANT-INT64-OUTPUT"], aiv and quantized and x2_scale is not None and x2_scale["dtype"] == "int64"
+         and output in QUANTIZED_OUTPUT_DTYPES and output != "float16", f"x2_scale is int64, output is {output}"),
+    ]
+
+
+def decode_scale(raw):
+    """A stored scale as float32: fp32 as is; int64 packed by npu_trans_quant_param
+    ((bits(fp32) & 0xFFFFE000) | 1 << 46) decoded from its low 32 bits with the low 13 cleared."""
+    if raw.dtype == np.int64:
+        return (raw & 0xFFFFE000).astype(np.uint32).view(np.float32)
+    return np.asarray(raw, dtype=np.float32)
+
+
+def dequantize(acc, x2_scale, x1_scale):
+    """quantized.md Q3: a = f32(acc), b = a * x2s[j], c = b * x1s[i], each in float32."""
+    with np.errstate(all="ignore"):
+        c = acc.astype(np.float32) * x2_scale.reshape(1, -1)
+        if x1_scale is not None:
+            c = c * x1_scale.reshape(-1, 1)
+    return c.astype(np.float32)
+
+
+def int8_matmul(x1_raw, x2_raw, transposed):
+    """acc = x1 @ x2 over int8 operands, exact (int64 products and sums, within int32)."""
+    x2 = np.asarray(x2_raw, dtype=np.int64)
+    if transposed:
+        x2 = x2.T
+    return np.asarray(x1_raw, dtype=np.int64) @ x2
+
+
+def quantized_all_gather_matmul(case, inputs):
+    """AllGatherMatmul, quantized: x1 and x1_scale gathered in rank order; gather_out int8."""
+    a = case["attributes"]
+    ws = a["world_size"]
+    output = a["output_dtype"]
+    gathered = np.concatenate(inputs["x1"], axis=0)
+    tokens = np.concatenate([decode_scale(v) for v in inputs["x1_scale"]]) if "x1_scale" in inputs else None
+    outputs = {}
+    for r in range(ws):
+        acc = int8_matmul(gathered, inputs["x2"][r], a["x2_transposed"])
+        c = dequantize(acc, decode_scale(inputs["x2_scale"][r]), tokens)
+        outputs[r] = {"output": round_to_storage(c, output), "gather_out": gathered.astype("|i1")}
+    return outputs
+
+
+def quantized_matmul_reduce_scatter(case, inputs):
+    """MatmulReduceScatter, quantized: each rank's dequantized fp32 partial, summed in fp32 in
+    rank order, rounded once (the golden)."""
+    a = case["attributes"]
+    ws = a["world_size"]
+    output = a["output_dtype"]
+    partials = []
+    for r in range(ws):
+        acc = int8_matmul(inputs["x1"][r], inputs["x2"][r], a["x2_transposed"])
+        tokens = decode_scale(inputs["x1_scale"][r]) if "x1_scale" in inputs else None
+        partials.append(dequantize(acc, decode_scale(inputs["x2_scale"][r]), tokens))
+    total = sum_in_rank_order(partials)
+    rows = total.shape[0] // ws
+    return {r: {"output": round_to_storage(total[r * rows:(r + 1) * rows], output)} for r in range(ws)}
+
+
 VALIDATORS = {"agmm": agmm_violations, "aagbmm": aagbmm_violations, "mmrs": mmrs_violations,
               "bmmrs": bmmrs_violations}
 
@@ -461,6 +616,8 @@ def epilogue(acc, bias, dtype):
 
 def all_gather_matmul(case, inputs):
     """{rank: {name: stored array}} for a valid AllGatherMatmul case (spec section 1)."""
+    if case["inputs"]["x1"]["dtype"] == "int8":
+        return quantized_all_gather_matmul(case, inputs)
     a = case["attributes"]
     dtype = case["dtype"]
     ws = a["world_size"]
@@ -573,6 +730,8 @@ def matmul_reduce_scatter(case, inputs):
     [r*m/ws, (r+1)*m/ws) of sum_s P_s, summed in fp32 in rank order and rounded once to T: the
     golden, bit for bit.
     """
+    if case["inputs"]["x1"]["dtype"] == "int8":
+        return quantized_matmul_reduce_scatter(case, inputs)
     dtype = case["dtype"]
     ws = case["attributes"]["world_size"]
     biases = np.stack(inputs["bias"]) if "bias" in inputs else None

@@ -5,11 +5,15 @@
 /// ```
 /// "FCT"            3 bytes, magic
 /// version          u8   = 1
-/// dtype            u8   (1 fp16, 2 bf16, 3 fp32)
+/// dtype            u8   (1 fp16, 2 bf16, 3 fp32, 4 int8, 5 int32, 6 int64)
 /// rank             u8   (number of dimensions)
 /// dims             u64 each, outermost first
-/// elements         the element bit patterns, 2 or 4 bytes each, row-major
+/// elements         the element bit patterns as stored, `byteWidth` bytes each (1, 2, 4 or 8),
+///                  row-major; an int64 (packed scale) as its packed int64
 /// ```
+///
+/// The integer dtype codes 4 to 6 were added to version 1 without changing it: a tensor of the
+/// earlier dtypes has the same bytes as before, so every published digest stays valid.
 ///
 /// Every NaN is replaced by the dtype's canonical quiet NaN (`DType.canonicalNaNBits`), so two
 /// tensors hash alike exactly when they have the same shape, dtype and elements, NaN payloads
@@ -27,8 +31,8 @@ public enum TensorLayout {
         }
         let dtype = tensor.dtype
         for value in tensor.values {
-            let bits = value.isNaN ? dtype.canonicalNaNBits : dtype.bits(of: value)
-            appendLittleEndian(UInt64(bits), byteCount: dtype.byteWidth, to: &bytes)
+            let bits = value.isNaN && !dtype.isInteger ? UInt64(dtype.canonicalNaNBits) : dtype.storageBits(of: value)
+            appendLittleEndian(bits, byteCount: dtype.byteWidth, to: &bytes)
         }
         return bytes
     }

@@ -98,12 +98,14 @@ public struct ReferenceNumerics: Sendable, Hashable {
     public var shardOneOrder: ShardOneOrder
     public var activationEvaluation: ActivationEvaluation
     public var subnormals: Subnormals
+    /// How a quantized call's int32 accumulator is dequantized (quantized.md Q3).
+    public var dequantization: Dequantization
 
     /// The golden settings, or a variant of them.
     public init(epilogue: Epilogue = .ideal, accumulation: Accumulation = .fp32, rounding: Rounding = .nearestEven,
                 bias: BiasMode = .once, activationFault: ActivationFault = .none,
                 shardOneOrder: ShardOneOrder = .epSourceMajor, activationEvaluation: ActivationEvaluation = .double,
-                subnormals: Subnormals = .gradual) {
+                subnormals: Subnormals = .gradual, dequantization: Dequantization = .vector) {
         self.epilogue = epilogue
         self.accumulation = accumulation
         self.rounding = rounding
@@ -112,6 +114,7 @@ public struct ReferenceNumerics: Sendable, Hashable {
         self.shardOneOrder = shardOneOrder
         self.activationEvaluation = activationEvaluation
         self.subnormals = subnormals
+        self.dequantization = dequantization
     }
 
     /// The golden (spec §3).

@@ -10,6 +10,9 @@ public enum CorrectVariants {
         // numerics-profile P1: implementation-defined behaviours, allowed by default, flagged by --strict.
         ReferenceEngine(numerics: ReferenceNumerics(activationEvaluation: .standardFloat32), name: "variant:framework"),
         ReferenceEngine(numerics: ReferenceNumerics(subnormals: .flushed), name: "variant:flush"),
+        // quantized.md Q3: the cube's fixpipe dequantization (scales multiplied first); the
+        // T-rounded partials of MatmulReduceScatter are `variant:vendor-epilogue`.
+        ReferenceEngine(numerics: ReferenceNumerics(dequantization: .fixpipe), name: "variant:fixpipe-dequant"),
     ]
 
     /// The variants that show implementation-defined behaviours (numerics-profile P1): they pass by

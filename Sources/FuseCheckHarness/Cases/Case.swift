@@ -83,8 +83,10 @@ extension Case {
         guard let platform = Platform(rawValue: fields[1].lowercased()) else {
             throw CaseFormatError("unknown platform \"\(fields[1])\" in \"\(text)\" (a2 or a3)")
         }
-        guard let dtype = DType(name: fields[2]) else {
-            throw CaseFormatError("unknown dtype \"\(fields[2])\" in \"\(text)\" (fp16, bf16 or fp32)")
+        // The case's dtype is T, a floating type; int8 operands are the parameter q=int8.
+        guard let dtype = DType(name: fields[2]), !dtype.isInteger else {
+            throw CaseFormatError("unknown dtype \"\(fields[2])\" in \"\(text)\" (fp16, bf16 or fp32; "
+                + "int8 operands are q=int8)")
         }
         var params: [String: String] = [:]
         var data = DataMode.uniform
@@ -160,7 +162,9 @@ extension Case: Codable {
             throw CaseFormatError("unknown platform \"\(platformName)\"")
         }
         let dtypeName = try container.decode(String.self, forKey: .dtype)
-        guard let dtype = DType(name: dtypeName) else { throw CaseFormatError("unknown dtype \"\(dtypeName)\"") }
+        guard let dtype = DType(name: dtypeName), !dtype.isInteger else {
+            throw CaseFormatError("unknown dtype \"\(dtypeName)\" (fp16, bf16 or fp32; int8 operands are q=int8)")
+        }
         let raw = try container.decodeIfPresent([String: ParameterValue].self, forKey: .params) ?? [:]
         let params = raw.mapValues(\.text)
         try record.checkParameters(params)

@@ -380,6 +380,13 @@ public struct Comparator: Sendable {
     func specialMatches(_ a: Float, _ e: Float, context: ElementContext, activation: ActivationType,
                                 dtype: DType) -> Bool {
         if (e.isNaN && a.isNaN) || (e.isInfinite && a == e) { return true }
+        // A cross-rank sum in T (TolerancePolicy, "Cross-rank sums") may overflow T in a partial
+        // or a partial sum wherever the gauge, which bounds them all, reaches T's overflow
+        // threshold: inf, or NaN from inf - inf, is then a correct kernel's result.
+        if context.intermediateRoundings > 0, a.isInfinite || a.isNaN, !e.isNaN,
+           context.magnitude >= TolerancePolicy.overflowThreshold(dtype) {
+            return true
+        }
         guard !e.isNaN, !a.isNaN, e.sign == a.sign, e.isInfinite != a.isInfinite,
               context.preActivation?.isInfinite != true else { return false }
         let finite = e.isInfinite ? a : e

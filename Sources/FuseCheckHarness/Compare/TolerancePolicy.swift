@@ -73,6 +73,31 @@ import FuseCheckOps
 /// partial (each such error is of the order of a whole partial, |P_s| ≫ R u_T G for ws ≤ 32 where
 /// R u_T <= 95 · 2^-11 < 0.05).
 ///
+/// A sum in T may also overflow T in a partial or a partial sum although the golden is finite:
+/// wherever G (which bounds every partial and partial sum) reaches T's overflow threshold, ±inf
+/// or NaN (inf - inf) is accepted (`Comparator`).
+///
+/// **Quantized outputs** (quantized.md Q3). The int32 accumulator is exact; the golden
+/// dequantizes `c = (f32(acc) x2s) x1s` with three fp32 roundings, `|c - p| <= γ_3 |p|` for the
+/// exact `p = acc x2s x1s`, and rounds once: `|e - c| <= u_T |c| + η_T`. The cube's fixpipe
+/// (int64 scale) is allowed any faithful rounding a of p, `|a - p| <= 2 u_T |p| + 2 η_T` (one ulp
+/// of T). From `|p| <= M' = (|e| + η_T) / (1 - 2 u_T)`:
+///
+/// ```
+/// |a - e| <= (3 u_T + 2 γ_3) M' + 3 η_T
+/// ```
+///
+/// The gauge of a quantized output is `G = |p|` (rounded up) with n = 3 terms and no bias, so
+/// `B_matmul = 2 γ_3 G + 4 u_T M + 4 η_T` covers it (M >= M' up to u_T², and 4 u_T > 3 u_T):
+/// at most two ulps of T, against the several ulps to orders of magnitude of every quantized
+/// bug (an fp16 dequantization overflows at |acc| > 65504; swapped or ungathered scales, an
+/// int16 accumulator that wraps, a packed scale read raw are wrong by whole factors). For
+/// MatmulReduceScatter `G = Σ_s |p_s|`, n = ws + 3 (each partial's three roundings and the ws - 1
+/// fp32 additions), and the kernel's T-rounded partials added in T are R = 2 ws - 1 roundings
+/// (no bias in aiv): `B_reduce` as above. The bounds stay those of the policy; only the gauge
+/// and n say that the terms are dequantized products (`ReferenceGauge`, `quantizedGauge`). The
+/// int8 gather_out is compared bit for bit.
+///
 /// An element passes within `B(γ̃)`, warns within `B(γ)`, fails beyond. Truncation stays within
 /// these bounds (one ulp per rounding); the mean-signed-error test on matmul outputs catches it
 /// instead (`Comparator`).
@@ -89,7 +114,8 @@ public struct TolerancePolicy: Sendable {
         switch dtype {
         case .float16: 0x1p-25
         case .bfloat16: 0x1p-134
-        case .float32: 0x1p-150
+        case .float32, .int64: 0x1p-150
+        case .int8, .int32: 0  // no output type; integers do not underflow
         }
     }
 
@@ -206,7 +232,9 @@ public struct TolerancePolicy: Sendable {
         switch dtype {
         case .float16: 65520
         case .bfloat16: (2 - 0x1p-8) * 0x1p127
-        case .float32: (2 - 0x1p-24) * 0x1p127
+        case .float32, .int64: (2 - 0x1p-24) * 0x1p127
+        case .int8: 127.5
+        case .int32: 0x1p31
         }
     }
 }

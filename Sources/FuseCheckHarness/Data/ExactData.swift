@@ -45,7 +45,8 @@ public enum ExactData {
         switch dtype {
         case .float16: 2048
         case .bfloat16: 256
-        case .float32: 1 << 24
+        case .float32, .int32, .int64: 1 << 24
+        case .int8: 127
         }
     }
 

@@ -42,6 +42,27 @@ public enum InputGenerator {
             }
             // Four words per element.
             @inline(__always) func index(_ i: Int) -> UInt64 { UInt64(i) &* 4 }
+            if case .scale(let perToken, let spread) = role {
+                fill { i in
+                    QuantizedData.scale(stream: stream, index: index(i), mode: mode, perToken: perToken,
+                                        exactSpread: spread)
+                }
+                initialized = count
+                return
+            }
+            // int8 operands have modes of their own (QuantizedData.int8 answers every mode but exact,
+            // whose small integers are the same as for floating-point operands).
+            if dtype == .int8, mode != .exact {
+                for i in 0..<count {
+                    guard let value = QuantizedData.int8(stream: stream, index: index(i), element: i, mode: mode,
+                                                         role: role, rank: rank, coordinate: coordinate) else {
+                        preconditionFailure("QuantizedData.int8 has no value for \(mode)")
+                    }
+                    buffer[i] = value
+                }
+                initialized = count
+                return
+            }
             switch (mode, role) {
             case (.uniform, _), (.provenance, .right), (.provenance, .bias), (.special, .bias):
                 fill { i in 2 * stream.unit(index(i)) - 1 }
@@ -87,7 +108,7 @@ public enum InputGenerator {
                     let expert = expertAxis.map { coordinate(i, $0) } ?? 0
                     return ProvenanceCode.value((rank * experts + expert) * rows + coordinate(i, rowAxis), dtype: dtype)
                 }
-            case (.special, _):
+            case (.special, _), (_, .scale):
                 let isLeft: Bool
                 if case .left = role { isLeft = true } else { isLeft = false }
                 fill { i in special(stream: stream, index: index(i), dtype: dtype, isLeft: isLeft) }

@@ -8,4 +8,8 @@ public enum InputRole: Sendable, Hashable {
     case right(contractionAxis: Int, columnAxis: Int)
     /// A bias.
     case bias
+    /// A quantization scale (quantized.md Q2): per token (x1_scale, one per row) or per channel
+    /// (x2_scale, one per output column). In `exact` data its entries are powers of two 2^e with
+    /// |e| <= `exactSpread`, so that every dequantized product stays exact in T.
+    case scale(perToken: Bool, exactSpread: Int)
 }

@@ -10,11 +10,11 @@ public struct NpyArray: Sendable, Equatable {
     public let elementType: NpyElementType
     /// Dimensions, outermost first (empty for a 0-D array).
     public let shape: [Int]
-    /// Element bit patterns, C order, each zero-extended to 32 bits.
-    public let bits: [UInt32]
+    /// Element bit patterns, C order, each zero-extended to 64 bits.
+    public let bits: [UInt64]
 
     /// An array from bit patterns in C order.
-    public init(elementType: NpyElementType, shape: [Int], bits: [UInt32]) {
+    public init(elementType: NpyElementType, shape: [Int], bits: [UInt64]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         precondition(bits.count == shape.reduce(1, *), "\(bits.count) elements for shape \(shape)")
         self.elementType = elementType
@@ -22,21 +22,29 @@ public struct NpyArray: Sendable, Equatable {
         self.bits = bits
     }
 
-    /// A tensor's storage form: fp16 as `<f2`, fp32 as `<f4`, bf16 as its raw bits in `<u2`.
+    /// A tensor's storage form: fp16 as `<f2`, fp32 as `<f4`, bf16 as its raw bits in `<u2`,
+    /// int8 as `|i1`, int32 as `<i4`, int64 (a packed scale) as its packed `<i8`.
     public init(_ tensor: Tensor) {
-        self.init(elementType: NpyElementType.storage(of: tensor.dtype), shape: tensor.shape,
-                  bits: tensor.bitPatterns)
+        let dtype = tensor.dtype
+        self.init(elementType: NpyElementType.storage(of: dtype), shape: tensor.shape,
+                  bits: tensor.values.map(dtype.storageBits(of:)))
     }
 
     /// The array as a tensor of `dtype`, which must be stored as `NpyElementType.storage(of: dtype)`
     /// (bf16 as raw `<u2` bits).
     public func tensor(as dtype: DType) throws(NpyFormatError) -> Tensor {
         if let mismatch = NpyElementType.mismatch(elementType, for: dtype) { throw mismatch }
-        return Tensor(dtype: dtype, shape: shape, values: bits.map(dtype.value(ofBits:)))
+        if dtype == .int64,
+           let bad = bits.first(where: { !PackedQuantScale(packed: Int64(bitPattern: $0)).isWellFormed }) {
+            throw NpyFormatError("holds the int64 \(Int64(bitPattern: bad)), which is no packed scale "
+                + "((bits(fp32) & 0xFFFFE000) | 1 << 46, as npu_trans_quant_param packs it)")
+        }
+        return Tensor(dtype: dtype, shape: shape, values: bits.map(dtype.value(ofStorageBits:)))
     }
 }
 
-/// The `.npy` element types FuseCheck reads and writes: little-endian float16, float32 and uint16.
+/// The `.npy` element types FuseCheck reads and writes: little-endian float16, float32, uint16,
+/// int32 and int64, and int8.
 public enum NpyElementType: String, Sendable, CaseIterable, Hashable {
     /// IEEE binary16, `<f2`.
     case float16 = "<f2"
@@ -44,12 +52,25 @@ public enum NpyElementType: String, Sendable, CaseIterable, Hashable {
     case float32 = "<f4"
     /// Unsigned 16-bit integers, `<u2`: how bfloat16 travels (NumPy has no bfloat16).
     case uint16 = "<u2"
+    /// Signed bytes, `|i1` (byte order does not apply).
+    case int8 = "|i1"
+    /// Signed 32-bit integers, `<i4`.
+    case int32 = "<i4"
+    /// Signed 64-bit integers, `<i8`: how packed quantization scales travel.
+    case int64 = "<i8"
 
     /// The `descr` string in the header.
     public var descr: String { rawValue }
 
     /// Bytes per element.
-    public var byteWidth: Int { self == .float32 ? 4 : 2 }
+    public var byteWidth: Int {
+        switch self {
+        case .int8: 1
+        case .float16, .uint16: 2
+        case .float32, .int32: 4
+        case .int64: 8
+        }
+    }
 
     /// The error for a file holding `found` elements where a tensor of `dtype` is expected; nil if
     /// `found` is how `dtype` is stored.
@@ -66,6 +87,9 @@ public enum NpyElementType: String, Sendable, CaseIterable, Hashable {
         case .float16: .float16
         case .bfloat16: .uint16
         case .float32: .float32
+        case .int8: .int8
+        case .int32: .int32
+        case .int64: .int64
         }
     }
 }

@@ -52,7 +52,7 @@ public enum NpyFile {
         var bytes = magic + [version, 0]
         let width = array.elementType.byteWidth
         bytes.reserveCapacity(prefixLength + headerLength + width * array.bits.count)
-        appendLittleEndian(UInt32(headerLength), byteCount: version == 1 ? 2 : 4, to: &bytes)
+        appendLittleEndian(UInt64(headerLength), byteCount: version == 1 ? 2 : 4, to: &bytes)
         bytes.append(contentsOf: header.utf8)
         for element in array.bits {
             appendLittleEndian(element, byteCount: width, to: &bytes)
@@ -153,13 +153,13 @@ public enum NpyFile {
         }
         let width = header.elementType.byteWidth
         let count = needed / width
-        var stored = [UInt32](repeating: 0, count: count)
+        var stored = [UInt64](repeating: 0, count: count)
         data.withUnsafeBufferPointer { buffer in
             for index in 0..<count {
                 let offset = index * width
-                var value: UInt32 = 0
+                var value: UInt64 = 0
                 for byte in 0..<width {
-                    value |= UInt32(buffer[offset + byte]) << (8 * UInt32(byte))
+                    value |= UInt64(buffer[offset + byte]) << (8 * UInt64(byte))
                 }
                 stored[index] = value
             }
@@ -169,13 +169,13 @@ public enum NpyFile {
     }
 
     /// Elements stored column-major (first index fastest) rearranged row-major.
-    static func cOrder(fromFortranOrder stored: [UInt32], shape: [Int]) -> [UInt32] {
+    static func cOrder(fromFortranOrder stored: [UInt64], shape: [Int]) -> [UInt64] {
         guard shape.count >= 2, !stored.isEmpty else { return stored }
         var fortranStrides = Array(repeating: 1, count: shape.count)
         for axis in shape.indices.dropFirst() {
             fortranStrides[axis] = fortranStrides[axis - 1] * shape[axis - 1]
         }
-        var result = [UInt32](repeating: 0, count: stored.count)
+        var result = [UInt64](repeating: 0, count: stored.count)
         var index = Array(repeating: 0, count: shape.count)  // the C-order multi-index of `flat`
         var offset = 0                                       // its position in Fortran order
         for flat in 0..<stored.count {
@@ -269,6 +269,8 @@ struct NpyHeader: Equatable {
 
     static func elementType(_ descr: String) throws(NpyFormatError) -> NpyElementType {
         if let type = NpyElementType(rawValue: descr) { return type }
+        // A single byte has no byte order: "<i1" and "=i1" name the same type as "|i1".
+        if descr == "<i1" || descr == "=i1" { return .int8 }
         let supported = NpyElementType.allCases.map(\.descr).joined(separator: ", ")
         if descr.hasPrefix(">") {
             throw NpyFormatError("big-endian elements (\(descr)) are not supported; write little-endian (\(supported))")
@@ -419,8 +421,8 @@ struct PythonLiteralParser {
 }
 
 @inline(__always)
-private func appendLittleEndian(_ value: UInt32, byteCount: Int, to bytes: inout [UInt8]) {
+private func appendLittleEndian(_ value: UInt64, byteCount: Int, to bytes: inout [UInt8]) {
     for shift in 0..<byteCount {
-        bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(shift))))
+        bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(shift))))
     }
 }

@@ -23,7 +23,8 @@ extension AllGatherMatmulCases {
             ("agmm:a3:fp16:\(base):bias=1:bias.shape=5", "AGMM-BIAS-SHAPE"),
             ("agmm:a3:bf16:\(base):hcom=0", "AGMM-GROUP-EMPTY"),
             ("agmm:a3:fp16:\(base):hcom=128", "AGMM-GROUP-LENGTH"),
-        ]
+            ("agmm:a3:fp16:\(base):gather=0:mode=aiv", "AGMM-AIV-GATHER-OUTPUT"),
+        ] + commModeInvalidCases(operatorID.rawValue, base: base, prefix: "AGMM")
         return table.map { (try! Case(id: $0.0 + ":data=uniform:seed=1"), $0.1) }
     }
 }
@@ -59,5 +60,29 @@ extension AlltoAllAllGatherBatchMatMulCases {
             ("aagbmm:a3:fp16:ep=2:tp=2:E=4:C=2:H=4:M=4:shard=1:act=0:y3=1", "AAGBMM-Y3-WITHOUT-ACT"),
         ]
         return table.map { (try! Case(id: $0.0 + ":data=uniform:seed=1"), $0.1) }
+    }
+}
+
+extension OperatorCaseRecord {
+    /// One case per comm_mode and quantization constraint (quantized.md Q1, Q4) of a two-operand
+    /// matmul operator whose valid base case (ws 2, sizes, no bias) is `base`.
+    func commModeInvalidCases(_ op: String, base: String, prefix: String) -> [(String, String)] {
+        let quantized = "\(base):mode=aiv:q=int8:x1s=1"
+        return [
+            ("\(op):a3:fp16:\(base):mode=hccl", "\(prefix)-COMM-MODE"),
+            ("\(op):a3:bf16:\(base):mode=ai_cpu:x2s=fp32", "\(prefix)-AICPU-SCALE"),
+            ("\(op):a3:fp16:ws=16:m=16:k=256:n=4:mode=aiv", "\(prefix)-AIV-WORLD-SIZE"),
+            ("\(op):a2:bf16:ws=2:m=0:k=256:n=4:mode=aiv", "\(prefix)-AIV-EMPTY"),
+            ("\(op):a3:fp32:\(base):mode=aiv", "\(prefix)-AIV-X1-DTYPE"),
+            ("\(op):a3:fp16:\(base):bias=1:mode=aiv", "\(prefix)-AIV-BIAS"),
+            ("\(op):a3:fp16:\(base):mode=aiv:x2s=fp32", "\(prefix)-QUANT-INT8"),
+            ("\(op):a3:fp16:\(quantized)", "\(prefix)-QUANT-X2-SCALE"),
+            ("\(op):a3:fp16:\(quantized):x2s=fp16", "\(prefix)-QUANT-X2-SCALE-DTYPE"),
+            ("\(op):a3:bf16:\(quantized):x2s=fp32:x2s.shape=4", "\(prefix)-QUANT-X2-SCALE-SHAPE"),
+            ("\(op):a3:fp16:\(quantized):x2s=int64:x1s.dtype=fp16", "\(prefix)-QUANT-X1-SCALE-DTYPE"),
+            ("\(op):a2:bf16:\(quantized):x2s=fp32:x1s.shape=1x4", "\(prefix)-QUANT-X1-SCALE-SHAPE"),
+            ("\(op):a3:fp32:\(quantized):x2s=fp32", "\(prefix)-QUANT-OUTPUT-DTYPE"),
+            ("\(op):a3:bf16:\(quantized):x2s=int64", "\(prefix)-QUANT-INT64-OUTPUT"),
+        ]
     }
 }

@@ -103,18 +103,20 @@ extension OperatorCaseRecord {
 
     /// The operands of a two-operand matmul operator (AllGatherMatmul, MatmulReduceScatter) as a
     /// case gives them: x1 (m, k), x2 (k, n) or (n, k) with `x2T=1`, an optional bias (n), each
-    /// with its dtype and shape overrides, and the output dtype.
-    func matmulOperands(_ testCase: Case, rows m: Int) throws
+    /// with its dtype and shape overrides, and the output dtype. x1 and x2 have `operandDType`
+    /// (int8 in a quantized case) when given, else the case's dtype.
+    func matmulOperands(_ testCase: Case, rows m: Int, operandDType: DType? = nil) throws
         -> (x1: TensorSpec, x2: TensorSpec, x2Transposed: Bool, bias: TensorSpec?, output: DType) {
         let (k, n) = (try integer(testCase, "k"), try integer(testCase, "n"))
         guard m >= 0, k >= 0, n >= 0 else { throw CaseFormatError("negative size in \(testCase.id)") }
         let dtype = testCase.dtype
+        let operand = operandDType ?? dtype
         let x2Transposed = try integer(testCase, "x2T") != 0
         let hasBias = try integer(testCase, "bias") != 0 || testCase.params["bias.shape"] != nil
             || testCase.params["bias.dtype"] != nil
-        return (x1: TensorSpec(try dtypeOverride(testCase, "x1.dtype") ?? dtype,
+        return (x1: TensorSpec(try dtypeOverride(testCase, "x1.dtype") ?? operand,
                                try shapeOverride(testCase, "x1.shape") ?? [m, k]),
-                x2: TensorSpec(try dtypeOverride(testCase, "x2.dtype") ?? dtype,
+                x2: TensorSpec(try dtypeOverride(testCase, "x2.dtype") ?? operand,
                                try shapeOverride(testCase, "x2.shape") ?? (x2Transposed ? [n, k] : [k, n])),
                 x2Transposed: x2Transposed,
                 bias: hasBias ? TensorSpec(try dtypeOverride(testCase, "bias.dtype") ?? dtype,

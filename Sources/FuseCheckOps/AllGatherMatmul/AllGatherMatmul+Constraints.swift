@@ -9,16 +9,29 @@ extension AllGatherMatmulCall {
 
     private static let doc = "all_gather_base_mm.zh.md"
 
-    public static let checks: [ConstraintCheck<Self>] = [
-        entry("AGMM-X1-DTYPE", "x1 dtype is float16 or bfloat16", "ops.md §5; \(doc) input") { call in
-            inputDTypes.contains(call.x1.dtype) ? nil : "x1 dtype is \(call.x1.dtype.shortName)"
+    public static let checks: [ConstraintCheck<Self>] = v1Checks + commModeChecks(prefix: "AGMM") + aivChecks
+
+    /// aiv rules of AllGatherMatmul alone (quantized.md Q1, Q4).
+    static let aivChecks: [ConstraintCheck<Self>] = [
+        entry("AGMM-AIV-GATHER-OUTPUT", "aiv: gather_output is True", "quantized.md Q1, Q4; torch_npu op-api V2") {
+            call in
+            call.isAIV && !call.gatherOutput ? "gather_output is False with comm_mode \"aiv\"" : nil
+        },
+    ]
+
+    /// The catalogue as spec §5 gives it; the dtype and world-size rules are V1's (comm_mode left
+    /// out or "ai_cpu"), aiv has its own (`commModeChecks`).
+    static let v1Checks: [ConstraintCheck<Self>] = [
+        entry("AGMM-X1-DTYPE", "x1 dtype is float16 or bfloat16 (comm_mode left out or \"ai_cpu\")",
+              "ops.md §5; \(doc) input") { call in
+            call.isAIV || inputDTypes.contains(call.x1.dtype) ? nil : "x1 dtype is \(call.x1.dtype.shortName)"
         },
         entry("AGMM-X2-DTYPE", "x2 dtype equals x1 dtype", "ops.md §5; \(doc) mat2") { call in
             call.x2.dtype == call.x1.dtype ? nil
                 : "x2 dtype is \(call.x2.dtype.shortName), x1 is \(call.x1.dtype.shortName)"
         },
-        entry("AGMM-OUTPUT-DTYPE", "output dtype equals x1 dtype", "ops.md §5; aclnn 161002") { call in
-            call.outputDType == call.x1.dtype ? nil
+        entry("AGMM-OUTPUT-DTYPE", "output dtype equals x1 dtype (unquantized)", "ops.md §5; aclnn 161002") { call in
+            call.isQuantized || call.outputDType == call.x1.dtype ? nil
                 : "output dtype is \(call.outputDType.shortName), x1 is \(call.x1.dtype.shortName)"
         },
         entry("AGMM-BIAS-DTYPE", "bias, when given, has x1's dtype", "ops.md §5; \(doc) bias") { call in
@@ -45,9 +58,9 @@ extension AllGatherMatmulCall {
             guard call.x1.rank == 2, call.k != 0, !kRange.contains(call.k) else { return nil }
             return "k = \(call.k)"
         },
-        entry("AGMM-WORLD-SIZE", "world_size is 2, 4 or 8 on A2; 2, 4, 8, 16 or 32 on A3",
+        entry("AGMM-WORLD-SIZE", "world_size is 2, 4 or 8 on A2; 2, 4, 8, 16 or 32 on A3 (V1)",
               "ops.md §4; \(doc) world_size") { call in
-            call.platform.allGatherMatmulWorldSizes.contains(call.worldSize) ? nil
+            call.isAIV || call.platform.allGatherMatmulWorldSizes.contains(call.worldSize) ? nil
                 : "world_size = \(call.worldSize) on \(call.platform.rawValue.uppercased())"
         },
         entry("AGMM-GATHER-INDEX", "gather_index is 0 (gathering x2 is not supported)",

@@ -6,7 +6,10 @@ import FuseCheckCore
 /// gather_out = concat over ranks r of x1_r          (m*ws, k), rank order
 /// output_r   = gather_out @ x2_r (+ bias)           (m*ws, n), dtype of x1
 /// ```
-public struct AllGatherMatmulCall: FusedOperatorCall {
+///
+/// Quantized (comm_mode "aiv", quantized.md Q2, Q3): x1 and x2 int8, the x1_scale gathered with
+/// x1 in rank order, `output_r[i][j] = round_T((f32(acc) * x2s_r[j]) * x1s_(i / m)[i mod m])`.
+public struct AllGatherMatmulCall: QuantizableMatmulCall {
     public static let operatorID = OperatorID(rawValue: "agmm")
     public static let operatorName = "AllGatherMatmul"
 
@@ -34,12 +37,19 @@ public struct AllGatherMatmulCall: FusedOperatorCall {
     public var commTurn: Int
     /// The communication group name (`hcom`).
     public var group: String
+    /// `comm_mode`: nil (left out), "ai_cpu", "aiv" (quantized.md Q1), or a string to reject.
+    public var commMode: String?
+    /// Per-token scale of this rank's x1 rows, (m, 1) fp32 (quantized.md Q2); optional.
+    public var x1Scale: TensorSpec?
+    /// Per-channel scale of this rank's own x2, (1, n) fp32 or int64 (packed); makes the call quantized.
+    public var x2Scale: TensorSpec?
 
     /// A call; the defaults are the vendor's.
     public init(platform: Platform, worldSize: Int, x1: TensorSpec, x2: TensorSpec,
                 x1Transposed: Bool = false, x2Transposed: Bool = false, bias: TensorSpec? = nil,
                 outputDType: DType? = nil, gatherIndex: Int = 0, gatherOutput: Bool = true,
-                commTurn: Int = 0, group: String = "hcom_group") {
+                commTurn: Int = 0, group: String = "hcom_group",
+                commMode: String? = nil, x1Scale: TensorSpec? = nil, x2Scale: TensorSpec? = nil) {
         self.platform = platform
         self.worldSize = worldSize
         self.x1 = x1
@@ -52,6 +62,9 @@ public struct AllGatherMatmulCall: FusedOperatorCall {
         self.gatherOutput = gatherOutput
         self.commTurn = commTurn
         self.group = group
+        self.commMode = commMode
+        self.x1Scale = x1Scale
+        self.x2Scale = x2Scale
     }
 
     /// A well-formed call from the logical sizes.
@@ -79,14 +92,15 @@ public struct AllGatherMatmulCall: FusedOperatorCall {
     public var inputSlots: [TensorSlot] {
         var slots = [TensorSlot("x1", x1), TensorSlot("x2", x2)]
         if let bias { slots.append(TensorSlot("bias", bias)) }
-        return slots
+        return slots + scaleSlots
     }
 
     /// `output` (m*ws, n) and `gather_out` (m*ws, k), or `[0]` when gather_output is false.
+    /// gather_out has x1's dtype (int8 when quantized); output the matmul output dtype.
     public var outputSlots: [TensorSlot] {
         let dtype = x1.dtype
         return [
-            TensorSlot("output", TensorSpec(dtype, [saturatingProduct(m, worldSize), n]), kind: .matmul),
+            TensorSlot("output", TensorSpec(matmulOutputDType, [saturatingProduct(m, worldSize), n]), kind: .matmul),
             TensorSlot("gather_out", TensorSpec(dtype, gatherOutput ? [saturatingProduct(m, worldSize), k] : [0]),
                        kind: .dataMovement),
         ]

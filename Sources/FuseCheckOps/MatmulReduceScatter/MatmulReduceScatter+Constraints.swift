@@ -24,17 +24,23 @@ extension MatmulReduceScatterCall {
     private static let spec = "reduce-scatter-ops.md"
     private static let doc = "torch_npu npu_mm_reduce_scatter_base"
 
-    public static let checks: [ConstraintCheck<Self>] = [
-        entry("MMRS-X1-DTYPE", "x1 dtype is float16 or bfloat16", "\(spec) §9; \(doc) input") { call in
-            inputDTypes.contains(call.x1.dtype) ? nil : "x1 dtype is \(call.x1.dtype.shortName)"
+    /// spec §9's catalogue, then comm_mode's (quantized.md Q1, Q4). aiv's k range is §9's
+    /// (MMRS-K-RANGE applies in both modes).
+    public static let checks: [ConstraintCheck<Self>] = v1Checks + commModeChecks(prefix: "MMRS")
+
+    /// The dtype and world-size rules here are V1's (comm_mode left out or "ai_cpu").
+    static let v1Checks: [ConstraintCheck<Self>] = [
+        entry("MMRS-X1-DTYPE", "x1 dtype is float16 or bfloat16 (comm_mode left out or \"ai_cpu\")",
+              "\(spec) §9; \(doc) input") { call in
+            call.isAIV || inputDTypes.contains(call.x1.dtype) ? nil : "x1 dtype is \(call.x1.dtype.shortName)"
         },
         entry("MMRS-X2-DTYPE", "x2 dtype equals x1 dtype", "\(spec) §9; \(doc) x2") { call in
             call.x2.dtype == call.x1.dtype ? nil
                 : "x2 dtype is \(call.x2.dtype.shortName), x1 is \(call.x1.dtype.shortName)"
         },
-        entry("MMRS-OUTPUT-DTYPE", "output dtype equals x1 dtype", "\(spec) §9; aclnn MatmulReduceScatter output") {
-            call in
-            call.outputDType == call.x1.dtype ? nil
+        entry("MMRS-OUTPUT-DTYPE", "output dtype equals x1 dtype (unquantized)",
+              "\(spec) §9; aclnn MatmulReduceScatter output") { call in
+            call.isQuantized || call.outputDType == call.x1.dtype ? nil
                 : "output dtype is \(call.outputDType.shortName), x1 is \(call.x1.dtype.shortName)"
         },
         entry("MMRS-BIAS-DTYPE", "bias, when given, has x1's dtype", "\(spec) §7, §9; \(doc) bias") { call in
@@ -61,16 +67,17 @@ extension MatmulReduceScatterCall {
             guard call.x1.rank == 2, call.k != 0, !kRange.contains(call.k) else { return nil }
             return "k = \(call.k)"
         },
-        entry("MMRS-WORLD-SIZE", "world_size is 2, 4 or 8 on A2; 2, 4, 8, 16 or 32 on A3",
+        entry("MMRS-WORLD-SIZE", "world_size is 2, 4 or 8 on A2; 2, 4, 8, 16 or 32 on A3 (V1)",
               "\(spec) §9; \(doc) world_size") { call in
-            call.platform.matmulReduceScatterWorldSizes.contains(call.worldSize) ? nil
+            call.isAIV || call.platform.matmulReduceScatterWorldSizes.contains(call.worldSize) ? nil
                 : "world_size = \(call.worldSize) on \(call.platform.rawValue.uppercased())"
         },
         // Checked only against a supported world size: divisibility by an unsupported one says
         // nothing more, and world_size = 0 would divide by zero.
         entry("MMRS-M-DIVISIBLE", "m is divisible by world_size", "\(spec) §7, §9; torch_npu op-api check") {
             call in
-            guard call.x1.rank == 2, call.platform.matmulReduceScatterWorldSizes.contains(call.worldSize),
+            let sizes = call.isAIV ? CommMode.aivWorldSizes : call.platform.matmulReduceScatterWorldSizes
+            guard call.x1.rank == 2, sizes.contains(call.worldSize),
                   call.m % call.worldSize != 0 else { return nil }
             return "m = \(call.m), world_size = \(call.worldSize)"
         },

@@ -9,9 +9,10 @@ import FuseCheckCore
 /// output_r = rows [r*m/ws, (r+1)*m/ws) of Σ_s P_s            (m/ws, n), dtype of x1
 /// ```
 ///
-/// The quantized arguments (`x1_scale`, `x2_scale`, `output_dtype`, `comm_mode`) are not modelled:
-/// this is the fp16/bf16 call with `comm_mode` "ai_cpu" that spec §9's constraints describe.
-public struct MatmulReduceScatterCall: FusedOperatorCall {
+/// With comm_mode "aiv" and int8 operands (quantized.md Q2, Q3) every rank dequantizes its own
+/// partial with its own scales, `D_s = (f32(acc_s) * x2s_s[j]) * x1s_s[i]` in fp32, and the
+/// golden sums the D_s in fp32 in rank order and rounds once to T.
+public struct MatmulReduceScatterCall: QuantizableMatmulCall {
     public static let operatorID = OperatorID(rawValue: "mmrs")
     public static let operatorName = "MatmulReduceScatter"
 
@@ -37,6 +38,12 @@ public struct MatmulReduceScatterCall: FusedOperatorCall {
     public var commTurn: Int
     /// The communication group name (`hcom`).
     public var group: String
+    /// `comm_mode`: nil (left out), "ai_cpu", "aiv" (quantized.md Q1), or a string to reject.
+    public var commMode: String?
+    /// Per-token scale of this rank's x1 rows, (m, 1) fp32 (quantized.md Q2); optional.
+    public var x1Scale: TensorSpec?
+    /// Per-channel scale of this rank's own x2, (1, n) fp32 or int64 (packed); makes the call quantized.
+    public var x2Scale: TensorSpec?
 
     /// The only supported `reduce_op`.
     public static let sumReduceOp = "sum"
@@ -45,7 +52,8 @@ public struct MatmulReduceScatterCall: FusedOperatorCall {
     public init(platform: Platform, worldSize: Int, x1: TensorSpec, x2: TensorSpec,
                 x1Transposed: Bool = false, x2Transposed: Bool = false, bias: TensorSpec? = nil,
                 outputDType: DType? = nil, reduceOp: String = MatmulReduceScatterCall.sumReduceOp,
-                commTurn: Int = 0, group: String = "hcom_group") {
+                commTurn: Int = 0, group: String = "hcom_group",
+                commMode: String? = nil, x1Scale: TensorSpec? = nil, x2Scale: TensorSpec? = nil) {
         self.platform = platform
         self.worldSize = worldSize
         self.x1 = x1
@@ -57,6 +65,9 @@ public struct MatmulReduceScatterCall: FusedOperatorCall {
         self.reduceOp = reduceOp
         self.commTurn = commTurn
         self.group = group
+        self.commMode = commMode
+        self.x1Scale = x1Scale
+        self.x2Scale = x2Scale
     }
 
     /// A well-formed call from the logical sizes; `m` is x1's row count (the output has m/ws rows).
@@ -85,11 +96,11 @@ public struct MatmulReduceScatterCall: FusedOperatorCall {
     public var inputSlots: [TensorSlot] {
         var slots = [TensorSlot("x1", x1), TensorSlot("x2", x2)]
         if let bias { slots.append(TensorSlot("bias", bias)) }
-        return slots
+        return slots + scaleSlots
     }
 
     /// `output` (m/ws, n): rank r's row block of the sum of every rank's partial.
     public var outputSlots: [TensorSlot] {
-        [TensorSlot("output", TensorSpec(x1.dtype, [outputRows, n]), kind: .matmul)]
+        [TensorSlot("output", TensorSpec(matmulOutputDType, [outputRows, n]), kind: .matmul)]
     }
 }

@@ -19,6 +19,6 @@ extension AllGatherMatmulCall: EngineCall {
         return (misread, inputs.reinterpreting("x2", as: [k, n]))
     }
 
-    /// The general mutants cover AllGatherMatmul's gather.
-    public static var operatorMutants: [OperatorMutant] { [] }
+    /// The general mutants cover AllGatherMatmul's gather; its own are the quantized mode's.
+    public static var operatorMutants: [OperatorMutant] { quantizedMutants }
 }

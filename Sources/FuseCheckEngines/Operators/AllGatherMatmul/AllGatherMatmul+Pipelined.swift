@@ -10,6 +10,7 @@ extension AllGatherMatmulCall: PipelinedComputable {
     /// (several at once when it has fallen behind, see `PipelineTiling.maximumBatchRows`).
     /// Output rows are written by source rank, never reordered.
     public func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
+        if isQuantized { return quantizedPipelinedOutputs(inputs: inputs) }
         let dtype = x1.dtype
         let (ws, m, k, n) = (worldSize, self.m, self.k, self.n)
         let x1s = (0..<ws).map { inputs[$0, "x1"]! }

@@ -3,7 +3,9 @@ import FuseCheckOps
 
 extension AllGatherMatmulCall: ReferenceComputable {
     /// spec §1: `gather_out` = the x1 of every rank in rank order; `output_r = gather_out @ x2_r (+ bias_r)`.
+    /// A quantized call (int8 x1) follows quantized.md Q3 (`quantizedOutputs`).
     public func referenceOutputs(inputs: WorldTensors, numerics: ReferenceNumerics) -> WorldTensors {
+        if isQuantized { return quantizedOutputs(inputs: inputs, numerics: numerics) }
         let dtype = x1.dtype
         let gathered = SimulatedCollectives.allGatherRows((0..<worldSize).map { inputs[$0, "x1"]! })
         var outputs = WorldTensors(rankCount: worldSize)

@@ -17,6 +17,7 @@ extension MatmulReduceScatterCall: GaugeComputable {
     /// the comparator's 2^-20 margin); the sum over ranks and biases is taken in Double and
     /// rounded up to fp32.
     public func referenceGauge(inputs: WorldTensors) -> ReferenceGauge {
+        if isQuantized { return quantizedGauge(inputs: inputs) }
         let magnitudes = inputs.magnitudes()
         let blockRows = outputRows
         var perRank: [[Float]] = []
@@ -56,4 +57,31 @@ extension MatmulReduceScatterCall: GaugeComputable {
     /// bias add (2 per rank), and each of the ws - 1 additions of the sum in T: `3 ws - 1`.
     static func intermediateRoundings(worldSize: Int) -> Int { max(0, 3 * worldSize - 1) }
 
+}
+
+extension MatmulReduceScatterCall {
+    /// The gauge of a quantized call (quantized.md Q3; `TolerancePolicy`, "Quantized outputs"):
+    /// G = Σ_s |acc_s x2s_s x1s_s|, the exact dequantized partials' magnitudes summed; n = ws + 3
+    /// (three fp32 roundings per partial, ws - 1 fp32 additions); and the 2 ws - 1 roundings to T
+    /// of the kernel's T-rounded partials and their sums in T (no bias in aiv).
+    func quantizedGauge(inputs: WorldTensors) -> ReferenceGauge {
+        var total = [Double](repeating: 0, count: m * n)
+        for rank in 0..<worldSize {
+            let values = dequantizedMagnitudes(
+                left: inputs[rank, "x1"]!, right: StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed),
+                x2Scale: inputs[rank, "x2_scale"]!, x1Scale: inputs[rank, "x1_scale"])
+            for index in total.indices { total[index] += values[index] }
+        }
+        var magnitude = WorldTensors(rankCount: worldSize)
+        var bias = WorldTensors(rankCount: worldSize)
+        let block = outputRows * n
+        for rank in 0..<worldSize {
+            magnitude[rank, "output"] = Tensor(dtype: .float32, shape: [outputRows, n],
+                                               values: total[(rank * block)..<((rank + 1) * block)]
+                                                   .map(ReferenceGauge.roundedUp))
+            bias[rank, "output"] = Tensor(zeros: .float32, shape: [outputRows, n])
+        }
+        return ReferenceGauge(preActivation: WorldTensors(rankCount: worldSize), magnitude: magnitude, bias: bias,
+                              terms: worldSize + 3, intermediateRoundings: max(0, 2 * worldSize - 1))
+    }
 }

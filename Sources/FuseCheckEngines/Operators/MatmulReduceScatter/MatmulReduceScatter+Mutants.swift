@@ -57,7 +57,7 @@ extension MatmulReduceScatterCall: EngineCall {
                 let others = (1..<call.worldSize).map { call.partial(rank: $0, inputs: biasless, numerics: .golden) }
                 return call.outputs(of: call.sum([withBias] + others))
             },
-        ]
+        ] + quantizedMutants
     }
 
     /// The fp32 sum over `ranks` of the golden partials, in rank order, row-major (m, n).
@@ -79,7 +79,8 @@ extension MatmulReduceScatterCall: EngineCall {
         var outputs = WorldTensors(rankCount: worldSize)
         for rank in 0..<worldSize {
             let values = block?(sum, rank) ?? rowBlock(sum, rank)
-            outputs[rank, "output"] = Tensor(dtype: x1.dtype, shape: [outputRows, n], values: values.map(x1.dtype.round))
+            outputs[rank, "output"] = Tensor(dtype: matmulOutputDType, shape: [outputRows, n],
+                                             values: values.map(matmulOutputDType.round))
         }
         return outputs
     }

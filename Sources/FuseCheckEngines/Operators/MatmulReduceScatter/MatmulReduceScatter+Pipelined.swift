@@ -18,6 +18,7 @@ extension MatmulReduceScatterCall: PipelinedComputable {
     /// in their sources' staging buffers until their turn), so the result does not depend on the
     /// schedule.
     public func pipelinedOutputs(inputs: WorldTensors, engine: PipelinedEngine) -> (WorldTensors, PipelineProfile) {
+        if isQuantized { return quantizedPipelinedOutputs(inputs: inputs) }
         let (ws, blockRows, n, dtype) = (worldSize, outputRows, self.n, x1.dtype)
         let timeline = StageTimeline(ranks: ws)
         var outputs = WorldTensors(rankCount: ws)

@@ -18,8 +18,12 @@ extension MatmulReduceScatterCall: ReferenceComputable {
     /// two T values rounded to T is the correctly rounded T addition: fp32's 24 bits are at least
     /// 2p + 2 for T's p = 11 or 8, so the double rounding is innocuous (Figueroa, "When is double
     /// rounding innocuous?", SIGNUM Newsletter 1995).
+    ///
+    /// Quantized (quantized.md Q3): `P_s` is rank s's dequantized partial
+    /// `D_s[i][j] = (f32(acc_s[i][j]) * x2s_s[j]) * x1s_s[i]`, kept in fp32 (golden) or rounded to
+    /// T (vendor: the kernel's T-rounded partials), then reduced exactly as above.
     public func referenceOutputs(inputs: WorldTensors, numerics: ReferenceNumerics) -> WorldTensors {
-        let dtype = x1.dtype
+        let dtype = matmulOutputDType
         let partials = (0..<worldSize).map { partial(rank: $0, inputs: inputs, numerics: numerics) }
         let blocks: [Tensor]
         switch numerics.epilogue {
@@ -45,6 +49,7 @@ extension MatmulReduceScatterCall: ReferenceComputable {
     /// without a bias, so -0 stays -0). Vendor: the matmul's output in T (dtype T), as
     /// `OutputRounding.matmulOutput` rounds it for the vendor epilogue.
     func partial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics) -> Tensor {
+        if isQuantized { return quantizedPartial(rank: rank, inputs: inputs, numerics: numerics) }
         let dtype = x1.dtype
         let right = StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed)
         let acc = numerics.accumulators(ReferenceMatmul.accumulate(
@@ -63,5 +68,23 @@ extension MatmulReduceScatterCall: ReferenceComputable {
             }
         }
         return Tensor(dtype: numerics.epilogue == .ideal ? .float32 : dtype, shape: [m, n], values: values)
+    }
+}
+
+extension MatmulReduceScatterCall {
+    /// Rank `rank`'s dequantized partial D_s (m, n): fp32 under the ideal epilogue, rounded to T
+    /// under the vendor's (quantized.md Q3). `wrapping16` is the int16-accumulator fault.
+    func quantizedPartial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics,
+                          wrapping16: Bool = false) -> Tensor {
+        let dtype = outputDType
+        let acc = QuantizedAccumulation.accumulate(
+            left: inputs[rank, "x1"]!, right: StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed),
+            wrapping16: wrapping16)
+        let values = dequantized(acc, rows: m, x2Scale: inputs[rank, "x2_scale"]!, x1Scale: inputs[rank, "x1_scale"],
+                                 as: numerics.dequantization)
+        switch numerics.epilogue {
+        case .ideal: return Tensor(dtype: .float32, shape: [m, n], values: values)
+        case .vendor: return Tensor(dtype: dtype, shape: [m, n], values: values.map { dtype.round($0) })
+        }
     }
 }

@@ -16,7 +16,7 @@ extension AllGatherMatmulCall: CaseFolderDescribable {
             "comm_turn": .int(commTurn),
             "hcom": .string(group),
             "output_dtype": .string(outputDType.rawValue),
-        ]
+        ].merging(quantizationAttributes) { $1 }
     }
 
     public var manifestWorld: CaseManifest.World {

@@ -7,12 +7,16 @@ extension AllGatherMatmulCall: HarnessCall {
         switch slot {
         case "x1": .left(expertAxis: nil, rowAxis: 0)
         case "x2": x2Transposed ? .right(contractionAxis: 1, columnAxis: 0) : .right(contractionAxis: 0, columnAxis: 1)
+        case "x1_scale": .scale(perToken: true, exactSpread: 1)
+        case "x2_scale": .scale(perToken: false, exactSpread: 1)
         default: .bias
         }
     }
 
-    /// One matmul per output element: the standard limits.
-    public var exactLimits: ExactData.Limits { .standard(x1.dtype) }
+    /// One matmul per output element: the standard limits of the output type. Quantized, the
+    /// scales are 2^-1, 1 or 2 (`InputRole.scale`): |acc| <= 4 L < 2^11 (fp16) or 2^8 (bf16)
+    /// has at most p significant bits, so acc 2^e is exact in T.
+    public var exactLimits: ExactData.Limits { .standard(matmulOutputDType) }
 
     public func rankDescription(_ rank: Int) -> String { "rank \(rank)" }
 

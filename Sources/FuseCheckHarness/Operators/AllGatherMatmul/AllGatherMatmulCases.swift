@@ -19,10 +19,12 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
         .optional("gidx", default: "0", "gather_index"),
         .optional("turn", default: "0", "comm_turn"),
         .optional("hcom", default: "10", "length in bytes of the group name"),
-    ] + CaseParameter.matmulOperandOverrides
+    ] + CaseParameter.quantizationParameters + CaseParameter.matmulOperandOverrides
 
     public func makeCall(_ testCase: Case) throws -> AllGatherMatmulCall {
-        let operands = try matmulOperands(testCase, rows: try integer(testCase, "m"))
+        let m = try integer(testCase, "m")
+        let quantization = try quantizationOperands(testCase, m: m, n: try integer(testCase, "n"))
+        let operands = try matmulOperands(testCase, rows: m, operandDType: quantization.operandDType)
         return AllGatherMatmulCall(
             platform: testCase.platform,
             worldSize: try integer(testCase, "ws"),
@@ -34,7 +36,8 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
             gatherIndex: try integer(testCase, "gidx"),
             gatherOutput: try integer(testCase, "gather") != 0,
             commTurn: try integer(testCase, "turn"),
-            group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"))
+            group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"),
+            commMode: quantization.commMode, x1Scale: quantization.x1Scale, x2Scale: quantization.x2Scale)
     }
 
     /// A case from the logical sizes.
@@ -110,7 +113,7 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
                                        data: mode, seed: next()))
             }
         }
-        return cases
+        return cases + commModeSmokeCases(rowsScale: { _ in 1 }, firstSeed: 900)
     }
 
     public func randomCase(using generator: inout SeededGenerator, budget: Int) -> Case {
@@ -125,12 +128,15 @@ public struct AllGatherMatmulCases: OperatorCaseRecord {
         while ws * m * ws * k * n > budget {
             if m > 1 { m /= 2 } else if n > 1 { n /= 2 } else if k > 256 { k = max(256, k / 2) } else { break }
         }
-        return Self.make(platform, dtype, ws: ws, m: m, k: k, n: n,
-                         x2T: Bool.random(using: &generator),
-                         bias: Int.random(in: 0..<5, using: &generator) == 0,
-                         gather: Int.random(in: 0..<8, using: &generator) != 0,
-                         data: DataMode.allCases.randomElement(using: &generator)!,
-                         seed: generator.next() % 1_000_000)
+        let testCase = Self.make(platform, dtype, ws: ws, m: m, k: k, n: n,
+                                 x2T: Bool.random(using: &generator),
+                                 bias: Int.random(in: 0..<5, using: &generator) == 0,
+                                 gather: Int.random(in: 0..<8, using: &generator) != 0,
+                                 data: DataMode.allCases.randomElement(using: &generator)!,
+                                 seed: generator.next() % 1_000_000)
+        // Fewer ranks keep the budget: m rows per rank stay, ws drops to at most 8.
+        return aivVariant(of: testCase, using: &generator, rows: { rows, _ in rows }, rowsPerRank: m,
+                          budget: budget)
     }
 }
 

@@ -7,6 +7,8 @@ extension MatmulReduceScatterCall: HarnessCall {
         switch slot {
         case "x1": .left(expertAxis: nil, rowAxis: 0)
         case "x2": x2Transposed ? .right(contractionAxis: 1, columnAxis: 0) : .right(contractionAxis: 0, columnAxis: 1)
+        case "x1_scale": .scale(perToken: true, exactSpread: 0)
+        case "x2_scale": .scale(perToken: false, exactSpread: 0)
         default: .bias
         }
     }
@@ -15,9 +17,11 @@ extension MatmulReduceScatterCall: HarnessCall {
     /// partial sum to T: exact data keeps ws * (4 L + |bias|) within T's exact integers, so every
     /// partial sum of any subset of ranks, in any order, is an integer T holds (spec §7).
     public var exactLimits: ExactData.Limits {
-        let perRank = ExactData.exactIntegerLimit(x1.dtype) / max(worldSize, 1)
+        // Quantized: every scale is 1 in exact data (`InputRole.scale`), so the same holds of D_s.
+        let perRank = ExactData.exactIntegerLimit(matmulOutputDType) / max(worldSize, 1)
         let bias = min(8, perRank / 4)
-        return ExactData.Limits(terms: min(ExactData.maxTerms(x1.dtype), (perRank - bias) / 4), biasMagnitude: bias)
+        return ExactData.Limits(terms: min(ExactData.maxTerms(matmulOutputDType), (perRank - bias) / 4),
+                                biasMagnitude: bias)
     }
 
     public func rankDescription(_ rank: Int) -> String { "rank \(rank)" }
@@ -45,7 +49,7 @@ extension MatmulReduceScatterCall: CaseFolderDescribable {
             "comm_turn": .int(commTurn),
             "hcom": .string(group),
             "output_dtype": .string(outputDType.rawValue),
-        ]
+        ].merging(quantizationAttributes) { $1 }
     }
 
     public var manifestWorld: CaseManifest.World {

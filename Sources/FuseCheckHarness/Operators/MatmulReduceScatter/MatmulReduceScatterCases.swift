@@ -19,10 +19,12 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
         .optional("op", default: "sum", "reduce_op (only sum is supported)"),
         .optional("turn", default: "0", "comm_turn"),
         .optional("hcom", default: "10", "length in bytes of the group name"),
-    ] + CaseParameter.matmulOperandOverrides
+    ] + CaseParameter.quantizationParameters + CaseParameter.matmulOperandOverrides
 
     public func makeCall(_ testCase: Case) throws -> MatmulReduceScatterCall {
-        let operands = try matmulOperands(testCase, rows: try integer(testCase, "m"))
+        let m = try integer(testCase, "m")
+        let quantization = try quantizationOperands(testCase, m: m, n: try integer(testCase, "n"))
+        let operands = try matmulOperands(testCase, rows: m, operandDType: quantization.operandDType)
         return MatmulReduceScatterCall(
             platform: testCase.platform,
             worldSize: try integer(testCase, "ws"),
@@ -33,7 +35,8 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
             outputDType: operands.output,
             reduceOp: testCase.params["op"] ?? "sum",
             commTurn: try integer(testCase, "turn"),
-            group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"))
+            group: try groupName(testCase, "hcom", prefix: "hcom_", fallback: "hcom_group"),
+            commMode: quantization.commMode, x1Scale: quantization.x1Scale, x2Scale: quantization.x2Scale)
     }
 
 
@@ -92,7 +95,7 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
             cases.append(Self.make(.a2, dtype, ws: 2, m: 10, k: 1023, n: 17, x2T: true, data: .outliers, seed: next()))
             cases.append(Self.make(.a3, dtype, ws: 8, m: 8, k: 511, n: 1, bias: true, data: .special, seed: next()))
         }
-        return cases
+        return cases + commModeSmokeCases(rowsScale: { $0 }, firstSeed: 950)
     }
 
     public func randomCase(using generator: inout SeededGenerator, budget: Int) -> Case {
@@ -107,11 +110,14 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
         while ws * rows * ws * k * n > budget {
             if rows > 1 { rows /= 2 } else if n > 1 { n /= 2 } else if k > 256 { k = max(256, k / 2) } else { break }
         }
-        return Self.make(platform, dtype, ws: ws, m: rows * ws, k: k, n: n,
-                         x2T: Bool.random(using: &generator),
-                         bias: Int.random(in: 0..<3, using: &generator) == 0,
-                         data: DataMode.allCases.randomElement(using: &generator)!,
-                         seed: generator.next() % 1_000_000)
+        let testCase = Self.make(platform, dtype, ws: ws, m: rows * ws, k: k, n: n,
+                                 x2T: Bool.random(using: &generator),
+                                 bias: Int.random(in: 0..<3, using: &generator) == 0,
+                                 data: DataMode.allCases.randomElement(using: &generator)!,
+                                 seed: generator.next() % 1_000_000)
+        // Fewer ranks keep the budget: rows per rank stay, ws drops to at most 8.
+        return aivVariant(of: testCase, using: &generator, rows: { rows, ws in rows * ws }, rowsPerRank: rows,
+                          budget: budget)
     }
 
     public func invalidCases() -> [(Case, String)] {
@@ -134,7 +140,7 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
             ("mmrs:a3:bf16:\(base):bias=1:bias.shape=5", "MMRS-BIAS-SHAPE"),
             ("mmrs:a3:fp16:\(base):hcom=0", "MMRS-GROUP-EMPTY"),
             ("mmrs:a3:bf16:\(base):hcom=128", "MMRS-GROUP-LENGTH"),
-        ]
+        ] + commModeInvalidCases(operatorID.rawValue, base: base, prefix: "MMRS")
         return entries.map { (try! Case(id: "\($0.0):data=uniform:seed=1"), $0.1) }
     }
 
@@ -147,9 +153,12 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
         candidates += smaller(rows).map { with(testCase, ["m": "\($0 * ws)"]) }
         candidates += smaller(n).map { with(testCase, ["n": "\($0)"]) }
         if k > 256 { candidates += smaller(k, minimum: 256).map { with(testCase, ["k": "\($0)"]) } }
-        for key in ["x2T", "bias"] where testCase.params[key] != nil {
+        // Dropping x2T under an x2.shape override would reinterpret the override (n may grow).
+        for key in ["x2T", "bias"] where testCase.params[key] != nil
+            && !(key == "x2T" && testCase.params["x2.shape"] != nil) {
             candidates.append(with(testCase, [key: nil]))
         }
+        candidates += smallerShapeOverrides(testCase, keys: ["x1.shape", "x2.shape", "bias.shape"])
         return candidates.compactMap { $0 } + simplerData(testCase)
     }
 
@@ -169,7 +178,7 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
             with(testCase, ["bias": "1", "bias.dtype": otherDType(testCase.dtype)]),
             with(testCase, ["bias": "1", "bias.shape": "\(n + 1)"]),
             with(testCase, ["x2.shape": x2T ? "\(n)x\(k + 1)" : "\(k + 1)x\(n)"]),
-        ]
+        ] + commModeViolations(of: testCase)
         return pickViolation(candidates, using: &generator)
     }
 }

@@ -1,0 +1,165 @@
+import Dispatch
+import FuseCheckCore
+import FuseCheckOps
+
+/// The pipelined engine's int8 matmul: widening int8 x int8 -> int32 dot products over
+/// contiguous rows (the right operand packed as (n, k) once), which the compiler vectorizes to
+/// the machine's multiply-add of 16-bit pairs. Integer accumulation is exact, so any order gives
+/// the reference's int32 sums, and the dequantization is the reference's (`Dequantization`):
+/// the outputs are bit-identical to the golden.
+public enum QuantizedKernel {
+    /// int8 values of a tensor (its Float elements are int8 by the tensor's invariant).
+    static func int8(_ tensor: Tensor) -> [Int8] { tensor.values.map { Int8($0) } }
+
+    /// The logical right operand (depth x columns) packed as columns x depth, int8.
+    static func packedColumns(_ right: StoredOperand) -> [Int8] {
+        // Stored (n, k) is already columns x depth; stored (k, n) is transposed once.
+        int8(right.isTransposed ? right.tensor : right.tensor.transposingLastTwoAxes())
+    }
+
+    /// acc for rows `rows` of `left` (row-major, `depth` per row) against `columns` (n x depth),
+    /// written to `acc` (rows.count x n).
+    static func accumulate(left: UnsafeBufferPointer<Int8>, rows: Range<Int>, columns: UnsafeBufferPointer<Int8>,
+                           depth: Int, n: Int, into acc: UnsafeMutableBufferPointer<Int32>) {
+        // Four columns per pass share each load of the left row; every product of two int8
+        // values fits an int16 (|product| <= 2^14), so the widening is int8 -> int16 -> int32,
+        // the shape of the vector unit's 16-bit multiply-add. Integer sums are exact: the order
+        // does not matter.
+        for (local, row) in rows.enumerated() {
+            let a = left.baseAddress! + row * depth
+            var j = 0
+            while j + 4 <= n {
+                let b0 = columns.baseAddress! + j * depth
+                let (b1, b2, b3) = (b0 + depth, b0 + 2 * depth, b0 + 3 * depth)
+                var (s0, s1, s2, s3): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+                for p in 0..<depth {
+                    let x = Int16(a[p])
+                    s0 &+= Int32(x &* Int16(b0[p]))
+                    s1 &+= Int32(x &* Int16(b1[p]))
+                    s2 &+= Int32(x &* Int16(b2[p]))
+                    s3 &+= Int32(x &* Int16(b3[p]))
+                }
+                acc[local * n + j] = s0
+                acc[local * n + j + 1] = s1
+                acc[local * n + j + 2] = s2
+                acc[local * n + j + 3] = s3
+                j += 4
+            }
+            while j < n {
+                let b = columns.baseAddress! + j * depth
+                var sum: Int32 = 0
+                for p in 0..<depth { sum &+= Int32(Int16(a[p]) &* Int16(b[p])) }
+                acc[local * n + j] = sum
+                j += 1
+            }
+        }
+    }
+
+    /// Runs `body(rank)` for every rank concurrently.
+    static func perRank(_ ranks: Int, _ body: @Sendable (Int) -> Void) {
+        DispatchQueue.concurrentPerform(iterations: ranks, execute: body)
+    }
+}
+
+/// Per-rank results written from concurrent rank bodies (each rank writes only its own slot).
+final class RankSlots<Element>: @unchecked Sendable {
+    private var slots: [Element?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    subscript(rank: Int) -> Element {
+        get { slots[rank]! }
+        set { slots[rank] = newValue }
+    }
+}
+
+extension AllGatherMatmulCall {
+    /// The quantized path of the pipelined engine: rank r gathers source `(r + j) % ws`'s x1 and
+    /// x1_scale rows step by step (the full-mesh order), and multiplies each arrived block with
+    /// the int8 kernel, dequantizing as the golden does.
+    func quantizedPipelinedOutputs(inputs: WorldTensors) -> (WorldTensors, PipelineProfile) {
+        let (ws, m, k, n, dtype) = (worldSize, self.m, self.k, self.n, outputDType)
+        let timeline = StageTimeline(ranks: ws)
+        let sources = (0..<ws).map { QuantizedKernel.int8(inputs[$0, "x1"]!) }
+        let results = RankSlots<(output: [Float], gather: [Int8])>(count: ws)
+        QuantizedKernel.perRank(ws) { rank in
+            let columns = QuantizedKernel.packedColumns(StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed))
+            let channel = inputs[rank, "x2_scale"]!
+            var gather = [Int8](repeating: 0, count: m * ws * k)
+            var output = [Float](repeating: 0, count: m * ws * n)
+            var acc = [Int32](repeating: 0, count: m * n)
+            for step in 0..<ws {
+                let source = (rank + step) % ws
+                timeline.measure(rank, .communication) {
+                    gather.replaceSubrange((source * m * k)..<((source + 1) * m * k), with: sources[source])
+                }
+                timeline.measure(rank, .compute) {
+                    gather.withUnsafeBufferPointer { left in
+                        columns.withUnsafeBufferPointer { right in
+                            acc.withUnsafeMutableBufferPointer { accumulators in
+                                QuantizedKernel.accumulate(left: left, rows: (source * m)..<((source + 1) * m),
+                                                           columns: right, depth: k, n: n, into: accumulators)
+                            }
+                        }
+                    }
+                    let tokens = inputs[source, "x1_scale"]
+                    let values = dequantized(acc, rows: m, x2Scale: channel, x1Scale: tokens, as: .vector)
+                    for index in values.indices { output[source * m * n + index] = dtype.round(values[index]) }
+                }
+            }
+            results[rank] = (output, gather)
+        }
+        var outputs = WorldTensors(rankCount: ws)
+        for rank in 0..<ws {
+            outputs[rank, "output"] = Tensor(dtype: dtype, shape: [m * ws, n], values: results[rank].output)
+            outputs[rank, "gather_out"] = gatherOutput
+                ? Tensor(dtype: .int8, shape: [m * ws, k], values: results[rank].gather.map { Float($0) })
+                : .empty(.int8)
+        }
+        return (outputs, timeline.profile())
+    }
+}
+
+extension MatmulReduceScatterCall {
+    /// The quantized path of the pipelined engine: every rank's dequantized fp32 partial with the
+    /// int8 kernel, then each destination sums its block of every partial in rank order in fp32
+    /// and rounds once, as the golden does.
+    func quantizedPipelinedOutputs(inputs: WorldTensors) -> (WorldTensors, PipelineProfile) {
+        let (ws, m, k, n, dtype, blockRows) = (worldSize, self.m, self.k, self.n, outputDType, outputRows)
+        let timeline = StageTimeline(ranks: ws)
+        let partials = RankSlots<[Float]>(count: ws)
+        QuantizedKernel.perRank(ws) { rank in
+            timeline.measure(rank, .compute) {
+                let left = QuantizedKernel.int8(inputs[rank, "x1"]!)
+                let columns = QuantizedKernel.packedColumns(StoredOperand(inputs[rank, "x2"]!,
+                                                                          isTransposed: x2Transposed))
+                var acc = [Int32](repeating: 0, count: m * n)
+                left.withUnsafeBufferPointer { a in
+                    columns.withUnsafeBufferPointer { b in
+                        acc.withUnsafeMutableBufferPointer { accumulators in
+                            QuantizedKernel.accumulate(left: a, rows: 0..<m, columns: b, depth: k, n: n,
+                                                       into: accumulators)
+                        }
+                    }
+                }
+                partials[rank] = dequantized(acc, rows: m, x2Scale: inputs[rank, "x2_scale"]!,
+                                             x1Scale: inputs[rank, "x1_scale"], as: .vector)
+            }
+        }
+        let blocks = RankSlots<[Float]>(count: ws)
+        QuantizedKernel.perRank(ws) { destination in
+            timeline.measure(destination, .communication) {
+                let range = (destination * blockRows * n)..<((destination + 1) * blockRows * n)
+                var sum = Array(partials[0][range])
+                for source in 1..<ws {
+                    let partial = partials[source]
+                    for (offset, index) in range.enumerated() { sum[offset] += partial[index] }
+                }
+                blocks[destination] = sum.map { dtype.round($0) }
+            }
+        }
+        var outputs = WorldTensors(rankCount: ws)
+        for rank in 0..<ws {
+            outputs[rank, "output"] = Tensor(dtype: dtype, shape: [blockRows, n], values: blocks[rank])
+        }
+        return (outputs, timeline.profile())
+    }
+}
