@@ -7,7 +7,7 @@ import FuseCheckEngines
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the reference engine, the pipelined engine and OpenBLAS on realistic shapes of both operators.",
+        abstract: "Time the reference engine, the pipelined engine and OpenBLAS on realistic shapes of every operator.",
         discussion: """
             Build with -c release. Per row: median seconds of the reference and the pipelined engine, the \
             speedup, the pipelined engine's GFLOP/s, cblas_sgemm's GFLOP/s on the same matmuls with \

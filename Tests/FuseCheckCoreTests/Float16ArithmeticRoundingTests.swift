@@ -51,7 +51,7 @@ struct Float16ArithmeticRoundingTests {
 
     @Test("a million random bit patterns, weighted to binary16's range")
     func randomPatterns() {
-        var generator = SplitMix(seed: 0x5EED_F16)
+        var generator = SplitMix64(seed: 0x5EED_F16)
         var failures = 0
         for index in 0..<1_000_000 {
             var bits = UInt32(truncatingIfNeeded: generator.next())
@@ -119,25 +119,12 @@ struct Float16ArithmeticConversionTests {
                 check(-probe)
             }
         }
-        var generator = SplitMix(seed: 0xD0_0B1E)
+        var generator = SplitMix64(seed: 0xD0_0B1E)
         for _ in 0..<300_000 {
             let exponent = UInt64(1023 - 26) + generator.next() % 43
             check(Double(bitPattern: (generator.next() & 0x800F_FFFF_FFFF_FFFF) | (exponent << 52)))
         }
         for special in [Double.infinity, -.infinity, .nan, 1e300, -1e-300, 0x1p-1074, 0] { check(special) }
         #expect(failures.isEmpty, "\(failures.count) values differ, first: \(failures.prefix(5))")
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so the random test is the same on every run.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

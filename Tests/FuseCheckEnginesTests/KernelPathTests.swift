@@ -121,6 +121,32 @@ struct KernelPathTests {
         }
     }
 
+    @Test("the int8 rows give the exact int32 sums", arguments: supported)
+    func int8Rows(path: KernelPath) {
+        var state: UInt64 = 7
+        for (rows, depth, n) in [(1, 0, 3), (2, 1, 5), (3, 15, 4), (2, 16, 9), (4, 33, 7), (1, 300, 13)] {
+            let left = (0..<(rows * depth)).map { index -> Int8 in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return index % 7 == 0 ? -128 : Int8(truncatingIfNeeded: state >> 56)
+            }
+            let columns = (0..<(n * depth)).map { index -> Int8 in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return index % 5 == 0 ? -128 : Int8(truncatingIfNeeded: state >> 56)
+            }
+            var want = [Int32](repeating: 0, count: rows * n)
+            for r in 0..<rows {
+                for j in 0..<n {
+                    want[r * n + j] = (0..<depth).reduce(Int32(0)) {
+                        $0 + Int32(left[r * depth + $1]) * Int32(columns[j * depth + $1])
+                    }
+                }
+            }
+            var got = [Int32](repeating: 99, count: rows * n)
+            path.functions.int8_rows!(left, rows, columns, depth, n, &got)
+            #expect(got == want, "\(path) rows \(rows) depth \(depth) n \(n)")
+        }
+    }
+
     @Test("the 8 x 8 transpose", arguments: supported)
     func transpose(path: KernelPath) {
         let source = (0..<80).map { Float($0) }

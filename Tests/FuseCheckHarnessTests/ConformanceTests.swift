@@ -33,11 +33,8 @@ struct ConformanceTests {
         #expect(results.allSatisfy { $0.status == .pass }, "\(describe(results))")
     }
 
-    @Test("every built-in engine passes the smoke suite", arguments: BackendCatalog.builtInNames)
-    func smokeOnBuiltIns(name: String) throws {
-        let results = runSuite(smokeSuite, on: try BackendCatalog.backend(named: name))
-        #expect(results.allSatisfy { !$0.status.isFailure && $0.status != .harnessError }, "\(describe(results))")
-    }
+    // The other built-in engines run the smoke suite once each, operator by operator, in
+    // OperatorConformanceTests (`OperatorConformance.smokePassesOnBuiltInEngines`).
 
     @Test("the invalid suite is rejected 100% with the expected constraint ids")
     func invalidRejected() {

@@ -15,6 +15,7 @@
 /// not contract), so the result does not depend on the compiler's contraction setting.
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,12 @@ typedef void (*fuse_strip_f32_fn)(const float *a, ptrdiff_t lda, int rows, const
 typedef void (*fuse_strip_f64_fn)(const double *a, ptrdiff_t lda, int rows, const double *panel, ptrdiff_t depth,
                                   double *t);
 
+/// The quantized path's int8 matmul: acc[r * n + j] = sum over p of left[r * depth + p] *
+/// columns[j * depth + p] for r < rows, j < n, exactly in int32 (|sum| <= 65535 * 2^14 < 2^31,
+/// so the order of the integer additions does not matter).
+typedef void (*fuse_int8_rows_fn)(const int8_t *left, ptrdiff_t rows, const int8_t *columns, ptrdiff_t depth,
+                                  ptrdiff_t n, int32_t *acc);
+
 /// The code paths, best first.
 typedef enum {
     FUSE_KERNELS_AVX512 = 0,
@@ -59,6 +66,7 @@ typedef struct {
     fuse_transpose_fn transpose8x8;
     fuse_strip_f32_fn strip_f32;
     fuse_strip_f64_fn strip_f64;
+    fuse_int8_rows_fn int8_rows;
     const char *name;
 } fuse_kernels;
 

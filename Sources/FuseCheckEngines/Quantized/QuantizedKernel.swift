@@ -3,8 +3,8 @@ import FuseCheckCore
 import FuseCheckOps
 
 /// The pipelined engine's int8 matmul: widening int8 x int8 -> int32 dot products over
-/// contiguous rows (the right operand packed as (n, k) once), which the compiler vectorizes to
-/// the machine's multiply-add of 16-bit pairs. Integer accumulation is exact, so any order gives
+/// contiguous rows (the right operand packed as (n, k) once), in C with the vector unit's
+/// multiply-add of 16-bit pairs (`CFuseKernels`). Integer accumulation is exact, so any order gives
 /// the reference's int32 sums, and the dequantization is the reference's (`Dequantization`):
 /// the outputs are bit-identical to the golden.
 public enum QuantizedKernel {
@@ -21,38 +21,15 @@ public enum QuantizedKernel {
     /// written to `acc` (rows.count x n).
     static func accumulate(left: UnsafeBufferPointer<Int8>, rows: Range<Int>, columns: UnsafeBufferPointer<Int8>,
                            depth: Int, n: Int, into acc: UnsafeMutableBufferPointer<Int32>) {
-        // Four columns per pass share each load of the left row; every product of two int8
-        // values fits an int16 (|product| <= 2^14), so the widening is int8 -> int16 -> int32,
-        // the shape of the vector unit's 16-bit multiply-add. Integer sums are exact: the order
-        // does not matter.
-        for (local, row) in rows.enumerated() {
-            let a = left.baseAddress! + row * depth
-            var j = 0
-            while j + 4 <= n {
-                let b0 = columns.baseAddress! + j * depth
-                let (b1, b2, b3) = (b0 + depth, b0 + 2 * depth, b0 + 3 * depth)
-                var (s0, s1, s2, s3): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
-                for p in 0..<depth {
-                    let x = Int16(a[p])
-                    s0 &+= Int32(x &* Int16(b0[p]))
-                    s1 &+= Int32(x &* Int16(b1[p]))
-                    s2 &+= Int32(x &* Int16(b2[p]))
-                    s3 &+= Int32(x &* Int16(b3[p]))
-                }
-                acc[local * n + j] = s0
-                acc[local * n + j + 1] = s1
-                acc[local * n + j + 2] = s2
-                acc[local * n + j + 3] = s3
-                j += 4
-            }
-            while j < n {
-                let b = columns.baseAddress! + j * depth
-                var sum: Int32 = 0
-                for p in 0..<depth { sum &+= Int32(Int16(a[p]) &* Int16(b[p])) }
-                acc[local * n + j] = sum
-                j += 1
-            }
+        // C (`CFuseKernels.int8_rows`, the active kernel path): 16 int8 at a time widened to
+        // int16, multiplied and pairwise added in int32 lanes (vpmaddwd), four columns per pass
+        // sharing each load of the left row. Integer sums are exact: the order does not matter.
+        guard !rows.isEmpty, n > 0, let output = acc.baseAddress else { return }
+        guard depth > 0, let a = left.baseAddress, let b = columns.baseAddress else {
+            output.update(repeating: 0, count: rows.count * n)
+            return
         }
+        Kernels.int8Rows(a + rows.lowerBound * depth, rows.count, b, depth, n, output)
     }
 
     /// Runs `body(rank)` for every rank concurrently.

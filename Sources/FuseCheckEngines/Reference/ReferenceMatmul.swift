@@ -26,18 +26,13 @@ public enum ReferenceMatmul {
     }
 
     /// The kernel `accumulate` runs in this thread (or task): bind another with
-    /// `ReferenceMatmul.$kernel.withValue(.naive) { ... }`. Release builds default to the blocked
-    /// kernel; debug builds to the naive one (SIMD code costs per lane there).
+    /// `ReferenceMatmul.$kernel.withValue(.naive) { ... }`.
     @TaskLocal public static var kernel: Kernel = defaultKernel
 
-    /// The kernel of this build.
-    public static var defaultKernel: Kernel {
-        #if DEBUG
-        .naive
-        #else
-        .blocked
-        #endif
-    }
+    /// The kernel of every build: the blocked one (its strips are C, `CFuseKernels`, fast in debug
+    /// builds too). Tests compare it with the naive kernel, and the harness audits a sample of
+    /// every run's goldens on the naive one (`GoldenAudit`).
+    public static var defaultKernel: Kernel { .blocked }
 
     /// Accumulates `left` (batch, rows, K), row-major, against `right` (batch, K, columns) read
     /// logically through its storage order. Returns (batch, rows, columns) accumulators.

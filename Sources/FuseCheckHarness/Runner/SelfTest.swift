@@ -78,8 +78,16 @@ public enum SelfTest {
             defer { backend.shutDown() }
             let runner = Runner(backend: backend, criterion: criterion)
             var caught: CaseResult?
-            for (index, (testCase, expected)) in entries.enumerated() {
-                progress(mutant.name, index + 1, entries.count)
+            // An operator's own mutant is the reference on every other operator's cases, which
+            // cannot catch it: only its operator's cases are run.
+            let scoped: [(Case, String?)]
+            if case .ofOperator(let target) = mutant.mutation {
+                scoped = entries.filter { $0.0.op == target.operatorID }
+            } else {
+                scoped = entries
+            }
+            for (index, (testCase, expected)) in scoped.enumerated() {
+                progress(mutant.name, index + 1, scoped.count)
                 let result = runner.run(testCase, expectedRejection: expected, golden: goldens[testCase.id])
                 if result.status.isFailure {
                     caught = result

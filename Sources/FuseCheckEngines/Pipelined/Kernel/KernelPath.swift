@@ -73,6 +73,7 @@ enum Kernels {
     nonisolated(unsafe) static let transpose: fuse_transpose_fn = KernelPath.active.functions.transpose8x8
     nonisolated(unsafe) static let stripFloat: fuse_strip_f32_fn = KernelPath.active.functions.strip_f32
     nonisolated(unsafe) static let stripDouble: fuse_strip_f64_fn = KernelPath.active.functions.strip_f64
+    nonisolated(unsafe) static let int8Rows: fuse_int8_rows_fn = KernelPath.active.functions.int8_rows
 }
 
 extension KernelPath {
