@@ -73,7 +73,10 @@ public struct ConformanceOptions: Sendable {
 public enum Conformance {
     /// The cases `check` and `run` would run.
     public static func cases(_ suite: ConformanceSuite, filter: String? = nil) throws -> [Case] {
-        let cases = try suite.suite().cases
+        filtered(try suite.suite().cases, by: filter)
+    }
+
+    private static func filtered(_ cases: [Case], by filter: String?) -> [Case] {
         guard let filter else { return cases }
         let query = CaseFilter(filter)
         return cases.filter(query.matches)
@@ -84,7 +87,7 @@ public enum Conformance {
     public static func run(_ engine: any Engine, suite: ConformanceSuite,
                            options: ConformanceOptions = ConformanceOptions()) throws -> RunReport {
         let loaded = try suite.suite()
-        let cases = try Self.cases(suite, filter: options.filter)
+        let cases = filtered(loaded.cases, by: options.filter)
         let expectations = try options.expectationsFile.map(Expectations.load(path:))
         var runner = Runner(backend: EngineBackend(engine), criterion: options.criterion, strict: options.strict)
         runner.comparator.allowed = Set(expectations?.allow.compactMap(ImplementationDefinedBehaviour.init(rawValue:)) ?? [])
