@@ -64,7 +64,7 @@ public enum OperatorConformance {
                         }
                         let dtype = slot.spec.dtype
                         let slack = 1 + 2 * dtype.unitRoundoff + 0x1p-20
-                        let floor = TolerancePolicy.underflowAbsolute(dtype)
+                        let floor = dtype.halfSmallestSubnormal
                         if let index = values.indices.first(where: { index in
                             let g = Double(gauge.values[index])
                             return !g.isFinite || (values[index].isFinite && abs(Double(values[index])) > g * slack + floor)

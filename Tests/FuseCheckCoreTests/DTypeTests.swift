@@ -86,6 +86,41 @@ struct DTypeTests {
         #expect(dtype.value(ofBits: dtype.canonicalNaNBits).isNaN)
     }
 
+    @Test("the format limits are the format's: largest finite, overflow threshold, half the least subnormal",
+          arguments: [(DType.float16, BinaryFormat.binary16), (DType.bfloat16, BinaryFormat.bfloat16)])
+    func formatLimits(dtype: DType, format: BinaryFormat) {
+        #expect(dtype.maximumExponent == format.emax)
+        #expect(dtype.largestFinite == format.decode(format.greatestFinitePattern))
+        // The threshold is where the type's own rounding starts to give infinity.
+        let threshold = dtype.overflowThreshold
+        #expect(dtype.round(threshold).isInfinite)
+        #expect(dtype.round(threshold.nextDown).isFinite)
+        #expect(Double(dtype.round(threshold.nextDown)) == dtype.largestFinite)
+        // η: half the least subnormal, a tie that goes to the even zero; just above it rounds up.
+        let leastSubnormal = format.decode(1)
+        #expect(dtype.halfSmallestSubnormal == leastSubnormal / 2)
+        #expect(dtype.round(dtype.halfSmallestSubnormal) == 0)
+        #expect(Double(dtype.round(dtype.halfSmallestSubnormal.nextUp)) == leastSubnormal)
+        #expect(Double(dtype.smallestNormal) == powerOfTwo(format.emin))
+    }
+
+    @Test("fp32's limits are binary32's")
+    func float32Limits() {
+        let dtype = DType.float32
+        #expect(dtype.largestFinite == Double(Float.greatestFiniteMagnitude))
+        #expect(Float(dtype.overflowThreshold).isInfinite)
+        #expect(Float(dtype.overflowThreshold.nextDown) == .greatestFiniteMagnitude)
+        #expect(dtype.halfSmallestSubnormal == Double(Float.leastNonzeroMagnitude) / 2)
+        #expect(Float(dtype.halfSmallestSubnormal.nextUp) == .leastNonzeroMagnitude)
+        // The packed scale carries fp32 values: the same limits.
+        #expect(DType.int64.overflowThreshold == dtype.overflowThreshold)
+        #expect(DType.int64.halfSmallestSubnormal == dtype.halfSmallestSubnormal)
+        // Integers: int8's range rounds half away from its largest value; no underflow.
+        #expect(DType.int8.overflowThreshold == 127.5)
+        #expect(DType.int32.overflowThreshold == 0x1p31)
+        #expect(DType.int8.halfSmallestSubnormal == 0 && DType.int32.halfSmallestSubnormal == 0)
+    }
+
     @Test("fp32's parameters are binary32's")
     func float32Parameters() {
         let dtype = DType.float32

@@ -83,6 +83,55 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
         }
     }
 
+    /// The largest unbiased exponent of a finite value: 15 (fp16); 127 (bf16, fp32, and the packed
+    /// scale's fp32 value). Integer types give the exponent of their largest magnitude (6, 30).
+    public var maximumExponent: Int {
+        switch self {
+        case .float16: 15
+        case .bfloat16, .float32, .int64: 127
+        case .int8: 6
+        case .int32: 30
+        }
+    }
+
+    /// The largest finite value, `(2 - 2^(1-p)) 2^emax`: 65504 (fp16), about 3.39e38 (bf16),
+    /// `Float.greatestFiniteMagnitude` (fp32). Integer types give their largest value (127, 2^31 - 1);
+    /// the packed scale (int64) the fp32 values it carries.
+    public var largestFinite: Double {
+        switch self {
+        case .int8: 127
+        case .int32: 2_147_483_647
+        case .int64: DType.float32.largestFinite
+        default: (2 - Double(sign: .plus, exponent: 1 - precision, significand: 1))
+            * Double(sign: .plus, exponent: maximumExponent, significand: 1)
+        }
+    }
+
+    /// The magnitude from which rounding to nearest gives infinity: the largest finite value plus
+    /// half its ulp, `(2 - 2^-p) 2^emax` (65520 for fp16; either tie rule overflows there, as the
+    /// tie goes to the even 2^(emax+1)). Integer types give the magnitude that no longer rounds
+    /// into their range: 127.5 (int8, half away from the largest value), 2^31 (int32).
+    public var overflowThreshold: Double {
+        switch self {
+        case .int8: 127.5
+        case .int32: 0x1p31
+        case .int64: DType.float32.overflowThreshold
+        default: (2 - unitRoundoff) * Double(sign: .plus, exponent: maximumExponent, significand: 1)
+        }
+    }
+
+    /// Half the smallest subnormal, `η = 2^(emin - p)` with `emin` the exponent of
+    /// `smallestNormal`: the absolute error bound of rounding to nearest among the subnormals
+    /// (2^-25 fp16, 2^-134 bf16, 2^-150 fp32 and the packed scale's fp32 values). Integer types
+    /// have no underflow: 0.
+    public var halfSmallestSubnormal: Double {
+        switch self {
+        case .int8, .int32: 0
+        case .int64: DType.float32.halfSmallestSubnormal
+        default: Double(smallestNormal) * unitRoundoff
+        }
+    }
+
     /// `value` with a subnormal of this type replaced by a zero of its sign (DAZ on reading, FTZ
     /// on writing); every other value unchanged.
     @inlinable

@@ -27,8 +27,6 @@ public struct Comparator: Sendable {
 
     /// Whether an element showing `behaviour` fails.
     func fails(_ behaviour: ImplementationDefinedBehaviour) -> Bool { strict && !allowed.contains(behaviour) }
-    /// Smallest number of elements for the mean-signed-error test.
-    public static let meanTestMinimum = 32
 
     public init(criterion: Criterion = .fusecheck, strict: Bool = false) {
         self.criterion = criterion
@@ -119,6 +117,10 @@ public struct Comparator: Sendable {
             if testCase.data == .provenance, slot.kind == .dataMovement {
                 message += "; " + Provenance.describe(got: first.got, expected: first.expected, testCase: testCase,
                                                       call: call)
+            } else if slot.kind != .dataMovement,
+                      let origin = RowLocator.describe(first, slot: slot.name, expected: expected, got: got,
+                                                       dtype: dtype) {
+                message += "; " + origin
             }
         }
         if !implementationDefined.isEmpty {
@@ -133,24 +135,51 @@ public struct Comparator: Sendable {
 
     // MARK: Tolerance
 
-    private func tolerance(_ slot: TensorSlot, call: any HarnessCall, expected: WorldTensors,
-                           gauge: ReferenceGauge, flushed: FlushedGolden, got: WorldTensors) -> OutputReport {
-        let dtype = slot.spec.dtype
-        let activation = slot.kind?.activation ?? .none
+    /// The running totals of one output's tolerance comparison.
+    struct ToleranceTally {
         var failures = 0, warnings = 0, elements = 0
         var worst: ElementReport?
         var worstRatio = -1.0
         var maxAbsolute = 0.0, maxRelative = 0.0
         var histogram = UlpHistogram()
-        var signedSum = 0.0, signedCount = 0
-        var signedSquares = 0.0
+        var signedErrors = TolerancePolicy.SignedErrors()
         var allGot: [Float] = [], allExpected: [Float] = []
-        // Elements the comparator accepts although they differ (a special value at T's overflow
-        // threshold, an allowed implementation-defined behaviour): the vendor criteria count them as exact.
+        /// Per element, whether the comparator accepts it although it differs (a special value at
+        /// T's overflow threshold, an allowed implementation-defined behaviour): the vendor
+        /// criteria count those as exact.
         var accepted: [Bool] = []
         var firstSpecialMismatch: ElementReport?
         var implementationDefined: [String: Int] = [:]
 
+        mutating func count(_ behaviour: ImplementationDefinedBehaviour) {
+            implementationDefined[behaviour.rawValue, default: 0] += 1
+        }
+
+        /// A failing element that no bound describes (a special value, a signed zero under --strict):
+        /// the first one becomes the output's worst element.
+        mutating func failUnbounded(_ report: ElementReport) {
+            failures += 1
+            accepted.append(false)
+            if firstSpecialMismatch == nil { firstSpecialMismatch = report }
+        }
+    }
+
+    /// What every element of one output shares.
+    struct ToleranceSubject {
+        var slot: TensorSlot
+        var dtype: DType
+        var activation: ActivationType
+        var flushed: FlushedGolden
+        var expected: WorldTensors
+        var got: WorldTensors
+    }
+
+    private func tolerance(_ slot: TensorSlot, call: any HarnessCall, expected: WorldTensors,
+                           gauge: ReferenceGauge, flushed: FlushedGolden, got: WorldTensors) -> OutputReport {
+        let subject = ToleranceSubject(slot: slot, dtype: slot.spec.dtype,
+                                       activation: slot.kind?.activation ?? .none, flushed: flushed,
+                                       expected: expected, got: got)
+        var tally = ToleranceTally()
         for rank in 0..<call.rankCount {
             let want = expected[rank, slot.name]!
             let have = got[rank, slot.name]!
@@ -158,147 +187,158 @@ public struct Comparator: Sendable {
             // lacks an output fails instead, naming the gap.
             let magnitude = gauge.magnitude[rank, slot.name] ?? Tensor.empty(.float32)
             guard want.count == 0 || magnitude.count == want.count else {
-                return OutputReport(name: slot.name, method: "tolerance", verdict: .fail, elements: want.count,
-                                    failures: want.count, warnings: 0, worst: nil, maxAbsoluteError: 0,
-                                    maxRelativeError: 0, ulpHistogram: [:],
-                                    message: "FuseCheck has no gauge for \(slot.name) on rank \(rank): no bound "
-                                        + "can be computed (an operator bug in the harness, not the backend's)")
+                return missingGauge(slot, rank: rank, elements: want.count)
             }
-            elements += want.count
-            allGot += have.values
-            allExpected += want.values
+            tally.elements += want.count
+            tally.allGot += have.values
+            tally.allExpected += want.values
             // Looked up once per rank, not per element.
-            let rankGauge = RankGauge(gauge: gauge, rank: rank, name: slot.name, activation: activation)
+            let rankGauge = RankGauge(gauge: gauge, rank: rank, name: slot.name, activation: subject.activation)
             let (wanted, had) = (want.values, have.values)
             for index in 0..<want.count {
                 let (e, a) = (wanted[index], had[index])
                 let context = ElementContext(rankGauge, rank: rank, index: index)
-                // Special values first.
                 if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
-                    if specialMatches(a, e, context: context, activation: activation, dtype: dtype) {
-                        histogram.add(distance: 0)
-                        accepted.append(true)
-                        continue
-                    }
-                    if let behaviour = implementationDefinedBehaviour(
-                        a, e, context: context, activation: activation, dtype: dtype, slot: slot.name,
-                        flushed: flushed) {
-                        implementationDefined[behaviour.rawValue, default: 0] += 1
-                        if !fails(behaviour) {
-                            histogram.add(distance: 0)
-                            accepted.append(true)
-                            continue
-                        }
-                    }
-                    failures += 1
-                    histogram.addSpecial()
-                    accepted.append(false)
-                    let report = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e,
-                                               bound: nil, ratio: .infinity)
-                    if firstSpecialMismatch == nil { firstSpecialMismatch = report }
-                    continue
-                }
-                let error = Double(abs(a - e))
-                maxAbsolute = max(maxAbsolute, error)
-                if e != 0 { maxRelative = max(maxRelative, error / Double(abs(e))) }
-                histogram.add(distance: ulpDistance(a, e, dtype))
-                // Added to the mean-signed-error test unless the element is excused below.
-                var signed: Double?
-                if e != 0, abs(e) >= dtype.smallestNormal {
-                    signed = Double(a - e) * (e > 0 ? 1 : -1) / ulp(e, dtype)
-                }
-                func countSigned() {
-                    guard let signed else { return }
-                    signedSum += signed
-                    signedSquares += signed * signed
-                    signedCount += 1
-                }
-                guard error > 0 else {
-                    countSigned()
-                    if e == 0, e.sign != a.sign, context.magnitude == 0 {
-                        implementationDefined[ImplementationDefinedBehaviour.signOfExactZero.rawValue, default: 0] += 1
-                        if fails(.signOfExactZero) {
-                            failures += 1
-                            accepted.append(false)
-                            let report = ElementReport(rank: rank, index: want.multiIndex(index), got: a,
-                                                       expected: e, bound: 0, ratio: .infinity)
-                            if firstSpecialMismatch == nil { firstSpecialMismatch = report }
-                            continue
-                        }
-                    }
-                    accepted.append(false)
-                    continue
-                }
-                let passBound = bound(e, context: context, activation: activation, dtype: dtype, probabilistic: true)
-                let ratio = error / passBound
-                var excused = false
-                if ratio > 1 {
-                    if let behaviour = implementationDefinedBehaviour(
-                        a, e, context: context, activation: activation, dtype: dtype, slot: slot.name,
-                        flushed: flushed) {
-                        implementationDefined[behaviour.rawValue, default: 0] += 1
-                        excused = !fails(behaviour)
-                    }
-                    if !excused {
-                        let warnBound = bound(e, context: context, activation: activation, dtype: dtype,
-                                              probabilistic: false)
-                        if error > warnBound { failures += 1 } else { warnings += 1 }
-                    }
-                }
-                accepted.append(excused)
-                if !excused { countSigned() }
-                if ratio > worstRatio, !excused {
-                    worstRatio = ratio
-                    worst = ElementReport(rank: rank, index: want.multiIndex(index), got: a, expected: e,
-                                          bound: passBound, ratio: ratio)
+                    compareSpecial(a, e, context: context, at: want.multiIndex(index), subject, &tally)
+                } else {
+                    compareFinite(a, e, context: context, at: want.multiIndex(index), subject, &tally)
                 }
             }
         }
-        if let firstSpecialMismatch { worst = firstSpecialMismatch }
+        return toleranceReport(subject, tally)
+    }
 
-        var meanSigned: Double?, meanZ: Double?
-        var biased = false
+    private func missingGauge(_ slot: TensorSlot, rank: Int, elements: Int) -> OutputReport {
+        OutputReport(name: slot.name, method: "tolerance", verdict: .fail, elements: elements,
+                     failures: elements, warnings: 0, worst: nil, maxAbsoluteError: 0,
+                     maxRelativeError: 0, ulpHistogram: [:],
+                     message: "FuseCheck has no gauge for \(slot.name) on rank \(rank): no bound "
+                         + "can be computed (an operator bug in the harness, not the backend's)")
+    }
+
+    /// An element where either value is NaN or inf: it matches, is an implementation-defined
+    /// behaviour, or fails without a bound.
+    private func compareSpecial(_ a: Float, _ e: Float, context: ElementContext, at index: [Int],
+                                _ subject: ToleranceSubject, _ tally: inout ToleranceTally) {
+        if specialMatches(a, e, context: context, activation: subject.activation, dtype: subject.dtype) {
+            tally.histogram.add(distance: 0)
+            tally.accepted.append(true)
+            return
+        }
+        if let behaviour = implementationDefinedBehaviour(
+            a, e, context: context, activation: subject.activation, dtype: subject.dtype, slot: subject.slot.name,
+            flushed: subject.flushed) {
+            tally.count(behaviour)
+            if !fails(behaviour) {
+                tally.histogram.add(distance: 0)
+                tally.accepted.append(true)
+                return
+            }
+        }
+        tally.histogram.addSpecial()
+        tally.failUnbounded(ElementReport(rank: context.rank, index: index, got: a, expected: e,
+                                          bound: nil, ratio: .infinity))
+    }
+
+    /// A finite pair: within the pass bound, between the pass and warn bounds, beyond the warn
+    /// bound, or excused as an implementation-defined behaviour.
+    private func compareFinite(_ a: Float, _ e: Float, context: ElementContext, at index: [Int],
+                               _ subject: ToleranceSubject, _ tally: inout ToleranceTally) {
+        let dtype = subject.dtype
+        let error = Double(abs(a - e))
+        tally.maxAbsolute = max(tally.maxAbsolute, error)
+        if e != 0 { tally.maxRelative = max(tally.maxRelative, error / Double(abs(e))) }
+        tally.histogram.add(distance: ulpDistance(a, e, dtype))
+        // Added to the mean-signed-error test unless the element is excused below.
+        var signed: Double?
+        if e != 0, abs(e) >= dtype.smallestNormal {
+            signed = Double(a - e) * (e > 0 ? 1 : -1) / ulp(e, dtype)
+        }
+        guard error > 0 else {
+            if let signed { tally.signedErrors.add(signed) }
+            if e == 0, e.sign != a.sign, context.magnitude == 0 {
+                tally.count(.signOfExactZero)
+                if fails(.signOfExactZero) {
+                    tally.failUnbounded(ElementReport(rank: context.rank, index: index, got: a, expected: e,
+                                                      bound: 0, ratio: .infinity))
+                    return
+                }
+            }
+            tally.accepted.append(false)
+            return
+        }
+        let passBound = bound(e, context: context, activation: subject.activation, dtype: dtype,
+                              probabilistic: true)
+        let ratio = error / passBound
+        var excused = false
+        if ratio > 1 {
+            if let behaviour = implementationDefinedBehaviour(
+                a, e, context: context, activation: subject.activation, dtype: dtype, slot: subject.slot.name,
+                flushed: subject.flushed) {
+                tally.count(behaviour)
+                excused = !fails(behaviour)
+            }
+            if !excused {
+                let warnBound = bound(e, context: context, activation: subject.activation, dtype: dtype,
+                                      probabilistic: false)
+                if error > warnBound { tally.failures += 1 } else { tally.warnings += 1 }
+            }
+        }
+        tally.accepted.append(excused)
+        guard !excused else { return }
+        if let signed { tally.signedErrors.add(signed) }
+        if ratio > tally.worstRatio {
+            tally.worstRatio = ratio
+            tally.worst = ElementReport(rank: context.rank, index: index, got: a, expected: e,
+                                        bound: passBound, ratio: ratio)
+        }
+    }
+
+    /// The verdict and message of one output from its tally: the element counts, the
+    /// mean-signed-error test (matmul outputs only) and the chosen criterion.
+    private func toleranceReport(_ subject: ToleranceSubject, _ tally: ToleranceTally) -> OutputReport {
+        let worst = tally.firstSpecialMismatch ?? tally.worst
         // Only for matmul outputs: there every legitimate difference (summation order, tie rule,
         // double rounding through T) is an unbiased rounding, while an activation evaluated in
         // fp16 (the vendor's GELU) is legitimately biased for small |t|.
-        if slot.kind == .matmul, signedCount >= Self.meanTestMinimum {
-            let mean = signedSum / Double(signedCount)
-            let variance = max(signedSquares / Double(signedCount) - mean * mean, 1e-12)
-            let z = mean / (variance.squareRoot() / Double(signedCount).squareRoot())
-            meanSigned = mean
-            meanZ = z
-            // Correct roundings of any kind leave the mean within a few standard errors of 0; a
-            // one-sided rounding (truncation) shifts it by about half an ulp.
-            biased = abs(mean) > 0.2 && abs(z) > 6
-        }
-        let vendor = VendorCriteriaReport.compute(got: allGot, expected: allExpected, dtype: dtype, accepted: accepted)
-
-        var verdict: OutputVerdict = failures > 0 || biased ? .fail : (warnings > 0 ? .warn : .pass)
+        let bias = subject.slot.kind == .matmul ? policy.roundingBias(tally.signedErrors) : nil
+        let biased = bias?.isBiased ?? false
+        let vendor = VendorCriteriaReport.compute(got: tally.allGot, expected: tally.allExpected,
+                                                  dtype: subject.dtype, accepted: tally.accepted)
+        var verdict: OutputVerdict = tally.failures > 0 || biased ? .fail : (tally.warnings > 0 ? .warn : .pass)
         if criterion != .fusecheck {
             let chosen = vendor.verdicts[criterion.rawValue] ?? .pass
-            verdict = firstSpecialMismatch != nil ? .fail : chosen
+            verdict = tally.firstSpecialMismatch != nil ? .fail : chosen
         }
-        var message = ""
-        if failures > 0 || warnings > 0 {
-            message = "\(failures) element(s) over the warn bound, \(warnings) between the pass and warn bounds"
-            if let worst { message += "; worst: \(worst)" }
+        var notes: [String] = []
+        if tally.failures > 0 || tally.warnings > 0 {
+            var note = "\(tally.failures) element(s) over the warn bound, \(tally.warnings) between the pass and warn bounds"
+            if let worst {
+                note += "; worst: \(worst)"
+                if let origin = RowLocator.describe(worst, slot: subject.slot.name, expected: subject.expected,
+                                                    got: subject.got, dtype: subject.dtype) {
+                    note += "; " + origin
+                }
+            }
+            notes.append(note)
         }
-        if biased, let meanSigned, let meanZ {
-            message += (message.isEmpty ? "" : "; ")
-                + String(format: "systematic rounding bias: mean signed error %.3f ulp (z = %.1f)", meanSigned, meanZ)
+        if let bias, bias.isBiased {
+            notes.append(String(format: "systematic rounding bias: mean signed error %.3f ulp (z = %.1f)",
+                                bias.mean, bias.z))
         }
         if criterion != .fusecheck, verdict != .pass {
-            message += (message.isEmpty ? "" : "; ") + "criterion \(criterion.rawValue): \(verdict.rawValue)"
+            notes.append("criterion \(criterion.rawValue): \(verdict.rawValue)")
         }
-        if !implementationDefined.isEmpty {
-            message += (message.isEmpty ? "" : "; ") + implementationDefinedNote(implementationDefined)
+        if !tally.implementationDefined.isEmpty {
+            notes.append(implementationDefinedNote(tally.implementationDefined))
         }
-        return OutputReport(name: slot.name, method: "tolerance", verdict: verdict, elements: elements,
-                            failures: failures, warnings: warnings, worst: worst, maxAbsoluteError: maxAbsolute,
-                            maxRelativeError: maxRelative, ulpHistogram: histogram.dictionary,
-                            meanSignedError: meanSigned,
-                            meanSignedErrorZ: meanZ, vendor: vendor, message: message,
-                            implementationDefined: implementationDefined.isEmpty ? nil : implementationDefined)
+        return OutputReport(name: subject.slot.name, method: "tolerance", verdict: verdict, elements: tally.elements,
+                            failures: tally.failures, warnings: tally.warnings, worst: worst,
+                            maxAbsoluteError: tally.maxAbsolute, maxRelativeError: tally.maxRelative,
+                            ulpHistogram: tally.histogram.dictionary,
+                            meanSignedError: bias?.mean, meanSignedErrorZ: bias?.z, vendor: vendor,
+                            message: notes.joined(separator: "; "),
+                            implementationDefined: tally.implementationDefined.isEmpty ? nil : tally.implementationDefined)
     }
 
     /// "implementation-defined (allowed): 3 × activation of ±inf gave NaN", or "(failed under --strict)".
@@ -351,7 +391,7 @@ public struct Comparator: Sendable {
             // An activation of a ±inf pre-activation is its limit, exactly: no accumulation error
             // (G, inf there, would make the bound infinite and pass any value).
             magnitude = preActivation?.isInfinite == true
-                ? 0 : Double(gauge.magnitude?[index] ?? .infinity) * (1 + 0x1p-20)
+                ? 0 : Double(gauge.magnitude?[index] ?? .infinity) * TolerancePolicy.gaugeRoundUp
             bias = Double(gauge.bias?[index] ?? 0)
             terms = gauge.terms
             intermediateRoundings = gauge.intermediateRoundings
@@ -384,14 +424,14 @@ public struct Comparator: Sendable {
         // or a partial sum wherever the gauge, which bounds them all, reaches T's overflow
         // threshold: inf, or NaN from inf - inf, is then a correct kernel's result.
         if context.intermediateRoundings > 0, a.isInfinite || a.isNaN, !e.isNaN,
-           context.magnitude >= TolerancePolicy.overflowThreshold(dtype) {
+           context.magnitude >= dtype.overflowThreshold {
             return true
         }
         guard !e.isNaN, !a.isNaN, e.sign == a.sign, e.isInfinite != a.isInfinite,
               context.preActivation?.isInfinite != true else { return false }
         let finite = e.isInfinite ? a : e
         return Double(abs(finite)) + bound(finite, context: context, activation: activation, dtype: dtype,
-                                           probabilistic: false) >= TolerancePolicy.overflowThreshold(dtype)
+                                           probabilistic: false) >= dtype.overflowThreshold
     }
 
     /// The implementation-defined behaviour (numerics-profile P1) that explains an element the

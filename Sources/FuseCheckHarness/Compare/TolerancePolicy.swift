@@ -109,14 +109,56 @@ public struct TolerancePolicy: Sendable {
 
     static let u32 = 0x1p-24
 
-    /// Half the smallest subnormal of T.
-    public static func underflowAbsolute(_ dtype: DType) -> Double {
-        switch dtype {
-        case .float16: 0x1p-25
-        case .bfloat16: 0x1p-134
-        case .float32, .int64: 0x1p-150
-        case .int8, .int32: 0  // no output type; integers do not underflow
+    /// The factor applied to a gauge value so that it bounds the exact G: the gauge is summed in
+    /// Double, whose error is at most about n 2^-53 relative, then rounded up to fp32; 2^-20
+    /// covers the Double sum for any n below 2^33.
+    public static let gaugeRoundUp = 1 + 0x1p-20
+
+    // MARK: The mean-signed-error test
+
+    /// The fewest elements for the mean-signed-error test: below it the standard error is too
+    /// coarse to tell a bias from chance.
+    public static let meanTestMinimum = 32
+    /// The least |mean signed error|, in ulps of T, that counts as a bias. A one-sided rounding
+    /// (truncation) shifts the mean by about half an ulp; any mix of correct roundings (summation
+    /// orders, tie rules, double rounding through T) leaves it near 0.
+    public static let biasMeanUlps = 0.2
+    /// The least |z| (mean over its standard error) that counts as a bias: correct roundings
+    /// leave the mean within a few standard errors of 0.
+    public static let biasZ = 6.0
+
+    /// The signed errors of an output's elements in ulps of T (positive away from zero).
+    public struct SignedErrors: Sendable {
+        public private(set) var count = 0
+        var sum = 0.0
+        var squares = 0.0
+
+        public init() {}
+
+        public mutating func add(_ ulps: Double) {
+            sum += ulps
+            squares += ulps * ulps
+            count += 1
         }
+    }
+
+    /// The mean signed error and its z score, and whether they show a systematic rounding bias.
+    public struct RoundingBias: Sendable {
+        public var mean: Double
+        public var z: Double
+        public var isBiased: Bool
+    }
+
+    /// The mean-signed-error test, or nil with fewer than `meanTestMinimum` elements. A bias
+    /// needs both a mean of at least `biasMeanUlps` and a z of at least `biasZ`.
+    public func roundingBias(_ errors: SignedErrors) -> RoundingBias? {
+        guard errors.count >= Self.meanTestMinimum else { return nil }
+        let n = Double(errors.count)
+        let mean = errors.sum / n
+        // A floor on the variance keeps z finite when every error is the same.
+        let variance = max(errors.squares / n - mean * mean, 1e-12)
+        let z = mean / (variance.squareRoot() / n.squareRoot())
+        return RoundingBias(mean: mean, z: z, isBiased: abs(mean) > Self.biasMeanUlps && abs(z) > Self.biasZ)
     }
 
     /// γ_n = n u / (1 - n u) for fp32 (infinite when n u >= 1).
@@ -136,7 +178,7 @@ public struct TolerancePolicy: Sendable {
                             probabilistic: Bool, intermediateRoundings: Int = 0) -> Double {
         let gamma = probabilistic ? probabilisticGamma(terms) : Self.gamma(terms)
         let uT = dtype.unitRoundoff
-        let eta = Self.underflowAbsolute(dtype)
+        let eta = dtype.halfSmallestSubnormal
         let accumulation = 2 * gamma * gauge
         let magnitude = abs(e) * (1 + 2 * uT) + accumulation
         let crossRank = Double(intermediateRoundings) * (uT * gauge + eta)
@@ -160,14 +202,14 @@ public struct TolerancePolicy: Sendable {
                                probabilistic: Bool) -> Double {
         let gamma = probabilistic ? probabilisticGamma(terms) : Self.gamma(terms)
         let uT = dtype.unitRoundoff
-        let eta = Self.underflowAbsolute(dtype)
+        let eta = dtype.halfSmallestSubnormal
         let accumulation = 2 * gamma * gauge
         let magnitude = abs(t) * (1 + 2 * uT) + accumulation
         let delta = accumulation + uT * (2 * magnitude + abs(bias)) + 2 * eta
         let slope = Self.maxSlope(activation, from: t - delta, to: t + delta)
         let z = Self.exponentArgument(activation, t)
         var evaluation = (4 + z) * uT * abs(y) + 2 * eta
-        if z > log(Double(dtype == .float16 ? 65504 : Float.greatestFiniteMagnitude)) - 1 {
+        if z > log(dtype.largestFinite) - 1 {
             evaluation += abs(y)
         }
         let float32 = Self.float32Evaluation(activation, preActivation: t)
@@ -224,17 +266,6 @@ public struct TolerancePolicy: Sendable {
             var candidates = [low, high]
             candidates += (slopeExtrema[activation] ?? []).filter { $0 > low && $0 < high }
             return candidates.map { abs(slope(activation, $0)) }.max() ?? 1.2
-        }
-    }
-
-    /// The value beyond which a result rounds to infinity in T (max + half an ulp).
-    public static func overflowThreshold(_ dtype: DType) -> Double {
-        switch dtype {
-        case .float16: 65520
-        case .bfloat16: (2 - 0x1p-8) * 0x1p127
-        case .float32, .int64: (2 - 0x1p-24) * 0x1p127
-        case .int8: 127.5
-        case .int32: 0x1p31
         }
     }
 }

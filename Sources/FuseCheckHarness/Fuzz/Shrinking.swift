@@ -78,33 +78,38 @@ extension AllGatherMatmulCases {
     }
 }
 
-extension AlltoAllAllGatherBatchMatMulCases {
-    /// The case's sizes in per-rank units, which keep every divisibility rule when ep or tp change.
-    struct Units {
-        var ep, tp, localExperts, capacity, hidden, columns: Int
-        var shard: Int
+/// The sizes of an expert-parallel case (AlltoAllAllGatherBatchMatMul, BatchMatMulReduceScatterAlltoAll)
+/// in per-rank units, which keep every divisibility rule when ep or tp change: E in multiples of
+/// ep, C in multiples of tp for shard 1, H in multiples of tp for shard 0, M in multiples of tp.
+/// Both operators share the keys and the rules (aagbmm's H is its contraction and M its output
+/// width; bmmrs's the other way round).
+struct ExpertWorldUnits {
+    var ep, tp, shard, localExperts, capacity, hidden, columns: Int
 
-        init(_ testCase: Case) {
-            ep = testCase.int("ep", default: 2)
-            tp = testCase.int("tp", default: 2)
-            shard = testCase.int("shard", default: 0)
-            localExperts = max(1, testCase.int("E", default: ep) / ep)
-            capacity = max(1, testCase.int("C", default: 1) / (shard == 1 ? tp : 1))
-            hidden = max(1, testCase.int("H", default: tp) / (shard == 0 ? tp : 1))
-            columns = max(1, testCase.int("M", default: tp) / tp)
-        }
-
-        var params: [String: String?] {
-            ["ep": "\(ep)", "tp": "\(tp)", "E": "\(max(2, localExperts * ep))",
-             "C": "\(capacity * (shard == 1 ? tp : 1))", "H": "\(hidden * (shard == 0 ? tp : 1))",
-             "M": "\(columns * tp)"]
-        }
+    init(_ testCase: Case) {
+        ep = max(testCase.int("ep", default: 2), 1)
+        tp = max(testCase.int("tp", default: 2), 1)
+        shard = testCase.int("shard", default: 0)
+        localExperts = testCase.int("E", default: ep) / ep
+        capacity = testCase.int("C", default: 1) / (shard == 1 ? tp : 1)
+        hidden = testCase.int("H", default: tp) / (shard == 0 ? tp : 1)
+        columns = testCase.int("M", default: tp) / tp
     }
 
-    public func shrinkCandidates(_ testCase: Case) -> [Case] {
-        let units = Units(testCase)
-        var variants: [Units] = []
-        func vary(_ change: (inout Units) -> Void) {
+    var params: [String: String?] {
+        ["ep": "\(ep)", "tp": "\(tp)", "E": "\(max(2, localExperts * ep))",
+         "C": "\(capacity * (shard == 1 ? tp : 1))", "H": "\(hidden * (shard == 0 ? tp : 1))",
+         "M": "\(columns * tp)"]
+    }
+}
+
+extension OperatorCaseRecord {
+    /// The shrink candidates of an expert-parallel case: ep and tp down to 2, each size unit
+    /// smaller, each of `removable` dropped, then simpler data.
+    func expertWorldShrinkCandidates(_ testCase: Case, removable: [String]) -> [Case] {
+        let units = ExpertWorldUnits(testCase)
+        var variants: [ExpertWorldUnits] = []
+        func vary(_ change: (inout ExpertWorldUnits) -> Void) {
             var copy = units
             change(&copy)
             variants.append(copy)
@@ -116,14 +121,20 @@ extension AlltoAllAllGatherBatchMatMulCases {
         for value in smaller(units.hidden) { vary { $0.hidden = value } }
         for value in smaller(units.columns) { vary { $0.columns = value } }
         var candidates = variants.map { with(testCase, $0.params) }
-        for key in ["wT", "bias", "y2", "y3"] where testCase.params[key] != nil {
+        for key in removable where testCase.params[key] != nil {
             candidates.append(with(testCase, [key: nil]))
         }
         return candidates.compactMap { $0 } + simplerData(testCase)
     }
+}
+
+extension AlltoAllAllGatherBatchMatMulCases {
+    public func shrinkCandidates(_ testCase: Case) -> [Case] {
+        expertWorldShrinkCandidates(testCase, removable: ["wT", "bias", "y2", "y3"])
+    }
 
     public func randomViolation(of testCase: Case, using generator: inout SeededGenerator) -> (Case, String)? {
-        let units = Units(testCase)
+        let units = ExpertWorldUnits(testCase)
         let act = testCase.int("act", default: 0)
         let candidates: [Case?] = [
             with(testCase, [:], platform: .a2),

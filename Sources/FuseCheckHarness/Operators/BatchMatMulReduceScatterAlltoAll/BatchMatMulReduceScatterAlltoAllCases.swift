@@ -222,53 +222,14 @@ public struct BatchMatMulReduceScatterAlltoAllCases: OperatorCaseRecord {
         return table.map { (try! Case(id: $0.0 + ":data=uniform:seed=1"), $0.1) }
     }
 
-    /// The case's sizes in the units the shard type keeps valid: C in multiples of tp for shard 1,
-    /// H in multiples of tp for shard 0, M in multiples of tp, E in multiples of ep.
-    private struct Units {
-        var ep, tp, shard, localExperts, capacity, depth, width: Int
-
-        init(_ testCase: Case) {
-            ep = max(testCase.int("ep", default: 2), 1)
-            tp = max(testCase.int("tp", default: 2), 1)
-            shard = testCase.int("shard", default: 0)
-            localExperts = testCase.int("E", default: 2) / ep
-            capacity = testCase.int("C", default: 1) / (shard == 1 ? tp : 1)
-            depth = testCase.int("M", default: 2) / tp
-            width = testCase.int("H", default: 2) / (shard == 0 ? tp : 1)
-        }
-
-        var params: [String: String?] {
-            ["ep": "\(ep)", "tp": "\(tp)", "E": "\(max(2, localExperts * ep))",
-             "C": "\(capacity * (shard == 1 ? tp : 1))", "M": "\(depth * tp)",
-             "H": "\(width * (shard == 0 ? tp : 1))"]
-        }
-    }
-
     public func shrinkCandidates(_ testCase: Case) -> [Case] {
-        let units = Units(testCase)
-        var variants: [Units] = []
-        func vary(_ change: (inout Units) -> Void) {
-            var copy = units
-            change(&copy)
-            variants.append(copy)
-        }
-        if units.ep > 2 { vary { $0.ep = 2 } }
-        if units.tp > 2 { vary { $0.tp = 2 } }
-        for value in smaller(units.localExperts) { vary { $0.localExperts = value } }
-        for value in smaller(units.capacity) { vary { $0.capacity = value } }
-        for value in smaller(units.depth) { vary { $0.depth = value } }
-        for value in smaller(units.width) { vary { $0.width = value } }
-        var candidates = variants.map { with(testCase, $0.params) }
-        for key in ["wT", "bias"] where testCase.params[key] != nil {
-            candidates.append(with(testCase, [key: nil]))
-        }
-        return candidates.compactMap { $0 } + simplerData(testCase)
+        expertWorldShrinkCandidates(testCase, removable: ["wT", "bias"])
     }
 
     public func randomViolation(of testCase: Case, using generator: inout SeededGenerator) -> (Case, String)? {
-        let units = Units(testCase)
+        let units = ExpertWorldUnits(testCase)
         let shard = units.shard
-        let biasWidth = units.width
+        let biasWidth = units.hidden
         let candidates: [Case?] = [
             with(testCase, [:], platform: .a2),
             with(testCase, ["shard": "\(Int.random(in: 2...5, using: &generator))"]),
@@ -280,7 +241,7 @@ public struct BatchMatMulReduceScatterAlltoAllCases: OperatorCaseRecord {
             with(testCase, ["bias": "2", "bias.shape": "\(units.localExperts + 1)x\(biasWidth)"]),
             with(testCase, ["C": "0"]),
             with(testCase, ["E": "\(33 * units.ep)"]),
-            shard == 0 ? with(testCase, ["H": "\(units.width * units.tp + 1)"])
+            shard == 0 ? with(testCase, ["H": "\(units.hidden * units.tp + 1)"])
                        : with(testCase, ["C": "\(units.capacity * units.tp + 1)"]),
         ]
         return pickViolation(candidates, using: &generator)
