@@ -75,6 +75,20 @@ extension FusedOperatorCall {
                         check: check)
     }
 
+    /// The two entries of a communicator name (`ID-EMPTY`, `ID-LENGTH`): not empty, shorter than
+    /// `GroupName.lengthLimit` bytes (counted in UTF-8, as the vendor's C strings are).
+    static func groupNameEntries(_ id: String, subject: String, label: String, source: String,
+                                 _ name: @escaping @Sendable (Self) -> String) -> [ConstraintCheck<Self>] {
+        [
+            entry("\(id)-EMPTY", "\(subject) is not empty", source) { call in
+                name(call).isEmpty ? "\(label) is empty" : nil
+            },
+            entry("\(id)-LENGTH", "\(subject) is shorter than 128 bytes", source) { call in
+                name(call).utf8.count < GroupName.lengthLimit ? nil : "\(label) is \(name(call).utf8.count) bytes"
+            },
+        ]
+    }
+
     /// The catalogue entries of this operator.
     public static var constraints: [Constraint] { checks.map(\.constraint) }
 

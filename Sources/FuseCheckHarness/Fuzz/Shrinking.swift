@@ -59,14 +59,28 @@ extension AllGatherMatmulCases {
     }
 
     public func randomViolation(of testCase: Case, using generator: inout SeededGenerator) -> (Case, String)? {
+        let candidates = matmulFamilyViolations(of: testCase, specific: [
+            with(testCase, ["gidx": "1"]),
+        ], using: &generator)
+        return pickViolation(candidates, using: &generator)
+    }
+}
+
+extension OperatorCaseRecord {
+    /// The violations AllGatherMatmul and MatmulReduceScatter share (k, world size, transposes, the
+    /// communicator name, dtypes and shapes of x2, the output and the bias, comm_mode), with an
+    /// operator's own after the world size. The order is the random stream's: fixed.
+    func matmulFamilyViolations(of testCase: Case, specific: [Case?],
+                                using generator: inout SeededGenerator) -> [Case?] {
         let k = testCase.int("k", default: 256)
         let n = testCase.int("n", default: 1)
         let x2T = testCase.int("x2T", default: 0) == 1
         let badWorld = testCase.platform == .a2 ? [3, 16, 32] : [1, 3, 6, 64]
-        let candidates: [Case?] = [
+        return [
             with(testCase, ["k": "255"]), with(testCase, ["k": "65535"]), with(testCase, ["k": "0"]),
             with(testCase, ["ws": "\(badWorld.randomElement(using: &generator)!)"]),
-            with(testCase, ["gidx": "1"]), with(testCase, ["turn": "1"]), with(testCase, ["x1T": "1"]),
+        ] + specific + [
+            with(testCase, ["turn": "1"]), with(testCase, ["x1T": "1"]),
             with(testCase, ["hcom": "0"]), with(testCase, ["hcom": "\(Int.random(in: 128...300, using: &generator))"]),
             with(testCase, ["x2.dtype": otherDType(testCase.dtype)]),
             with(testCase, ["out.dtype": otherDType(testCase.dtype)]),
@@ -74,7 +88,6 @@ extension AllGatherMatmulCases {
             with(testCase, ["bias": "1", "bias.shape": "\(n + 1)"]),
             with(testCase, ["x2.shape": x2T ? "\(n)x\(k + 1)" : "\(k + 1)x\(n)"]),
         ] + commModeViolations(of: testCase)
-        return pickViolation(candidates, using: &generator)
     }
 }
 

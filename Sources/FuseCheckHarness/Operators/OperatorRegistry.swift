@@ -35,6 +35,24 @@ public struct CaseParameter: Sendable {
         .override("bias.shape", "bias shape"),
     ]
 
+    /// The communicator parameters of an expert-parallel operator (an EP and a TP group).
+    public static let expertGroupParameters: [CaseParameter] = [
+        .optional("groupEp", default: "8", "length in bytes of the EP group name"),
+        .optional("groupTp", default: "8", "length in bytes of the TP group name"),
+        .optional("sameGroups", default: "0", "1: the TP group name equals the EP group name"),
+    ]
+
+    /// The dtype and shape overrides of an expert-parallel operator's x, weight, bias and output.
+    public static let expertOperandOverrides: [CaseParameter] = [
+        .override("x.dtype", "x dtype, if not the case's dtype"),
+        .override("weight.dtype", "weight dtype, if not the case's dtype"),
+        .override("bias.dtype", "bias dtype, if not the operator's rule"),
+        .override("out.dtype", "output dtype, if not the case's dtype"),
+        .override("x.shape", "x shape as stored"),
+        .override("weight.shape", "weight shape as stored"),
+        .override("bias.shape", "bias shape"),
+    ]
+
     /// An override that is absent by default (used by constraint-violation cases).
     public static func override(_ key: String, _ summary: String) -> CaseParameter {
         CaseParameter(key: key, defaultValue: nil, isRequired: false, summary: summary)

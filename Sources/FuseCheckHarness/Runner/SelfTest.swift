@@ -48,15 +48,17 @@ public enum SelfTest {
     /// `makeBackend` turns a variant's or mutant's name into the backend that runs it: in-process
     /// by default, in a worker process from the CLI (`BackendCatalog.backend(named:workerCommand:)`),
     /// so that a mutant that traps is caught as a crash instead of ending the self-test.
+    ///
+    /// `only` restricts the run to the named variants and mutants (all of them by default).
     public static func run(suites: [Suite], criterion: Criterion = .fusecheck, strict: Bool = false,
-                           goldens precomputed: [String: Golden]? = nil,
+                           goldens precomputed: [String: Golden]? = nil, only: Set<String>? = nil,
                            makeBackend: (String) throws -> any Backend = { try BackendCatalog.backend(named: $0) },
                            progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> SelfTestReport {
         let entries = suites.flatMap { suite in suite.cases.map { ($0, suite.expectations[$0.id]) } }
         let goldens = try precomputed ?? Self.goldens(for: entries.map(\.0)) { progress("goldens", $0, $1) }
         var report = SelfTestReport(mutants: [], variants: [])
         report.strict = strict
-        for variant in CorrectVariants.all {
+        for variant in CorrectVariants.all where only?.contains(variant.name) ?? true {
             let backend = try makeBackend(variant.name)
             defer { backend.shutDown() }
             let runner = Runner(backend: backend, criterion: criterion, strict: strict)
@@ -73,7 +75,7 @@ public enum SelfTest {
             report.variants.append((variant.name, failures, warnings))
             report.implementationDefined[variant.name] = behaviours
         }
-        for mutant in BackendCatalog.mutants {
+        for mutant in BackendCatalog.mutants where only?.contains(mutant.name) ?? true {
             let backend = try makeBackend(mutant.name)
             defer { backend.shutDown() }
             let runner = Runner(backend: backend, criterion: criterion)

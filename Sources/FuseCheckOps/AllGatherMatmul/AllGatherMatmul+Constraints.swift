@@ -76,12 +76,7 @@ extension AllGatherMatmulCall {
             guard call.x2.rank == 2, bias.shape[0] != call.n else { return nil }
             return "bias length \(bias.shape[0]), n = \(call.n)"
         },
-        entry("AGMM-GROUP-EMPTY", "the group name (hcom) is not empty", "ops.md §5; \(doc) hcom") { call in
-            call.group.isEmpty ? "hcom is empty" : nil
-        },
-        entry("AGMM-GROUP-LENGTH", "the group name (hcom) is shorter than 128 bytes", "ops.md §5; \(doc) hcom") {
-            call in
-            call.group.utf8.count < GroupName.lengthLimit ? nil : "hcom is \(call.group.utf8.count) bytes"
-        },
     ]
+    + groupNameEntries("AGMM-GROUP", subject: "the group name (hcom)", label: "hcom",
+                       source: "ops.md §5; \(doc) hcom") { $0.group }
 }

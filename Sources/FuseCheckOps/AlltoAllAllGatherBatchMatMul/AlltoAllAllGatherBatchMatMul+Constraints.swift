@@ -18,17 +18,9 @@ extension AlltoAllAllGatherBatchMatMulCall {
 
     private static let doc = "alltoall_allgather_batch_matmul.zh.md"
 
-    private static func groupChecks(prefix: String, label: String,
+    private static func groupChecks(_ part: String, label: String,
                                     _ name: @escaping @Sendable (Self) -> String) -> [ConstraintCheck<Self>] {
-        [
-            entry("AAGBMM-\(prefix)-EMPTY", "\(label) is not empty", "ops.md §5; \(doc) \(label)") { call in
-                name(call).isEmpty ? "\(label) is empty" : nil
-            },
-            entry("AAGBMM-\(prefix)-LENGTH", "\(label) is shorter than 128 bytes", "ops.md §5; \(doc) \(label)") {
-                call in
-                name(call).utf8.count < GroupName.lengthLimit ? nil : "\(label) is \(name(call).utf8.count) bytes"
-            },
-        ]
+        groupNameEntries("AAGBMM-\(part)", subject: label, label: label, source: "ops.md §5; \(doc) \(label)", name)
     }
 
     public static let checks: [ConstraintCheck<Self>] = [
@@ -123,8 +115,8 @@ extension AlltoAllAllGatherBatchMatMulCall {
             return "x[1] = \(call.localCapacity)"
         },
     ]
-    + groupChecks(prefix: "GROUP-EP", label: "groupEp") { $0.groupEp }
-    + groupChecks(prefix: "GROUP-TP", label: "groupTp") { $0.groupTp }
+    + groupChecks("GROUP-EP", label: "groupEp") { $0.groupEp }
+    + groupChecks("GROUP-TP", label: "groupTp") { $0.groupTp }
     + [
         entry("AAGBMM-GROUP-DISTINCT", "groupEp and groupTp differ", "ops.md §5; \(doc) data relations") { call in
             // Group names are C strings to the vendor, so compare bytes: Swift's `==` would call two

@@ -47,17 +47,9 @@ extension BatchMatMulReduceScatterAlltoAllCall {
         bias.rank == 2 || (bias.rank == 3 && bias.shape[1] == 1)
     }
 
-    private static func groupChecks(prefix: String, label: String,
+    private static func groupChecks(_ part: String, label: String,
                                     _ name: @escaping @Sendable (Self) -> String) -> [ConstraintCheck<Self>] {
-        [
-            entry("BMMRS-\(prefix)-EMPTY", "\(label) is not empty", "\(spec) §9; \(doc) \(label)") { call in
-                name(call).isEmpty ? "\(label) is empty" : nil
-            },
-            entry("BMMRS-\(prefix)-LENGTH", "\(label) is shorter than 128 bytes", "\(spec) §9; \(doc) \(label)") {
-                call in
-                name(call).utf8.count < GroupName.lengthLimit ? nil : "\(label) is \(name(call).utf8.count) bytes"
-            },
-        ]
+        groupNameEntries("BMMRS-\(part)", subject: label, label: label, source: "\(spec) §9; \(doc) \(label)", name)
     }
 
     public static let checks: [ConstraintCheck<Self>] = [
@@ -167,8 +159,8 @@ extension BatchMatMulReduceScatterAlltoAllCall {
             return "x[1] = \(call.rows)"
         },
     ]
-    + groupChecks(prefix: "GROUP-EP", label: "groupEp") { $0.groupEp }
-    + groupChecks(prefix: "GROUP-TP", label: "groupTp") { $0.groupTp }
+    + groupChecks("GROUP-EP", label: "groupEp") { $0.groupEp }
+    + groupChecks("GROUP-TP", label: "groupTp") { $0.groupTp }
     + [
         entry("BMMRS-GROUP-DISTINCT", "groupEp and groupTp differ", "\(spec) §9; \(doc) data relations") { call in
             // Compared as bytes: the communication library receives C strings.

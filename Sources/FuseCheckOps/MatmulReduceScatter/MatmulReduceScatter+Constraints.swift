@@ -94,12 +94,7 @@ extension MatmulReduceScatterCall {
             guard call.x2.rank == 2, bias.shape[0] != call.n else { return nil }
             return "bias length \(bias.shape[0]), n = \(call.n)"
         },
-        entry("MMRS-GROUP-EMPTY", "the group name (hcom) is not empty", "\(spec) §9; \(doc) hcom") { call in
-            call.group.isEmpty ? "hcom is empty" : nil
-        },
-        entry("MMRS-GROUP-LENGTH", "the group name (hcom) is shorter than 128 bytes", "\(spec) §9; \(doc) hcom") {
-            call in
-            call.group.utf8.count < GroupName.lengthLimit ? nil : "hcom is \(call.group.utf8.count) bytes"
-        },
     ]
+    + groupNameEntries("MMRS-GROUP", subject: "the group name (hcom)", label: "hcom",
+                       source: "\(spec) §9; \(doc) hcom") { $0.group }
 }

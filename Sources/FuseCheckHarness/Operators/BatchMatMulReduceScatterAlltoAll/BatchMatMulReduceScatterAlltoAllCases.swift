@@ -22,17 +22,7 @@ public struct BatchMatMulReduceScatterAlltoAllCases: OperatorCaseRecord {
         .required("shard", "yShardType: 0 scatters H, 1 scatters C"),
         .optional("wT", default: "0", "1: weight stored transposed, (E/ep, H, M/tp)"),
         .optional("bias", default: "0", "bias rank: 0 none, 2 (E/ep, W), 3 (E/ep, 1, W); W = H/tp (shard 0) or H"),
-        .optional("groupEp", default: "8", "length in bytes of the EP group name"),
-        .optional("groupTp", default: "8", "length in bytes of the TP group name"),
-        .optional("sameGroups", default: "0", "1: the TP group name equals the EP group name"),
-        .override("x.dtype", "x dtype, if not the case's dtype"),
-        .override("weight.dtype", "weight dtype, if not the case's dtype"),
-        .override("bias.dtype", "bias dtype, if not the operator's rule"),
-        .override("out.dtype", "output dtype, if not the case's dtype"),
-        .override("x.shape", "x shape as stored"),
-        .override("weight.shape", "weight shape as stored"),
-        .override("bias.shape", "bias shape"),
-    ]
+    ] + CaseParameter.expertGroupParameters + CaseParameter.expertOperandOverrides
 
     public func makeCall(_ testCase: Case) throws -> BatchMatMulReduceScatterAlltoAllCall {
         let ep = try integer(testCase, "ep")

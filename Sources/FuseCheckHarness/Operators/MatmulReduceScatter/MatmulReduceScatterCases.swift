@@ -164,21 +164,10 @@ public struct MatmulReduceScatterCases: OperatorCaseRecord {
 
     public func randomViolation(of testCase: Case, using generator: inout SeededGenerator) -> (Case, String)? {
         let (ws, m) = (testCase.int("ws", default: 2), testCase.int("m", default: 2))
-        let (k, n) = (testCase.int("k", default: 256), testCase.int("n", default: 1))
-        let x2T = testCase.int("x2T", default: 0) == 1
-        let badWorld = testCase.platform == .a2 ? [3, 16, 32] : [1, 3, 6, 64]
-        let candidates: [Case?] = [
-            with(testCase, ["k": "255"]), with(testCase, ["k": "65535"]), with(testCase, ["k": "0"]),
-            with(testCase, ["ws": "\(badWorld.randomElement(using: &generator)!)"]),
+        let candidates = matmulFamilyViolations(of: testCase, specific: [
             with(testCase, ["m": "\(m + 1)"]).flatMap { ws > 1 ? $0 : nil },
-            with(testCase, ["op": "max"]), with(testCase, ["turn": "1"]), with(testCase, ["x1T": "1"]),
-            with(testCase, ["hcom": "0"]), with(testCase, ["hcom": "\(Int.random(in: 128...300, using: &generator))"]),
-            with(testCase, ["x2.dtype": otherDType(testCase.dtype)]),
-            with(testCase, ["out.dtype": otherDType(testCase.dtype)]),
-            with(testCase, ["bias": "1", "bias.dtype": otherDType(testCase.dtype)]),
-            with(testCase, ["bias": "1", "bias.shape": "\(n + 1)"]),
-            with(testCase, ["x2.shape": x2T ? "\(n)x\(k + 1)" : "\(k + 1)x\(n)"]),
-        ] + commModeViolations(of: testCase)
+            with(testCase, ["op": "max"]),
+        ], using: &generator)
         return pickViolation(candidates, using: &generator)
     }
 }
