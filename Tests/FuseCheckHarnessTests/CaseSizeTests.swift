@@ -4,6 +4,7 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 @Suite("Case sizes: absurd cases are harness errors, never crashes")
 struct CaseSizeTests {

@@ -3,6 +3,8 @@ import Testing
 import FuseCheckCore
 import FuseCheckEngines
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+@testable import FuseCheckMutants
 
 @Suite("Engine worker frames")
 struct EngineWorkerProtocolTests {

@@ -4,6 +4,7 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// The expected profile of a built-in backend, as overrides of the reference's.
 private struct Expected: CustomTestStringConvertible {

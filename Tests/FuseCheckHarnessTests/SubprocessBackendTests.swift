@@ -4,6 +4,7 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// Runs one case on a backend, with the reference's call and inputs.
 func runOnBackend(_ backend: any Backend, _ testCase: Case) throws -> BackendOutcome {

@@ -1,4 +1,5 @@
 import FuseCheckEngines
+import FuseCheckMutants
 
 /// The harness checking itself: every mutant must be caught by some case, and no correct
 /// variant may fail any case. Under `strict`, the variants that show implementation-defined
