@@ -84,7 +84,7 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
 
         // MARK: - Test support (not API)
-        // The conformance checks every registered operator goes through.
+        // The conformance checks every registered operator goes through; running the executable.
         .target(name: "_FuseCheckTestSupport", dependencies: ["FuseCheckHarness"], path: "Sources/_FuseCheckTestSupport"),
 
         // MARK: - Unit test bundles
@@ -96,6 +96,7 @@ let package = Package(
             name: "FuseCheckCLITests",
             dependencies: [
                 "fusecheck",
+                "_FuseCheckTestSupport",
                 .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
             ],
             exclude: ["__Snapshots__"]

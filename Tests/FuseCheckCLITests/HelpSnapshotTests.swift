@@ -1,18 +1,7 @@
 import Foundation
 import SnapshotTesting
 import Testing
-
-/// The `fusecheck` executable built beside this test bundle.
-let fusecheckExecutable: String? = {
-    let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(),
-                      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-    return candidates.map { $0.appendingPathComponent("fusecheck").path }
-        .first { FileManager.default.isExecutableFile(atPath: $0) }
-}()
-
-/// The package's root folder (corpora and goldens are found from there).
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+import _FuseCheckTestSupport
 
 /// Runs the executable with a fixed terminal width; returns its standard output.
 func fusecheckOutput(_ arguments: [String]) throws -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import _FuseCheckTestSupport
 
 /// `FUSECHECK_KERNEL` end to end: an unknown path is a usage error (exit 2, naming the supported
 /// paths), and every supported path gives the pipelined engine's outputs the same digests.

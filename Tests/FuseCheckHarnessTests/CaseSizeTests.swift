@@ -5,6 +5,7 @@ import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
 @testable import FuseCheckExternal
+import _FuseCheckTestSupport
 
 @Suite("Case sizes: absurd cases are harness errors, never crashes")
 struct CaseSizeTests {

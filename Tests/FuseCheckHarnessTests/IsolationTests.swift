@@ -5,6 +5,7 @@ import FuseCheckEngines
 @testable import FuseCheckHarness
 @testable import FuseCheckExternal
 @testable import FuseCheckMutants
+import _FuseCheckTestSupport
 
 @Suite("Engine worker frames")
 struct EngineWorkerProtocolTests {
