@@ -47,8 +47,9 @@ public enum SelfTest {
     /// case and shared; a mutant stops at the first case that catches it.
     ///
     /// `makeBackend` turns a variant's or mutant's name into the backend that runs it: in-process
-    /// by default, in a worker process from the CLI (`BackendCatalog.backend(named:workerCommand:)`),
-    /// so that a mutant that traps is caught as a crash instead of ending the self-test.
+    /// by default, in a worker process from the CLI (FuseCheckExternal's
+    /// `BackendCatalog.backend(named:workerCommand:timeout:)`), so that a mutant that traps is
+    /// caught as a crash instead of ending the self-test.
     public static func run(suites: [Suite], criterion: Criterion = .fusecheck, strict: Bool = false,
                            goldens precomputed: [String: Golden]? = nil,
                            makeBackend: (String) throws -> any Backend = { try BackendCatalog.backend(named: $0) },
