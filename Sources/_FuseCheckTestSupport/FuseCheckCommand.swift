@@ -19,25 +19,6 @@ public func temporaryFolder() throws -> String {
     return path
 }
 
-/// Runs the executable in the package root (with `CI` set); returns the exit status and
-/// standard output.
-public func fusecheck(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: fusecheckExecutable!)
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    var environment = ProcessInfo.processInfo.environment
-    environment["CI"] = "true"
-    process.environment = environment
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// What one run of the executable printed and how it ended.
 public struct CommandOutcome {
     public var status: Int32
@@ -45,9 +26,10 @@ public struct CommandOutcome {
     public var errors: String
 }
 
-/// Runs the executable in the package root, keeping standard output and standard error apart
-/// (each through a file, so that neither pipe can fill up and stall the child).
-public func fusecheckOutcome(_ arguments: [String]) throws -> CommandOutcome {
+/// Runs the executable in the package root with `CI` set and `environment` added to this
+/// process's, keeping standard output and standard error apart (each through a file, so that
+/// neither pipe can fill up and stall the child).
+public func fusecheckOutcome(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandOutcome {
     let folder = try temporaryFolder()
     let outputPath = folder + "/stdout", errorPath = folder + "/stderr"
     _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
@@ -58,9 +40,8 @@ public func fusecheckOutcome(_ arguments: [String]) throws -> CommandOutcome {
     process.executableURL = URL(fileURLWithPath: fusecheckExecutable!)
     process.arguments = arguments
     process.currentDirectoryURL = packageRoot
-    var environment = ProcessInfo.processInfo.environment
-    environment["CI"] = "true"
-    process.environment = environment
+    process.environment = ProcessInfo.processInfo.environment.merging(["CI": "true"]) { $1 }
+        .merging(environment) { $1 }
     process.standardOutput = output
     process.standardError = errors
     try process.run()
@@ -71,4 +52,10 @@ public func fusecheckOutcome(_ arguments: [String]) throws -> CommandOutcome {
         String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
     }
     return CommandOutcome(status: process.terminationStatus, output: read(outputPath), errors: read(errorPath))
+}
+
+/// Runs the executable as `fusecheckOutcome` does; returns the exit status and standard output.
+public func fusecheck(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let outcome = try fusecheckOutcome(arguments)
+    return (outcome.status, outcome.output)
 }
