@@ -43,8 +43,10 @@ let package = Package(
         .target(name: "FuseCheckCore", dependencies: ["CXXHash"]),
         .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
         .target(name: "FuseCheckEngines", dependencies: ["FuseCheckOps", "CLinux", "CFuseKernels"]),
+        // The self-test's deliberately broken engines, out of the engine library Swift engines link.
         .target(name: "FuseCheckMutants", dependencies: ["FuseCheckEngines"]),
         .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "FuseCheckMutants"]),
+        // Across a process boundary (as NIOPosix over NIOCore); the FuseCheck product does not link it.
         .target(name: "FuseCheckExternal", dependencies: ["FuseCheckHarness", "CLinux"]),
         // `fusecheck bench`: the benchmark and its OpenBLAS anchor, for the command-line tool
         // only, so that library users do not link OpenBLAS.
