@@ -2,13 +2,17 @@
 //
 // FuseCheck: a conformance and fuzz harness for fused communication + matmul ("MC2") operators.
 // Layers, each depending only on the ones above it:
-//   FuseCheckCore     numerics (fp16/bf16 rounding), tensors, digests
-//   FuseCheckOps      operator specs, the constraint catalogue, output shapes
-//   FuseCheckEngines  the engine protocol, the reference engine and the pipelined engine
-//   FuseCheckHarness  cases, input data, suites, golden digests, compare, runner, fuzz, reports
-//   FuseCheckBench    the benchmark and its OpenBLAS anchor (the command-line tool only)
-//   FuseCheck         the conformance API for Swift engines (swift-testing)
-//   fusecheck         the command-line tool
+//   FuseCheckCore      numerics (fp16/bf16 rounding), tensors, digests
+//   FuseCheckOps       operator specs, the constraint catalogue, output shapes
+//   FuseCheckEngines   the engine protocol, the reference engine and the pipelined engine
+//   FuseCheckMutants   the self-test's deliberately broken engines and the correct variants
+//   FuseCheckHarness   cases, input data, suites, golden digests, compare, runner, self-test, fuzz,
+//                      profile, reports; the backend protocol and the in-process backends
+//   FuseCheckExternal  backends in other processes: .npy files, case folders, child processes,
+//                      the subprocess backend, the engine worker
+//   FuseCheckBench     the benchmark and its OpenBLAS anchor (the command-line tool only)
+//   FuseCheck          the conformance API for Swift engines (swift-testing; harness, no external)
+//   fusecheck          the command-line tool
 
 import PackageDescription
 
@@ -17,6 +21,8 @@ let package = Package(
     products: [
         .executable(name: "fusecheck", targets: ["fusecheck"]),
         .library(name: "FuseCheckHarness", targets: ["FuseCheckHarness"]),
+        // Backends in other processes (a command speaking the live protocol, case folders).
+        .library(name: "FuseCheckExternal", targets: ["FuseCheckExternal"]),
         // The conformance API for Swift engines, with swift-testing integration.
         .library(name: "FuseCheck", targets: ["FuseCheck"]),
     ],
@@ -37,7 +43,11 @@ let package = Package(
         .target(name: "FuseCheckCore", dependencies: ["CXXHash"]),
         .target(name: "FuseCheckOps", dependencies: ["FuseCheckCore"]),
         .target(name: "FuseCheckEngines", dependencies: ["FuseCheckOps", "CLinux", "CFuseKernels"]),
-        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "CLinux"]),
+        // The self-test's deliberately broken engines, out of the engine library Swift engines link.
+        .target(name: "FuseCheckMutants", dependencies: ["FuseCheckEngines"]),
+        .target(name: "FuseCheckHarness", dependencies: ["FuseCheckEngines", "FuseCheckMutants"]),
+        // Across a process boundary (as NIOPosix over NIOCore); the FuseCheck product does not link it.
+        .target(name: "FuseCheckExternal", dependencies: ["FuseCheckHarness", "CLinux"]),
         // `fusecheck bench`: the benchmark and its OpenBLAS anchor, for the command-line tool
         // only, so that library users do not link OpenBLAS.
         .target(name: "FuseCheckBench", dependencies: ["FuseCheckHarness", "COpenBLAS"]),
@@ -46,6 +56,7 @@ let package = Package(
             name: "fusecheck",
             dependencies: [
                 "FuseCheckHarness",
+                "FuseCheckExternal",
                 "FuseCheckBench",
                 "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,18 +86,19 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
 
         // MARK: - Test support (not API)
-        // The conformance checks every registered operator goes through.
+        // The conformance checks every registered operator goes through; running the executable.
         .target(name: "_FuseCheckTestSupport", dependencies: ["FuseCheckHarness"], path: "Sources/_FuseCheckTestSupport"),
 
         // MARK: - Unit test bundles
         .testTarget(name: "FuseCheckCoreTests", dependencies: ["FuseCheckCore"]),
         .testTarget(name: "FuseCheckOpsTests", dependencies: ["FuseCheckOps"]),
-        .testTarget(name: "FuseCheckEnginesTests", dependencies: ["FuseCheckEngines"]),
+        .testTarget(name: "FuseCheckEnginesTests", dependencies: ["FuseCheckEngines", "FuseCheckMutants"]),
         // End-to-end tests of the fusecheck executable.
         .testTarget(
             name: "FuseCheckCLITests",
             dependencies: [
                 "fusecheck",
+                "_FuseCheckTestSupport",
                 .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
             ],
             exclude: ["__Snapshots__"]
@@ -95,6 +107,8 @@ let package = Package(
             name: "FuseCheckHarnessTests",
             dependencies: [
                 "FuseCheckHarness",
+                "FuseCheckMutants",
+                "FuseCheckExternal",
                 "FuseCheckBench",
                 "_FuseCheckTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseCheckExternal
 import FuseCheckHarness
 
 /// How a command names the implementation under test: a built-in backend or an external program.

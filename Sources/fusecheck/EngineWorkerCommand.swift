@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuseCheckEngines
+import FuseCheckExternal
 import FuseCheckHarness
 
 /// `fusecheck engine-worker`: the process a built-in backend runs in (see `IsolatedEngineBackend`).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseCheckExternal
 import FuseCheckHarness
 
 struct ExportCommand: ParsableCommand {

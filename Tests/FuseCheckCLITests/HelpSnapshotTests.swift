@@ -1,35 +1,7 @@
 import Foundation
 import SnapshotTesting
 import Testing
-
-/// The `fusecheck` executable built beside this test bundle.
-let fusecheckExecutable: String? = {
-    let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(),
-                      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-    return candidates.map { $0.appendingPathComponent("fusecheck").path }
-        .first { FileManager.default.isExecutableFile(atPath: $0) }
-}()
-
-/// The package's root folder (corpora and goldens are found from there).
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
-/// Runs the executable with a fixed terminal width; returns its standard output.
-func fusecheckOutput(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: fusecheckExecutable!)
-    process.arguments = arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["COLUMNS"] = "100"
-    process.environment = environment
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
-}
+import _FuseCheckTestSupport
 
 /// Every command's `--help`, against the text committed under `__Snapshots__/`: a changed option,
 /// default or explanation shows up in review as a diff of the help users read. Missing snapshots
@@ -43,7 +15,8 @@ struct HelpSnapshotTests {
     @Test("help text", arguments: commands)
     func help(command: String) throws {
         let arguments = command.split(separator: " ").map(String.init) + ["--help"]
-        let text = try fusecheckOutput(arguments)
+        // A fixed terminal width, so that the wrapping does not depend on where the tests run.
+        let text = try fusecheckOutcome(arguments, environment: ["COLUMNS": "100"]).output
         #expect(text.contains("USAGE:"))
         let name = command.isEmpty ? "fusecheck" : command.replacingOccurrences(of: " ", with: "-")
         withSnapshotTesting(record: ProcessInfo.processInfo.environment["CI"] == nil ? .missing : .never) {

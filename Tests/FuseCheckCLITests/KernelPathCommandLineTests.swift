@@ -1,28 +1,14 @@
 import Foundation
 import Testing
+import _FuseCheckTestSupport
 
 /// `FUSECHECK_KERNEL` end to end: an unknown path is a usage error (exit 2, naming the supported
 /// paths), and every supported path gives the pipelined engine's outputs the same digests.
 @Suite("The fusecheck command: kernel paths", .enabled(if: fusecheckExecutable != nil, "fusecheck not built"))
 struct KernelPathCommandLineTests {
     static func fusecheck(_ arguments: [String], kernel: String) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: fusecheckExecutable!)
-        process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
-        var environment = ProcessInfo.processInfo.environment
-        environment["CI"] = "true"
-        environment["FUSECHECK_KERNEL"] = kernel
-        process.environment = environment
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self),
-                String(decoding: errorData, as: UTF8.self))
+        let outcome = try fusecheckOutcome(arguments, environment: ["FUSECHECK_KERNEL": kernel])
+        return (outcome.status, outcome.output, outcome.errors)
     }
 
     @Test("an unknown kernel path exits 2 and names the supported ones")

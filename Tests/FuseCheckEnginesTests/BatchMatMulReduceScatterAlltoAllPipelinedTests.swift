@@ -2,6 +2,7 @@ import Testing
 import FuseCheckCore
 import FuseCheckOps
 @testable import FuseCheckEngines
+@testable import FuseCheckMutants
 
 @Suite("Pipelined BatchMatMulReduceScatterAlltoAll: bit-identical to the reference")
 struct BatchMatMulReduceScatterAlltoAllPipelinedTests {

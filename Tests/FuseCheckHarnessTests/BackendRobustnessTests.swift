@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// A small valid case every test here can send.
 private func smallCase(seed: UInt64 = 1) -> Case {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import FuseCheckCore
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// Makes `path` a sparse file of `size` bytes that starts with `prefix`: it costs no disk, and
 /// reading it whole would cost `size` bytes of memory.

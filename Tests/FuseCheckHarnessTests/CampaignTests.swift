@@ -3,6 +3,9 @@ import FuseCheckCore
 import FuseCheckEngines
 import Testing
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+@testable import FuseCheckMutants
+import _FuseCheckTestSupport
 
 @Suite("Fuzz campaigns: shards from the launcher, findings per shard, merged reports")
 struct CampaignTests {

@@ -4,6 +4,7 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// Writes a world's tensors as `out/rank{r}/{name}.npy`.
 func writeNpyOutputs(_ world: WorldTensors, to out: String, names: [String]) throws {

@@ -4,6 +4,8 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+import _FuseCheckTestSupport
 
 @Suite("Case sizes: absurd cases are harness errors, never crashes")
 struct CaseSizeTests {

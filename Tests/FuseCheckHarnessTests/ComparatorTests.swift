@@ -7,6 +7,7 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckMutants
 
 @Suite("Comparison: bounds, special values, bit-exact outputs and reports")
 struct ComparatorTests {

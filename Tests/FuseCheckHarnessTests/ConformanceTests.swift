@@ -4,6 +4,8 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+@testable import FuseCheckMutants
 
 /// The goldens of the smoke suite, computed once and shared by the tests that run whole suites.
 let smokeGoldens: [String: Golden] = {

@@ -3,6 +3,9 @@ import Testing
 import FuseCheckCore
 import FuseCheckEngines
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+@testable import FuseCheckMutants
+import _FuseCheckTestSupport
 
 /// A backend whose every second call gives the last bit of one output element flipped: the kind
 /// of nondeterminism an atomic-add reduction or a race has.

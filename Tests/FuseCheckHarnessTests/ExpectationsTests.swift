@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FuseCheckHarness
+import _FuseCheckTestSupport
 
 /// Parses `text` as an expectations file named `e.json`.
 private func parse(_ text: String) throws -> Expectations {

@@ -4,6 +4,7 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckMutants
 
 @Suite("Fuzzing: the case stream, shards, shrinking, findings and replay")
 struct FuzzTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import FuseCheckHarness
 import FuseCheckBench
+import _FuseCheckTestSupport
 
 /// The HTML report (`--html`): the plots of failing cases, escaping, the size cap, and the page
 /// as a browser renders it.

@@ -4,6 +4,7 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckMutants
 
 /// One real case's inputs, golden and a copy of the golden to tamper with.
 private struct Tampered {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FuseCheckHarness
+import _FuseCheckTestSupport
 
 @Suite("SIGINT and SIGTERM during a run", .enabled(if: fusecheckExecutable != nil, "fusecheck not built"))
 struct InterruptionTests {

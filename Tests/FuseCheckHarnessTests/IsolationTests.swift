@@ -3,6 +3,9 @@ import Testing
 import FuseCheckCore
 import FuseCheckEngines
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+@testable import FuseCheckMutants
+import _FuseCheckTestSupport
 
 @Suite("Engine worker frames")
 struct EngineWorkerProtocolTests {

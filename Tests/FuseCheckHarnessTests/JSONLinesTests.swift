@@ -3,6 +3,7 @@ import Testing
 import FuseCheckCore
 import FuseCheckEngines
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// `text` with every LF made CRLF, as an editor on Windows saves it.
 func crlf(_ text: String) -> String { text.replacingOccurrences(of: "\n", with: "\r\n") }

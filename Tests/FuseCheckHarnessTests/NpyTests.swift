@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import FuseCheckCore
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// A `.npy` file from a header dictionary and raw data bytes, as NumPy lays it out.
 func npyBytes(_ dictionary: String, data: [UInt8], major: UInt8 = 1, minor: UInt8 = 0) -> [UInt8] {

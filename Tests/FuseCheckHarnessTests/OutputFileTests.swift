@@ -3,6 +3,8 @@ import Synchronization
 import Testing
 import FuseCheckEngines
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+@testable import FuseCheckMutants
 
 /// The bytes of a file, or nil if it cannot be read.
 private func contents(_ path: String) -> String? {

@@ -4,6 +4,7 @@ import Testing
 import FuseCheckCore
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// Inputs for parser properties: mutations of valid inputs and random bytes.
 ///

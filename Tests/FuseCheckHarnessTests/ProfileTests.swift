@@ -4,6 +4,8 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+import _FuseCheckTestSupport
 
 /// The expected profile of a built-in backend, as overrides of the reference's.
 private struct Expected: CustomTestStringConvertible {

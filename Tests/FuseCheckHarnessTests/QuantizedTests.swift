@@ -3,6 +3,8 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
+@testable import FuseCheckMutants
 
 /// The quantized call (quantized.md Q2, Q3) end to end: the reference's numerics written out by
 /// hand, the pipelined engine's bit identity, the tolerance against faithful roundings, the data.

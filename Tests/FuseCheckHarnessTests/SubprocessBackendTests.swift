@@ -4,6 +4,7 @@ import FuseCheckCore
 import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
+@testable import FuseCheckExternal
 
 /// Runs one case on a backend, with the reference's call and inputs.
 func runOnBackend(_ backend: any Backend, _ testCase: Case) throws -> BackendOutcome {
@@ -335,23 +336,44 @@ struct SubprocessSuiteTests {
         return failures
     }
 
-    @Test("the NumPy backend passes the smoke suite, bit for bit outside activations")
-    func numpySmoke() throws {
-        try #require(PythonEnvironment.hasNumPy, "python3 with numpy is needed")
-        let backend = SubprocessBackend(command: PythonEnvironment.command("numpy_backend.py"), timeout: .seconds(120))
-        let ulps = Float(ProcessInfo.processInfo.environment["FUSECHECK_ULPS"] ?? "1") ?? 1
-        let failures = try Self.failures(backend, smokeSuite.cases, ulps: ulps)
-        let summary = failures.prefix(20).joined(separator: "\n")
-        #expect(failures.isEmpty, "\(failures.count) failures:\n\(summary)")
+    /// The example backends in Python, with what each needs on this machine.
+    enum ExampleBackend: String, CaseIterable, Sendable {
+        case numpy = "numpy_backend.py"
+        case mpi = "mpi_backend.py"
+
+        /// Whether this machine has what the backend needs.
+        var isAvailable: Bool {
+            switch self {
+            case .numpy: PythonEnvironment.hasNumPy
+            case .mpi: PythonEnvironment.hasMPI
+            }
+        }
+
+        /// What it needs, for the skip message.
+        var requirement: Comment {
+            switch self {
+            case .numpy: "python3 with numpy is needed"
+            case .mpi: "mpirun and mpi4py are needed"
+            }
+        }
+
+        /// The per-case time limit: the MPI backend starts a world of processes for each case.
+        var timeout: Duration {
+            switch self {
+            case .numpy: .seconds(120)
+            case .mpi: .seconds(300)
+            }
+        }
     }
 
-    @Test("the MPI backend passes the smoke suite")
-    func mpiSmoke() throws {
-        try #require(PythonEnvironment.hasMPI, "mpirun and mpi4py are needed")
-        let backend = SubprocessBackend(command: PythonEnvironment.command("mpi_backend.py"), timeout: .seconds(300))
+    @Test("the example backend passes the smoke suite, bit for bit outside activations",
+          arguments: ExampleBackend.allCases)
+    func exampleBackendSmoke(_ example: ExampleBackend) throws {
+        try #require(example.isAvailable, example.requirement)
+        let backend = SubprocessBackend(command: PythonEnvironment.command(example.rawValue), timeout: example.timeout)
         let ulps = Float(ProcessInfo.processInfo.environment["FUSECHECK_ULPS"] ?? "1") ?? 1
         let failures = try Self.failures(backend, smokeSuite.cases, ulps: ulps)
         let summary = failures.prefix(20).joined(separator: "\n")
-        #expect(failures.isEmpty, "\(failures.count) failures:\n\(summary)")
+        #expect(failures.isEmpty, "\(example.rawValue): \(failures.count) failures:\n\(summary)")
     }
 }

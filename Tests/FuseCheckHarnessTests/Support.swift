@@ -1,13 +1,10 @@
 import Foundation
 import FuseCheckOps
 @testable import FuseCheckHarness
+import _FuseCheckTestSupport
 
-/// The package root, found from this file's path, so that tests read the checked-in corpora.
-let projectLayout: ProjectLayout = {
-    let here = URL(fileURLWithPath: #filePath)
-    return ProjectLayout(root: here.deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path)
-}()
+/// The package root, so that tests read the checked-in corpora.
+let projectLayout = ProjectLayout(root: packageRoot.path)
 
 /// The checked-in smoke suite.
 let smokeSuite: Suite = {
@@ -18,9 +15,5 @@ let smokeSuite: Suite = {
     }
 }()
 
-/// A fresh temporary folder.
-func temporaryFolder() throws -> String {
-    let path = NSTemporaryDirectory() + "fusecheck-tests-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+/// A fresh temporary folder (`_FuseCheckTestSupport`'s, for every file of this bundle).
+func temporaryFolder() throws -> String { try _FuseCheckTestSupport.temporaryFolder() }

@@ -33,7 +33,7 @@ public struct ReferenceEngine: Engine {
     }
 
     /// The golden outputs of a valid call with checked inputs.
-    static func outputs(_ call: any EngineCall, inputs: WorldTensors) -> WorldTensors {
+    package static func outputs(_ call: any EngineCall, inputs: WorldTensors) -> WorldTensors {
         call.referenceOutputs(inputs: inputs, numerics: .golden)
     }
 }

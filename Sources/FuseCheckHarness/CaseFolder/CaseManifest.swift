@@ -35,6 +35,21 @@ public struct CaseManifest: Codable, Sendable, Equatable {
     /// The outputs the caller requests, in the operator's output order.
     public var outputs: [String]
 
+    /// A manifest of these fields (FuseCheckExternal's `init(_:call:)` writes a case's).
+    package init(format: Int, caseID: String, op: String, operatorName: String, platform: String, dtype: String,
+                 world: World, attributes: [String: ManifestValue], inputs: [String: InputFile], outputs: [String]) {
+        self.format = format
+        self.caseID = caseID
+        self.op = op
+        self.operatorName = operatorName
+        self.platform = platform
+        self.dtype = dtype
+        self.world = world
+        self.attributes = attributes
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
     /// The ranks of a call. AllGatherMatmul has `ws` ranks; AlltoAllAllGatherBatchMatMul has
     /// `ep * tp` ranks, rank `r = e * tp + t`.
     public struct World: Codable, Sendable, Equatable {
@@ -82,11 +97,12 @@ public struct CaseManifest: Codable, Sendable, Equatable {
         /// The shape as stored in memory (a transposed x2 or weight keeps its stored shape).
         public var shape: [Int]
 
-        public init(file: String, spec: TensorSpec) {
+        /// An input file of these fields (FuseCheckExternal's `init(file:spec:)` names a tensor's).
+        package init(file: String, dtype: String, npyDType: String, shape: [Int]) {
             self.file = file
-            self.dtype = spec.dtype.rawValue
-            self.npyDType = NpyElementType.storage(of: spec.dtype).descr
-            self.shape = spec.shape
+            self.dtype = dtype
+            self.npyDType = npyDType
+            self.shape = shape
         }
 
         enum CodingKeys: String, CodingKey {
@@ -148,18 +164,4 @@ public protocol CaseFolderDescribable: FusedOperatorCall {
     var manifestWorld: CaseManifest.World { get }
     /// The output names the caller requests, in `outputSlots` order.
     var requestedOutputs: [String] { get }
-}
-
-extension CaseManifest {
-    /// The manifest of a case.
-    public init(_ testCase: Case, call: any HarnessCall) throws {
-        self.init(format: Self.currentFormat, caseID: testCase.id, op: type(of: call).operatorID.rawValue,
-                  operatorName: type(of: call).operatorName, platform: call.platform.rawValue,
-                  dtype: testCase.dtype.rawValue, world: call.manifestWorld,
-                  attributes: call.manifestAttributes,
-                  inputs: Dictionary(uniqueKeysWithValues: call.inputSlots.map {
-                      ($0.name, InputFile(file: "\($0.name).npy", spec: $0.spec))
-                  }),
-                  outputs: call.requestedOutputs)
-    }
 }

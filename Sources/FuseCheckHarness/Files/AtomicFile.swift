@@ -59,7 +59,7 @@ public enum AtomicFile {
         throw HarnessError("cannot write \(target): no free temporary name in \(folder)")
     }
 
-    static func writeAll(_ data: Data, to descriptor: Int32, path: String) throws {
+    package static func writeAll(_ data: Data, to descriptor: Int32, path: String) throws {
         try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             var offset = 0
             while offset < buffer.count {
@@ -75,7 +75,7 @@ public enum AtomicFile {
 }
 
 /// The text of the current `errno` (`Permission denied`).
-func errnoText() -> String {
+package func errnoText() -> String {
     String(cString: strerror(errno))
 }
 

@@ -83,7 +83,7 @@ public enum Goldens {
         return record
     }
 
-    static func digests(_ world: WorldTensors, names: [String]) -> [String: [Digest]] {
+    package static func digests(_ world: WorldTensors, names: [String]) -> [String: [Digest]] {
         var result: [String: [Digest]] = [:]
         for name in names {
             result[name] = world.ranks.map { rank in rank[name].map { Digest(tensor: $0) } ?? Digest(bytes: []) }

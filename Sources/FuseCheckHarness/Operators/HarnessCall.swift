@@ -1,13 +1,14 @@
 import FuseCheckCore
 import FuseCheckEngines
+import FuseCheckMutants
 import FuseCheckOps
 
 /// An operator call the whole harness can handle: everything an operator provides to the
-/// engines (`EngineCall`: reference, gauge, pipelined implementation, mutant targets), how it is
-/// written as a case folder (`CaseFolderDescribable`), how reports name its ranks, and the matmul
-/// work the benchmark times OpenBLAS on. Each is a requirement: an operator that lacks one does
-/// not compile.
-public protocol HarnessCall: EngineCall, CaseFolderDescribable {
+/// engines (`EngineCall`: reference, gauge, pipelined implementation), where the self-test's
+/// mutants break it (`MutantTarget`), how it is written as a case folder
+/// (`CaseFolderDescribable`), how reports name its ranks, and the matmul work the benchmark times
+/// OpenBLAS on. Each is a requirement: an operator that lacks one does not compile.
+public protocol HarnessCall: MutantTarget, CaseFolderDescribable {
     /// What input slot `slot` is (left operand, right operand, bias), which decides how each data
     /// mode fills it and how provenance codes are read back.
     func inputRole(_ slot: String) -> InputRole

@@ -1,5 +1,6 @@
 import FuseCheckCore
 import FuseCheckEngines
+import FuseCheckMutants
 import FuseCheckOps
 
 /// One parameter of an operator's cases.
@@ -62,8 +63,9 @@ public struct CaseParameter: Sendable {
 /// Everything the harness needs to know about one operator's cases: how a case becomes a call,
 /// what each input is, and which cases the suites hold.
 ///
-/// Adding an operator means writing one of these (beside the operator's spec in FuseCheckOps and
-/// its reference in FuseCheckEngines) and listing it in `OperatorRegistry.records`.
+/// Adding an operator means writing one of these (beside the operator's spec in FuseCheckOps, its
+/// reference in FuseCheckEngines and its mutants in FuseCheckMutants) and listing it in
+/// `OperatorRegistry.records`.
 public protocol OperatorCaseRecord: Sendable {
     /// The operator's id.
     var operatorID: OperatorID { get }

@@ -1,4 +1,5 @@
 import FuseCheckEngines
+import FuseCheckMutants
 
 /// The one registry of engines and backends: the built-in engines (`--engine NAME`, and
 /// `--backend NAME`), the correct variants (`variant:NAME`) and the mutants (`mutant:NAME`).
@@ -48,12 +49,9 @@ public enum BackendCatalog {
         throw HarnessError("unknown backend \"\(name)\"; known: \(names.joined(separator: ", "))")
     }
 
-    /// The backend with this name. With a `workerCommand` the engine runs in a worker process
-    /// (`IsolatedEngineBackend`), so that a trap in it is a verdict; without, in this process.
-    public static func backend(named name: String, workerCommand: String? = nil,
-                               timeout: Duration = SubprocessBackend.defaultTimeout) throws -> any Backend {
-        let engine = try engine(named: name)
-        guard let workerCommand else { return EngineBackend(engine) }
-        return IsolatedEngineBackend(name: name, workerCommand: workerCommand, timeout: timeout)
+    /// The backend with this name, running in this process (FuseCheckExternal's
+    /// `backend(named:workerCommand:timeout:)` runs it in a worker process).
+    public static func backend(named name: String) throws -> any Backend {
+        EngineBackend(try engine(named: name))
     }
 }

@@ -75,7 +75,7 @@ public enum Interruption {
     public static var exitStatus: Int32? { signal.map { 128 + $0 } }
 
     /// The descriptor that becomes readable once a stop is asked for; nil before `install()`.
-    static var wakeDescriptor: Int32? {
+    package static var wakeDescriptor: Int32? {
         let ends = pipeEnds.load(ordering: .acquiring)
         return ends < 0 ? nil : Int32(truncatingIfNeeded: ends >> 32)
     }

@@ -1,4 +1,5 @@
 import FuseCheckEngines
+import FuseCheckMutants
 
 /// The harness checking itself: every mutant must be caught by some case, and no correct
 /// variant may fail any case. Under `strict`, the variants that show implementation-defined
@@ -46,8 +47,9 @@ public enum SelfTest {
     /// case and shared; a mutant stops at the first case that catches it.
     ///
     /// `makeBackend` turns a variant's or mutant's name into the backend that runs it: in-process
-    /// by default, in a worker process from the CLI (`BackendCatalog.backend(named:workerCommand:)`),
-    /// so that a mutant that traps is caught as a crash instead of ending the self-test.
+    /// by default, in a worker process from the CLI (FuseCheckExternal's
+    /// `BackendCatalog.backend(named:workerCommand:timeout:)`), so that a mutant that traps is
+    /// caught as a crash instead of ending the self-test.
     ///
     /// `only` restricts the run to the named variants and mutants (all of them by default).
     public static func run(suites: [Suite], criterion: Criterion = .fusecheck, strict: Bool = false,

@@ -13,7 +13,7 @@ extension AllGatherMatmulCall {
     /// `dequantization` and `numerics.rounding` pick variants and faults; `wrapping16` is the
     /// int16-accumulator fault, `gatherScales` false the fault of a kernel that scales every
     /// row by its local x1_scale.
-    func quantizedOutputs(inputs: WorldTensors, numerics: ReferenceNumerics, wrapping16: Bool = false,
+    package func quantizedOutputs(inputs: WorldTensors, numerics: ReferenceNumerics, wrapping16: Bool = false,
                           gatherScales: Bool = true) -> WorldTensors {
         let dtype = outputDType
         let gathered = SimulatedCollectives.allGatherRows((0..<worldSize).map { inputs[$0, "x1"]! })

@@ -1,6 +1,10 @@
 import FuseCheckCore
 import FuseCheckOps
 
+/// AllGatherMatmul in every built-in engine: its reference (below), its gauge and its pipelined
+/// implementation.
+extension AllGatherMatmulCall: EngineCall {}
+
 extension AllGatherMatmulCall: ReferenceComputable {
     /// spec §1: `gather_out` = the x1 of every rank in rank order; `output_r = gather_out @ x2_r (+ bias_r)`.
     /// A quantized call (int8 x1) follows quantized.md Q3 (`quantizedOutputs`).

@@ -1,6 +1,10 @@
 import FuseCheckCore
 import FuseCheckOps
 
+/// AlltoAllAllGatherBatchMatMul in every built-in engine: its reference (below), its gauge and its pipelined
+/// implementation.
+extension AlltoAllAllGatherBatchMatMulCall: EngineCall {}
+
 extension AlltoAllAllGatherBatchMatMulCall: ReferenceComputable {
     /// spec §2: `x1 = AllToAll_ep(x)`, `y2 = AllGather_tp(x1)`, `y3 = y2 @ weight + bias`, `y1 = act(y3)`.
     public func referenceOutputs(inputs: WorldTensors, numerics: ReferenceNumerics) -> WorldTensors {

@@ -1,6 +1,10 @@
 import FuseCheckCore
 import FuseCheckOps
 
+/// BatchMatMulReduceScatterAlltoAll in every built-in engine: its reference (below), its gauge and its pipelined
+/// implementation.
+extension BatchMatMulReduceScatterAlltoAllCall: EngineCall {}
+
 extension BatchMatMulReduceScatterAlltoAllCall: ReferenceComputable {
     /// reduce-scatter-ops.md §8: every rank (s, t') computes its partial `x_(s,t') @ weight_(s,t')`;
     /// an explicit reduce-scatter over each EP rank's TP group sums the partials and hands rank
@@ -62,7 +66,7 @@ extension BatchMatMulReduceScatterAlltoAllCall: ReferenceComputable {
     /// Rank `rank`'s partial `x_r @ weight_r`, (E/ep, ep*C, H), without bias.
     ///
     /// Ideal: the fp32 accumulators (dtype float32). Vendor: the cube's output rounded to T (dtype T).
-    func partial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics) -> Tensor {
+    package func partial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics) -> Tensor {
         let dtype = x.dtype
         let weight = StoredOperand(inputs[rank, "weight"]!, isTransposed: weightTransposed)
         let acc = numerics.accumulators(ReferenceMatmul.accumulate(
@@ -81,7 +85,7 @@ extension BatchMatMulReduceScatterAlltoAllCall: ReferenceComputable {
     ///
     /// The bias, (E/ep, W) or (E/ep, 1, W) with W the share's width, has the same element order in
     /// both forms: `bias[k][h]` is `values[k*W + h]`. Without a bias nothing is added, so -0 stays -0.
-    func biasedAndRounded(_ share: Tensor, bias: Tensor?, numerics: ReferenceNumerics) -> Tensor {
+    package func biasedAndRounded(_ share: Tensor, bias: Tensor?, numerics: ReferenceNumerics) -> Tensor {
         let dtype = x.dtype
         let (shareRows, width) = (share.shape[1], share.shape[2])
         var values = [Float](repeating: 0, count: share.count)

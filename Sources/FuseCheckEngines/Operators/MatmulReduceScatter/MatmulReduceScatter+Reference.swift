@@ -1,6 +1,10 @@
 import FuseCheckCore
 import FuseCheckOps
 
+/// MatmulReduceScatter in every built-in engine: its reference (below), its gauge and its pipelined
+/// implementation.
+extension MatmulReduceScatterCall: EngineCall {}
+
 extension MatmulReduceScatterCall: ReferenceComputable {
     /// spec §7: every rank s computes its partial `P_s = x1_s @ x2_s (+ bias_s)`; an explicit
     /// reduce-scatter over the world hands rank r the r-th block of m/ws rows of `Σ_s P_s`.
@@ -48,7 +52,7 @@ extension MatmulReduceScatterCall: ReferenceComputable {
     /// Ideal: fp32 (dtype float32), the bias added once in fp32 after accumulation (no add
     /// without a bias, so -0 stays -0). Vendor: the matmul's output in T (dtype T), as
     /// `OutputRounding.matmulOutput` rounds it for the vendor epilogue.
-    func partial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics) -> Tensor {
+    package func partial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics) -> Tensor {
         if isQuantized { return quantizedPartial(rank: rank, inputs: inputs, numerics: numerics) }
         let dtype = x1.dtype
         let right = StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed)
@@ -74,7 +78,7 @@ extension MatmulReduceScatterCall: ReferenceComputable {
 extension MatmulReduceScatterCall {
     /// Rank `rank`'s dequantized partial D_s (m, n): fp32 under the ideal epilogue, rounded to T
     /// under the vendor's (quantized.md Q3). `wrapping16` is the int16-accumulator fault.
-    func quantizedPartial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics,
+    package func quantizedPartial(rank: Int, inputs: WorldTensors, numerics: ReferenceNumerics,
                           wrapping16: Bool = false) -> Tensor {
         let dtype = outputDType
         let acc = QuantizedAccumulation.accumulate(

@@ -1,5 +1,6 @@
 import FuseCheckCore
 import FuseCheckEngines
+import FuseCheckMutants
 import FuseCheckOps
 
 extension BatchMatMulReduceScatterAlltoAllCall: HarnessCall {

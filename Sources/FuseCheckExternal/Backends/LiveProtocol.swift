@@ -1,4 +1,5 @@
 import Foundation
+import FuseCheckHarness
 
 /// The live protocol between the harness and a backend process: JSON Lines over the backend's
 /// stdin and stdout, one request and one reply per case (docs/backend-protocol.md, "Live mode").

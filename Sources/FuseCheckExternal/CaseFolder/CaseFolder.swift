@@ -1,5 +1,6 @@
 import Foundation
 import FuseCheckCore
+import FuseCheckHarness
 import FuseCheckOps
 
 /// A case folder: one case as files a backend in any language can read, and the place where the

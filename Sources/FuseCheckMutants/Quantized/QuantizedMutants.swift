@@ -1,4 +1,5 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
 /// The bugs the quantized mode invites (quantized.md Q3), as operator mutants. Each is the

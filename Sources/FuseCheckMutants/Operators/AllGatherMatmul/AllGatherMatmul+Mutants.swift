@@ -1,7 +1,8 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
-extension AllGatherMatmulCall: EngineCall {
+extension AllGatherMatmulCall: MutantTarget {
     /// x1 of ranks 0 and 1 exchanged: the gathered rows in the wrong rank order.
     public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors { inputs.swapping("x1", ranks: 0, 1) }
 

@@ -1,6 +1,7 @@
 import Foundation
 import FuseCheckCore
 import FuseCheckEngines
+import FuseCheckHarness
 import FuseCheckOps
 
 /// Offline mode: a suite written out as case folders for a backend to run anywhere, with the

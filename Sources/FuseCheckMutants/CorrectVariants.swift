@@ -1,3 +1,5 @@
+import FuseCheckEngines
+
 /// Implementations that differ from the golden only in ways a correct kernel may: the tolerance
 /// policy must pass every one of them on every case (spec §3).
 public enum CorrectVariants {

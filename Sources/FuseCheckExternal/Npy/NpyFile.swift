@@ -1,5 +1,6 @@
 import Foundation
 import FuseCheckCore
+import FuseCheckHarness
 
 /// Reading and writing NumPy `.npy` files (format versions 1, 2 and 3), the array format of
 /// case folders (docs/backend-protocol.md).

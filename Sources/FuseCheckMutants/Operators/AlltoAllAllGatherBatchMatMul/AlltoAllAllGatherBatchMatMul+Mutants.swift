@@ -1,7 +1,8 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
-extension AlltoAllAllGatherBatchMatMulCall: EngineCall {
+extension AlltoAllAllGatherBatchMatMulCall: MutantTarget {
     /// x of EP ranks 0 and 1 (at TP rank 0) exchanged: the all-to-all in the wrong rank order.
     public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors {
         ep >= 2 ? inputs.swapping("x", ranks: 0, tp) : inputs

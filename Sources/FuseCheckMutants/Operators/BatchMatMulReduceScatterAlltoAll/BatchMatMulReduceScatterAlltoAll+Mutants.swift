@@ -1,7 +1,8 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
-extension BatchMatMulReduceScatterAlltoAllCall: EngineCall {
+extension BatchMatMulReduceScatterAlltoAllCall: MutantTarget {
     /// x of TP ranks 0 and 1 (EP rank 0) exchanged: each multiplies the other's contraction shard
     /// by its own weight, so the TP sum is wrong.
     public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors {

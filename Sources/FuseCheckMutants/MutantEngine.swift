@@ -1,4 +1,5 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
 /// A deliberately broken implementation: each fault is a bug real fused kernels have had. The
@@ -85,22 +86,24 @@ public struct MutantEngine: Engine {
         case .general(let general):
             fault = general
         }
-        switch fault {
-        case .rowsSwapped:
-            return try engine.run(call, inputs: call.swappingFirstSources(inputs))
-        case .lastTileDropped:
+        // Every operator of the harness is a `MutantTarget` (`HarnessCall` requires it); on a call
+        // of any other operator the faults in data movement leave the reference's outputs.
+        switch (fault, call as? any MutantTarget) {
+        case (.rowsSwapped, let target?):
+            return try engine.run(call, inputs: target.swappingFirstSources(inputs))
+        case (.lastTileDropped, let target?):
             let outcome = try engine.run(call, inputs: inputs)
             guard case .completed(let outputs) = outcome else { return outcome }
-            return .completed(call.droppingLastTile(outputs))
-        case .transposeIgnored:
+            return .completed(target.droppingLastTile(outputs))
+        case (.transposeIgnored, let target?):
             // Validation and the input check come first, as in every engine; the fault is in the kernel.
             guard call.isValid else { return try engine.run(call, inputs: inputs) }
             try call.checkInputs(inputs)
-            guard let (misread, misreadInputs) = call.ignoringTransposition(inputs) else {
+            guard let (misread, misreadInputs) = target.ignoringTransposition(inputs) else {
                 return try engine.run(call, inputs: inputs)
             }
             return try engine.run(misread, inputs: misreadInputs)
-        case .validationSkipped:
+        case (.validationSkipped, _):
             guard call.isValid else { return .completed(zeroOutputs(call)) }
             return try engine.run(call, inputs: inputs)
         default:

@@ -1,6 +1,7 @@
 import Foundation
 import FuseCheckCore
 import FuseCheckEngines
+import FuseCheckHarness
 import FuseCheckOps
 import Synchronization
 

@@ -1,41 +1,7 @@
 import Foundation
+import FuseCheckHarness
 import Testing
-@testable import FuseCheckHarness
-
-/// What one run of the executable printed and how it ended.
-struct CommandOutcome {
-    var status: Int32
-    var output: String
-    var errors: String
-}
-
-/// Runs the executable in the package root, keeping standard output and standard error apart
-/// (each through a file, so that neither pipe can fill up and stall the child).
-func fusecheckOutcome(_ arguments: [String]) throws -> CommandOutcome {
-    let folder = try temporaryFolder()
-    let outputPath = folder + "/stdout", errorPath = folder + "/stderr"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: fusecheckExecutable!)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: projectLayout.root)
-    var environment = ProcessInfo.processInfo.environment
-    environment["CI"] = "true"
-    process.environment = environment
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    process.waitUntilExit()
-    try output.close()
-    try errors.close()
-    let read = { (path: String) in
-        String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
-    }
-    return CommandOutcome(status: process.terminationStatus, output: read(outputPath), errors: read(errorPath))
-}
+import _FuseCheckTestSupport
 
 /// A small case that every built-in backend but the mutant passes.
 private let biasCase = "agmm:a3:fp16:ws=2:m=1:k=256:n=1:bias=1:data=uniform:seed=391459"
@@ -45,7 +11,7 @@ private let biasCase = "agmm:a3:fp16:ws=2:m=1:k=256:n=1:bias=1:data=uniform:seed
 struct ReplaySafetyTests {
     /// A checked-in finding with its `backend` (and, optionally, `format`) rewritten.
     static func finding(backend: String, format: Int = 1) throws -> String {
-        let source = projectLayout.root + "/corpora/regressions/agmm-bias-twice-fp16.json"
+        let source = packageRoot.path + "/corpora/regressions/agmm-bias-twice-fp16.json"
         let data = try #require(FileManager.default.contents(atPath: source))
         var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         object["backend"] = backend
@@ -118,7 +84,7 @@ struct OutputLocationTests {
         let report = try JSONSerialization.jsonObject(with: Data(outcome.output.utf8)) as? [String: Any]
         #expect(report?["suite"] as? String == "cases", "\(outcome.output)")
         #expect(outcome.errors.contains("1 cases in"))
-        #expect(!FileManager.default.fileExists(atPath: projectLayout.root + "/-"))
+        #expect(!FileManager.default.fileExists(atPath: packageRoot.path + "/-"))
     }
 
     @Test("fuzz --findings onto a file is exit 2 before fuzzing, and the file survives")

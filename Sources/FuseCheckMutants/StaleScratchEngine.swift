@@ -1,5 +1,6 @@
 import Foundation
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
 /// `mutant:stale-scratch`: the pipelined engine with a workspace shared between operators that

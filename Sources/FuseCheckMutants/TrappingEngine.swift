@@ -1,4 +1,5 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
 /// An engine that traps (a failed precondition) on every call: `fault:trap`, for showing that a

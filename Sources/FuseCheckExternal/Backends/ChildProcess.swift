@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import CLinux
+import FuseCheckHarness
 import Synchronization
 
 /// A child process running `/bin/sh -c COMMAND` in a process group of its own, with its standard

@@ -1,7 +1,8 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
-extension MatmulReduceScatterCall: EngineCall {
+extension MatmulReduceScatterCall: MutantTarget {
     /// x1 of ranks 0 and 1 exchanged: partials computed from the wrong rank's rows.
     public func swappingFirstSources(_ inputs: WorldTensors) -> WorldTensors { inputs.swapping("x1", ranks: 0, 1) }
 

@@ -1,32 +1,6 @@
 import Foundation
 import Testing
-@testable import FuseCheckHarness
-
-/// The `fusecheck` executable built beside the test bundle, if there is one.
-let fusecheckExecutable: String? = {
-    let candidates = [Bundle.main.bundleURL.deletingLastPathComponent(),
-                      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-    return candidates.map { $0.appendingPathComponent("fusecheck").path }
-        .first { FileManager.default.isExecutableFile(atPath: $0) }
-}()
-
-/// Runs the executable in the package root; returns the exit status and standard output.
-func fusecheck(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: fusecheckExecutable!)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: projectLayout.root)
-    var environment = ProcessInfo.processInfo.environment
-    environment["CI"] = "true"
-    process.environment = environment
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
+import _FuseCheckTestSupport
 
 @Suite("The fusecheck command: exit codes and output", .enabled(if: fusecheckExecutable != nil, "fusecheck not built"))
 struct CommandLineTests {
