@@ -14,7 +14,7 @@ struct ProfileCommand: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
-    @Option(name: .long, help: "Only this operator (agmm, aagbmm, mmrs).")
+    @Option(name: .long, help: "Only this operator (agmm, aagbmm, mmrs, bmmrs).")
     var op: String?
 
     @Option(name: .long, help: "Write the profile as JSON (format 1) to this path (- for standard output).")

@@ -14,7 +14,7 @@ private struct Expected: CustomTestStringConvertible {
     var common: [ProfileProperty: String] = [:]
     /// Overrides for one dtype (all operators).
     var perDType: [DType: [ProfileProperty: String]] = [:]
-    /// Overrides for MatmulReduceScatter.
+    /// Overrides for the cross-rank sums (MatmulReduceScatter, BatchMatMulReduceScatterAlltoAll).
     var reduceScatter: [ProfileProperty: String] = [:]
     /// Overrides for AlltoAllAllGatherBatchMatMul.
     var batched: [ProfileProperty: String] = [:]
@@ -31,7 +31,7 @@ private struct Expected: CustomTestStringConvertible {
 
     func value(_ property: ProfileProperty, op: OperatorID, dtype: DType) -> String {
         let isBatched = op == AlltoAllAllGatherBatchMatMulCall.operatorID
-        let isReduceScatter = op == MatmulReduceScatterCall.operatorID
+        let isReduceScatter = NumericsProfiler.reducingOperators.contains(op)
         if let value = isBatched ? batched[property] : nil { return value }
         if let value = isReduceScatter ? reduceScatter[property] : nil { return value }
         if let value = perDType[dtype]?[property] ?? common[property] { return value }

@@ -20,6 +20,12 @@ public struct NumericsProfiler {
     /// The operators profiled.
     public static let operators: [OperatorID] = [
         AllGatherMatmulCall.operatorID, AlltoAllAllGatherBatchMatMulCall.operatorID, MatmulReduceScatterCall.operatorID,
+        BatchMatMulReduceScatterAlltoAllCall.operatorID,
+    ]
+
+    /// The operators whose outputs are cross-rank sums (the reduction properties apply).
+    static let reducingOperators: Set<OperatorID> = [
+        MatmulReduceScatterCall.operatorID, BatchMatMulReduceScatterAlltoAllCall.operatorID,
     ]
     /// The dtypes profiled.
     public static let dtypes: [DType] = [.float16, .bfloat16]
@@ -370,11 +376,11 @@ public struct NumericsProfiler {
             p[.nan] = .value(nanResults.allSatisfy { $0!.isNaN } ? "propagated" : "suppressed")
         }
 
-        // Cross-rank reduction (MatmulReduceScatter).
-        if op == MatmulReduceScatterCall.operatorID && !exactAccumulator {
+        // Cross-rank reduction (MatmulReduceScatter, the combine's TP sum).
+        if Self.reducingOperators.contains(op) && !exactAccumulator {
             p[.reductionPrecision] = .undetermined(narrowWhy)
             p[.reductionOrder] = .undetermined(narrowWhy)
-        } else if op == MatmulReduceScatterCall.operatorID {
+        } else if Self.reducingOperators.contains(op) {
             let precision = finite.values?[FiniteColumn.reductionPrecision.rawValue]
             let precisionValue: String?
             switch precision {
@@ -407,10 +413,14 @@ public struct NumericsProfiler {
     /// The fp32 biases of the wide-bias probe, for nearest-even, half-away and toward-zero output.
     static func wideBiases(_ u: Float) -> [Float] { [u + u * 0x1p-10, u - u * 0x1p-10, 2 * u - 2 * u * 0x1p-10] }
 
-    /// Whether the bias is wider than T (AlltoAllAllGatherBatchMatMul's fp32 bias for bf16).
+    /// Whether the bias is wider than T (the expert operators' fp32 bias for bf16).
     static func hasWideBias(_ op: OperatorID, _ dtype: DType) -> Bool {
-        op == AlltoAllAllGatherBatchMatMulCall.operatorID
-            && AlltoAllAllGatherBatchMatMulCall.biasDType(for: dtype) != dtype
+        switch op {
+        case AlltoAllAllGatherBatchMatMulCall.operatorID: AlltoAllAllGatherBatchMatMulCall.biasDType(for: dtype) != dtype
+        case BatchMatMulReduceScatterAlltoAllCall.operatorID:
+            BatchMatMulReduceScatterAlltoAllCall.biasDType(for: dtype) != dtype
+        default: false
+        }
     }
 
     /// GELU's exact (erf) form, x * Phi(x).

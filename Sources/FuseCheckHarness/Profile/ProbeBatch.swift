@@ -13,7 +13,9 @@ import FuseCheckOps
 /// ```
 ///
 /// MatmulReduceScatter sums every rank's partial: column j's terms sit on rank 0 only unless it
-/// gives terms for other ranks (the reduction probes); its bias is rank 0's.
+/// gives terms for other ranks (the reduction probes); its bias is rank 0's. BatchMatMulReduceScatterAlltoAll
+/// sums the partials of a TP group (ep = 2, tp = 4, yShardType 1 so that y keeps the whole width):
+/// TP rank t holds `terms[t]`, and every rank the bias, which the operator adds once after the sum.
 struct ProbeBatch {
     /// One probe: the right operand's non-zero entries (k -> value) per rank, and the bias.
     struct Column {
@@ -32,8 +34,10 @@ struct ProbeBatch {
     /// The contraction length (the smallest k AllGatherMatmul and MatmulReduceScatter accept).
     static let depth = 256
     /// World sizes: AllGatherMatmul 2 ranks, MatmulReduceScatter 4 (so that orders differ),
-    /// AlltoAllAllGatherBatchMatMul ep = tp = 2.
+    /// AlltoAllAllGatherBatchMatMul ep = tp = 2, BatchMatMulReduceScatterAlltoAll ep = 2 and tp = 4
+    /// (4 partials per sum, as MatmulReduceScatter).
     static let reduceScatterWorld = 4
+    static let combineEP = 2
 
     var op: OperatorID
     var dtype: DType
@@ -61,6 +65,11 @@ struct ProbeBatch {
             let ws = Self.reduceScatterWorld
             return MatmulReduceScatterCases.make(.a2, dtype, ws: ws, m: ws, k: Self.depth, n: n, bias: true,
                                                  data: .exact, seed: 1)
+        case BatchMatMulReduceScatterAlltoAllCall.operatorID:
+            let tp = Self.reduceScatterWorld
+            return BatchMatMulReduceScatterAlltoAllCases.make(dtype, ep: Self.combineEP, tp: tp, experts: Self.combineEP,
+                                                              capacity: tp, contraction: Self.depth * tp, outputWidth: n,
+                                                              shard: .scatterC, bias: 2, data: .exact, seed: 1)
         case AlltoAllAllGatherBatchMatMulCall.operatorID:
             return AlltoAllAllGatherBatchMatMulCases.make(dtype, ep: 2, tp: 2, experts: 2, capacity: 2,
                                                           hidden: Self.depth, outputWidth: 2 * n, shard: .gatherC,
@@ -71,15 +80,16 @@ struct ProbeBatch {
         }
     }
 
-    /// The right operand of rank `rank`, (k, n) row-major, and its bias.
-    private func right(rank: Int, perRank: Bool) -> (values: [Float], bias: [Float]) {
+    /// The right operand holding each column's `terms[index]` (its `terms[0]` when `index` is
+    /// nil), (k, n) row-major, and the columns' biases (zeros unless `withBias`).
+    private func right(terms index: Int?, withBias: Bool) -> (values: [Float], bias: [Float]) {
         let n = columns.count
         var values = [Float](repeating: 0, count: Self.depth * n)
         var bias = [Float](repeating: 0, count: n)
         for (j, column) in columns.enumerated() {
-            let terms = perRank ? (rank < column.terms.count ? column.terms[rank] : [:]) : column.terms[0]
+            let terms = index.map { $0 < column.terms.count ? column.terms[$0] : [:] } ?? column.terms[0]
             for (k, value) in terms { values[k * n + j] = value }
-            if !perRank || rank == 0 { bias[j] = column.bias }
+            if withBias { bias[j] = column.bias }
         }
         return (values, bias)
     }
@@ -91,21 +101,31 @@ struct ProbeBatch {
         for rank in 0..<rankCount {
             switch op {
             case MatmulReduceScatterCall.operatorID:
-                let (values, bias) = right(rank: rank, perRank: true)
+                let (values, bias) = right(terms: rank, withBias: rank == 0)
                 // Only rank 0 carries inf or NaN: elsewhere inf * 0 would poison every column.
                 let row = rank == 0 ? left : left.map { $0.isFinite ? $0 : 1 }
                 world[rank, "x1"] = Tensor(dtype: dtype, shape: [Self.reduceScatterWorld, Self.depth],
                                            values: Array((0..<Self.reduceScatterWorld).map { _ in row }.joined()))
                 world[rank, "x2"] = Tensor(dtype: dtype, shape: [Self.depth, n], values: values)
                 world[rank, "bias"] = Tensor(dtype: dtype, shape: [n], values: bias)
+            case BatchMatMulReduceScatterAlltoAllCall.operatorID:
+                let (tp, t) = (Self.reduceScatterWorld, rank % Self.reduceScatterWorld)
+                let (values, bias) = right(terms: t, withBias: true)
+                // Only TP rank 0 carries inf or NaN, as for MatmulReduceScatter.
+                let row = t == 0 ? left : left.map { $0.isFinite ? $0 : 1 }
+                world[rank, "x"] = Tensor(dtype: dtype, shape: [1, Self.combineEP * tp, Self.depth],
+                                          values: Array((0..<Self.combineEP * tp).map { _ in row }.joined()))
+                world[rank, "weight"] = Tensor(dtype: dtype, shape: [1, Self.depth, n], values: values)
+                world[rank, "bias"] = Tensor(dtype: BatchMatMulReduceScatterAlltoAllCall.biasDType(for: dtype),
+                                             shape: [1, n], values: bias)
             case AlltoAllAllGatherBatchMatMulCall.operatorID:
-                let (values, bias) = right(rank: rank, perRank: false)
+                let (values, bias) = right(terms: nil, withBias: true)
                 world[rank, "x"] = Tensor(dtype: dtype, shape: [2, 1, Self.depth], values: left + left)
                 world[rank, "weight"] = Tensor(dtype: dtype, shape: [1, Self.depth, n], values: values)
                 world[rank, "bias"] = Tensor(dtype: AlltoAllAllGatherBatchMatMulCall.biasDType(for: dtype),
                                              shape: [1, n], values: bias)
             default:
-                let (values, bias) = right(rank: rank, perRank: false)
+                let (values, bias) = right(terms: nil, withBias: true)
                 world[rank, "x1"] = Tensor(dtype: dtype, shape: [1, Self.depth], values: left)
                 world[rank, "x2"] = Tensor(dtype: dtype, shape: [Self.depth, n], values: values)
                 world[rank, "bias"] = Tensor(dtype: dtype, shape: [n], values: bias)
@@ -115,7 +135,8 @@ struct ProbeBatch {
     }
 
     /// Column j's value on every destination (one for AllGatherMatmul and the batched matmul,
-    /// whose rank 0 row 0 is read; one per rank for MatmulReduceScatter), nil if an output is missing.
+    /// whose rank 0 row 0 is read; one per rank for MatmulReduceScatter and the combine), nil if an
+    /// output is missing.
     func values(of outputs: WorldTensors, column j: Int) -> [Float]? {
         let n = columns.count
         switch op {
@@ -124,6 +145,13 @@ struct ProbeBatch {
             for rank in 0..<Self.reduceScatterWorld {
                 guard let output = outputs[rank, "output"], output.count >= n else { return nil }
                 result.append(output.values[j])
+            }
+            return result
+        case BatchMatMulReduceScatterAlltoAllCall.operatorID:
+            var result: [Float] = []
+            for rank in 0..<(Self.combineEP * Self.reduceScatterWorld) {
+                guard let y = outputs[rank, "y"], y.count >= n else { return nil }
+                result.append(y.values[j])
             }
             return result
         case AlltoAllAllGatherBatchMatMulCall.operatorID:
