@@ -47,6 +47,8 @@ struct RowLocatorTests {
         let own = Array(Self.golden()[1, "output"]!.values[16..<24])
         #expect(Self.describe(Self.with(row: own.map { DType.float16.round($0 / 4) }))?.contains("times 1/4") == true)
         #expect(Self.describe(Self.with(row: own.map { $0 * 2 }))?.contains("times 2 ") == true)
+        // Another ratio (a row scaled by another row's dequantization scale) is not a sum's.
+        #expect(Self.describe(Self.with(row: own.map { DType.float16.round($0 * 1.5) })) == nil)
     }
 
     @Test("a row that is merely wrong in a few elements gets no origin")
@@ -54,6 +56,17 @@ struct RowLocatorTests {
         var own = Array(Self.golden()[1, "output"]!.values[16..<24])
         own[3] = DType.float16.round(own[3] + 1)
         #expect(Self.describe(Self.with(row: own)) == nil)
+    }
+
+    @Test("an int8 provenance row decodes to its rank and row, every candidate named where codes wrap")
+    func int8Provenance() throws {
+        let call = try AllGatherMatmulCases.make(.a3, .float16, ws: 8, m: 3, k: 256, n: 2).makeCall()
+        // (37 rank + row) mod 255 - 127: rank 1 row 2 is 39 - 127; rank 7 row 0 wraps onto rank 0 row 4.
+        #expect(Provenance.int8Source(-88, rows: 3, call: call, name: "x1") == "x1 of rank 1 row 2")
+        #expect(Provenance.int8Source(4 - 127, rows: 5, call: call, name: "x1")
+            == "x1 of rank 0 row 4 or rank 7 row 0 (ambiguous: codes wrap)")
+        #expect(Provenance.int8Source(4 - 127, rows: 3, call: call, name: "x1") == "x1 of rank 7 row 0")
+        #expect(Provenance.int8Source(0.5, rows: 3, call: call, name: "x1") == "0.5 (no input row)")
     }
 
     @Test("the reduce-scatter mutants' messages name the origin of the wrong rows",

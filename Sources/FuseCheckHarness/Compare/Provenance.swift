@@ -12,6 +12,10 @@ enum Provenance {
         let experts = expertAxis.map { left.spec.shape[$0] } ?? 1
         let rows = left.spec.shape[rowAxis]
         let ranksCovered = experts * rows * call.rankCount
+        if dtype == .int8 {
+            return "got \(int8Source(got, rows: rows, call: call, name: left.name)); "
+                + "expected \(int8Source(expected, rows: rows, call: call, name: left.name))"
+        }
         func source(_ value: Float) -> String {
             guard let index = ProvenanceCode.index(of: value, dtype: dtype) else {
                 return value == 0 ? "0 (never written?)" : "\(value) (no input row)"
@@ -26,5 +30,29 @@ enum Provenance {
             return text
         }
         return "got \(source(got)); expected \(source(expected))"
+    }
+
+    /// The int8 code (`QuantizedData`): `(37 rank + row) mod 255 - 127`. Every (rank, row) with
+    /// that code is named: one while 37 ranks + rows stay under 255 (worlds up to 6 ranks with up to
+    /// 37 rows), several beyond ("rank 0 row 4 or rank 7 row 0").
+    static func int8Source(_ value: Float, rows: Int, call: any HarnessCall, name: String) -> String {
+        guard value.isFinite, value == value.rounded(), value >= -127, value <= 127 else {
+            return "\(value) (no input row)"
+        }
+        let code = Int(value) + 127
+        var sources: [String] = []
+        for rank in 0..<call.rankCount where rows > 0 {
+            // Rows of this rank with the code: row ≡ code - 37 rank (mod 255).
+            var row = ((code - 37 * rank) % 255 + 255) % 255
+            while row < rows, sources.count < 4 {
+                sources.append("\(call.rankDescription(rank)) row \(row)")
+                row += 255
+            }
+        }
+        switch sources.count {
+        case 0: return "\(Int(value)) (no input row)"
+        case 1: return "\(name) of \(sources[0])"
+        default: return "\(name) of " + sources.joined(separator: " or ") + " (ambiguous: codes wrap)"
+        }
     }
 }

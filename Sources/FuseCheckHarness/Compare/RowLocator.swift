@@ -6,7 +6,7 @@ import FuseCheckCore
 /// none, but the usual collective bugs leave a recognizable row behind. A reduce-scatter that
 /// writes the wrong block, or an all-to-all that sends to the wrong destination, puts another
 /// place's correct row there: the row equals a row of the golden elsewhere (any rank). A sum that
-/// was averaged or counted twice is the right row times a constant. A row never written is zeros.
+/// was averaged or counted n times is the right row times 1/n or n. A row never written is zeros.
 ///
 /// A row is a slice along the output's last axis. Two rows match when every element pair lies
 /// within `slack` roundings of T of the larger magnitude in the row (`matchRoundings` u_T max|row|
@@ -34,18 +34,29 @@ enum RowLocator {
         if gotRow.allSatisfy({ $0 == 0 }), !wantRow.allSatisfy({ $0 == 0 }) {
             return "\(place) is all zeros (never written?)"
         }
-        if let factor = scale(of: gotRow, relativeTo: wantRow, dtype: dtype) {
-            return "\(place) is the golden's row times \(factor) (a sum averaged, repeated or partly dropped?)"
+        // Another place's row first: on provenance data every row is a multiple of every other.
+        if let origin = elsewhere(gotRow, row: row, rank: element.rank, width: width, slot: slot,
+                                  expected: expected, dtype: dtype) {
+            return "\(place) is the golden's \(origin) (misplaced)"
         }
+        if let factor = scale(of: gotRow, relativeTo: wantRow, dtype: dtype) {
+            return "\(place) is the golden's row times \(factor) (a sum averaged, repeated or negated?)"
+        }
+        return nil
+    }
+
+    /// "rank 1 row [0]": the first golden row, other than the one at (`rank`, `row`), that `gotRow` matches.
+    static func elsewhere(_ gotRow: ArraySlice<Float>, row: Int, rank ownRank: Int, width: Int, slot: String,
+                          expected: WorldTensors, dtype: DType) -> String? {
         let total = (0..<expected.rankCount).reduce(0) { $0 + (expected[$1, slot]?.count ?? 0) }
         guard total <= searchLimit else { return nil }
         for rank in 0..<expected.rankCount {
             guard let other = expected[rank, slot], other.shape.last == width else { continue }
-            for candidate in 0..<(other.count / width) where !(rank == element.rank && candidate == row) {
+            for candidate in 0..<(other.count / width) where !(rank == ownRank && candidate == row) {
                 let otherRow = other.values[candidate * width ..< (candidate + 1) * width]
                 if matches(gotRow, otherRow, dtype: dtype) {
                     let index = other.multiIndex(candidate * width).dropLast()
-                    return "\(place) is the golden's rank \(rank) row \(shapeDescription(Array(index))) (misplaced)"
+                    return "rank \(rank) row \(shapeDescription(Array(index)))"
                 }
             }
         }
@@ -66,8 +77,8 @@ enum RowLocator {
         return true
     }
 
-    /// The constant c with `got ≈ c × want` over the row, written as a fraction when it is one
-    /// (`1/4`, `2`), or nil when the row is not a multiple of the golden's, or the multiple is 1.
+    /// The constant c with `got ≈ c × want` over the row when it is n, 1/n (n up to 64) or -1
+    /// (`1/4`, `2`), or nil when the row is no such multiple of the golden's.
     static func scale(of got: ArraySlice<Float>, relativeTo want: ArraySlice<Float>, dtype: DType) -> String? {
         guard let pivot = zip(got, want).max(by: { abs($0.1) < abs($1.1) }), pivot.1.isFinite, pivot.1 != 0,
               pivot.0.isFinite else { return nil }
@@ -75,12 +86,13 @@ enum RowLocator {
         guard factor != 0, abs(factor - 1) > 0.01 else { return nil }
         let scaled = want.map { Float(Double($0) * factor) }
         guard matches(got, scaled[...], dtype: dtype) else { return nil }
-        for denominator in 1...64 {
-            let numerator = (factor * Double(denominator)).rounded()
-            if numerator != 0, abs(numerator / Double(denominator) - factor) <= 1e-3 * abs(factor) {
-                return denominator == 1 ? "\(Int(numerator))" : "\(Int(numerator))/\(denominator)"
-            }
+        // Only the factors of a sum taken n times or divided by n: any other ratio (a row scaled by
+        // another row's dequantization scale, proportional provenance rows) says nothing of a sum.
+        for count in 2...64 {
+            if abs(factor - Double(count)) <= 1e-3 * factor { return "\(count)" }
+            if abs(factor - 1 / Double(count)) <= 1e-3 * factor { return "1/\(count)" }
         }
-        return String(format: "%.4g", factor)
+        if abs(factor + 1) <= 1e-3 { return "-1" }
+        return nil
     }
 }
