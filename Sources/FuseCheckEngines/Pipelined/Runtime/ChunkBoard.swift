@@ -74,10 +74,11 @@ struct ChunkPublisher {
     private var held: [Int] = []
     private var work = 0
 
-    /// The fewest multiply-adds worth a consumer's wake-up by default: 2^17, some tens of
-    /// microseconds of one core, several times a context switch and far below the benchmark's
-    /// chunks (2^24 and more), which are all published as soon as they are done.
-    static let defaultMinimumWork = 1 << 17
+    /// The fewest multiply-adds worth a consumer's wake-up by default: 2^19, some tens of
+    /// microseconds of one core, ten times a context switch and far below the benchmark's chunks
+    /// (2^24 and more), which are all published as soon as they are done. (2^17 still left a
+    /// BatchMatMulReduceScatterAlltoAll transport half of the fuzzer's context switches.)
+    static let defaultMinimumWork = 1 << 19
 
     init(board: ChunkBoard, minimumWork: Int = ChunkPublisher.defaultMinimumWork) {
         self.board = board
