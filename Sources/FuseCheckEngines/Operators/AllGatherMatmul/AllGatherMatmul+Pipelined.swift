@@ -17,7 +17,8 @@ extension AllGatherMatmulCall: PipelinedComputable {
         let scratch = ScratchBuffers.shared
         let scratchGathers = gatherOutput ? nil : (0..<ws).map { _ in scratch.take(count: m * ws * k) }
         defer { scratch.giveBack(scratchGathers ?? []) }
-        let counts = Array(repeating: gatherOutput ? m * ws * k : 0, count: ws) + Array(repeating: m * ws * n, count: ws)
+        let counts = Array(repeating: gatherOutput ? m * ws * k : 0, count: ws)
+            + Array(repeating: m * ws * n, count: ws)
         let arrays = StageThreads.makeArrays(counts: counts) { spans in
             let pipeline = AllGatherMatmulPipeline(call: self, inputs: inputs, engine: engine,
                                                    gathers: scratchGathers ?? Array(spans[0..<ws]),
