@@ -212,6 +212,50 @@ struct PipelineRuntimeChunkBoardTests {
     }
 }
 
+// MARK: - ChunkPublisher
+
+@Suite("PipelineRuntime: chunk publisher")
+struct PipelineRuntimeChunkPublisherTests {
+    @Test("chunks are held back until they carry the minimum work, then published together")
+    func holdsBackSmallChunks() {
+        let board = ChunkBoard(slots: 8)
+        var publisher = ChunkPublisher(board: board, minimumWork: 100)
+        publisher.complete(3, work: 40)
+        publisher.complete(1, work: 40)
+        let early = (0..<8).filter { board.hasArrived($0) }
+        #expect(early.isEmpty, "chunks \(early) published with 80 of 100 multiply-adds held back")
+        publisher.complete(6, work: 20)
+        let arrived = (0..<8).filter { board.hasArrived($0) }
+        #expect(arrived == [1, 3, 6], "after reaching 100 multiply-adds: \(arrived)")
+    }
+
+    @Test("a chunk worth the minimum work on its own is published at once", arguments: [1, 100, 1 << 20])
+    func publishesLargeChunkAtOnce(work: Int) {
+        let board = ChunkBoard(slots: 2)
+        var publisher = ChunkPublisher(board: board, minimumWork: 1)
+        publisher.complete(1, work: work)
+        #expect(board.hasArrived(1))
+        #expect(!board.hasArrived(0))
+    }
+
+    @Test("flush publishes every chunk held back, and a waiter for one of them is released")
+    func flushPublishesTheRest() {
+        let board = ChunkBoard(slots: 4)
+        var publisher = ChunkPublisher(board: board, minimumWork: 1_000)
+        publisher.complete(0, work: 1)
+        publisher.complete(2, work: 1)
+        let released = DispatchSemaphore(value: 0)
+        startThread {
+            board.wait(2)
+            released.signal()
+        }
+        #expect(!signalled(released, within: 0.05), "a held-back chunk released its waiter")
+        publisher.flush()
+        #expect(signalled(released, within: 5), "flush did not release the waiter of chunk 2")
+        #expect(board.hasArrived(0) && !board.hasArrived(1) && !board.hasArrived(3))
+    }
+}
+
 // MARK: - ComputeCores
 
 @Suite("PipelineRuntime: compute cores")
@@ -315,6 +359,15 @@ struct PipelineRuntimeComputeCoresTests {
         #expect(signalled(firstDone, within: 5))
         #expect(first.value == [allowed[0]], "first holder: \(first.value)")
         #expect(second.value == [allowed[1]], "second holder: \(second.value)")
+    }
+
+    @Test("a call below the pinning threshold is not pinned; one at it is when pinning is on and CPUs suffice")
+    func pinningFollowsCallSize() {
+        let small = ComputeCores(count: 1, multiplyAdds: ComputeCores.pinningThreshold - 1)
+        #expect(!small.isPinned, "a call of \(ComputeCores.pinningThreshold - 1) multiply-adds was pinned")
+        let large = ComputeCores(count: 1, multiplyAdds: ComputeCores.pinningThreshold)
+        let expected = CorePinning.isEnabled && !ComputeCores.allowedCPUs().isEmpty
+        #expect(large.isPinned == expected, "pinning on: \(CorePinning.isEnabled), pinned: \(large.isPinned)")
     }
 
     @Test("with more cores than allowed CPUs, holding a core leaves the affinity alone")

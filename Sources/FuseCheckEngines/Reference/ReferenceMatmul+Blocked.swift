@@ -106,8 +106,7 @@ extension ReferenceMatmul {
                     let rows = shape.rows - i >= 4 ? 4 : 1
                     Kernels.stripFloat(a + aBase + i * depth, depth, Int32(rows), panel, depth, chunkLength, tile)
                     for r in 0..<rows {
-                        let out = c + cBase + (i + r) * shape.columns + j0
-                        for lane in 0..<used { out[lane] = tile[r * width + lane] }
+                        (c + cBase + (i + r) * shape.columns + j0).update(from: tile + r * width, count: used)
                     }
                     i += rows
                 }
@@ -156,10 +155,19 @@ extension ReferenceMatmul {
                                            shape: ProductShape, into panel: UnsafeMutablePointer<Element>,
                                            _ convert: (Float) -> Element) where Element: Numeric {
         let depth = shape.depth
-        panel.update(repeating: 0, count: max(depth, 1) * width)
-        for lane in 0..<used {
-            let column = b + (j0 + lane) * shape.jStride
-            for k in 0..<depth { panel[k * width + lane] = convert(column[k * shape.kStride]) }
+        if used < width || depth == 0 { panel.update(repeating: 0, count: max(depth, 1) * width) }
+        if shape.jStride == 1 {
+            // Row-major right operand: each k's `used` columns are contiguous.
+            for k in 0..<depth {
+                let row = b + k * shape.kStride + j0
+                let lanes = panel + k * width
+                for lane in 0..<used { lanes[lane] = convert(row[lane]) }
+            }
+        } else {
+            for lane in 0..<used {
+                let column = b + (j0 + lane) * shape.jStride
+                for k in 0..<depth { panel[k * width + lane] = convert(column[k * shape.kStride]) }
+            }
         }
     }
 }

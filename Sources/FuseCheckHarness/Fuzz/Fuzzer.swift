@@ -96,15 +96,27 @@ public enum Fuzzer {
             var runner = Runner(backend: backends[job], strict: options.strict,
                                 reproBackendArguments: reproBackendArguments ?? "--backend '\(backendName)'")
             runner.goldenAudit = audit
-            while !Interruption.isRequested, let k = state.claim(limit: options.cases, deadline: deadline) {
+            // The next case is claimed, and its inputs generated and its golden started on other
+            // threads, while the backend runs this one: neither is then on the critical path. A
+            // claimed case is always run, so a timed run may end one case after its deadline.
+            func claimNext() -> UpcomingCase? {
+                guard let k = state.claim(limit: options.cases, deadline: deadline) else { return nil }
                 let index = options.shard + k * options.shards
                 let entry = stream.entry(index)
-                if let expectations = options.expectations, expectations.skipEntry(for: entry.testCase) != nil {
+                let skipped = options.expectations?.skipEntry(for: entry.testCase) != nil
+                return UpcomingCase(index: index, entry: entry, skipped: skipped, audit: audit)
+            }
+            var upcoming = claimNext()
+            while !Interruption.isRequested, let current = upcoming {
+                let (index, entry) = (current.index, current.entry)
+                upcoming = claimNext()
+                if current.skipped {
                     state.record(index: index, status: .skipped)
                     progress(state.progress(since: start))
                     continue
                 }
-                var result = runner.run(entry.testCase, expectedRejection: entry.expectedRejection)
+                var result = runner.run(entry.testCase, expectedRejection: entry.expectedRejection,
+                                        prepared: current.prepared())
                 if result.status == .interrupted { break }  // no verdict: the case is not counted
                 if let expectations = options.expectations {
                     result = expectations.applyToFuzzResult(result, of: entry.testCase)
@@ -173,6 +185,25 @@ public enum Fuzzer {
         return Finding(testCase: current, expect: entry.expectedRejection, backend: backendName, signature: signature,
                        original: entry.testCase.id, shrinkSteps: steps, result: currentResult)
     }
+}
+
+/// A claimed case, being prepared on another thread unless the expectations skip it.
+struct UpcomingCase: Sendable {
+    let index: Int
+    let entry: FuzzEntry
+    /// Nil when the expectations skip the case.
+    let preparation: CasePreparation?
+
+    init(index: Int, entry: FuzzEntry, skipped: Bool, audit: GoldenAudit) {
+        self.index = index
+        self.entry = entry
+        preparation = skipped ? nil : CasePreparation(entry.testCase, expectedRejection: entry.expectedRejection,
+                                                      audit: audit)
+    }
+
+    var skipped: Bool { preparation == nil }
+
+    func prepared() -> PreparedCase? { preparation?.prepared() }
 }
 
 /// The fuzzer's shared, lock-protected state.

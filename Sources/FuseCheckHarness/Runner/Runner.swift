@@ -14,6 +14,49 @@ extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
 
+/// A case's inputs generated ahead of its run, and its golden being computed (nil: computed when
+/// the case runs). The inputs must be `InputGenerator.inputs(for:)` of the case, and the golden
+/// that of the case's call on them.
+struct PreparedCase: Sendable {
+    let inputs: WorldTensors
+    let golden: PendingGolden?
+}
+
+/// A case being prepared on another thread: its inputs, then (for a valid case that is not
+/// expected to be rejected) its golden, started on the caller's reference kernel and audited by
+/// `audit` as `Runner` does. Runners prepare the next case while the backend runs the current one,
+/// so that neither input generation nor the golden is on the critical path.
+final class CasePreparation: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    // Written once by the preparing thread before `done` is signalled, read after waiting on it.
+    private var preparedCase: PreparedCase?
+
+    init(_ testCase: Case, expectedRejection: String?, audit: GoldenAudit?) {
+        let kernel = ReferenceMatmul.kernel
+        DispatchQueue.global().async { [self] in
+            // A case whose inputs cannot be generated is not prepared: the runner generates them
+            // again and reports the error as the case's verdict.
+            if let inputs = try? InputGenerator.inputs(for: testCase) {
+                var golden: PendingGolden?
+                if expectedRejection == nil, let call = try? testCase.makeCall(), call.violations().isEmpty {
+                    golden = ReferenceMatmul.$kernel.withValue(kernel) {
+                        PendingGolden(call: call, inputs: inputs, caseID: testCase.id, audit: audit)
+                    }
+                }
+                preparedCase = PreparedCase(inputs: inputs, golden: golden)
+            }
+            done.signal()
+        }
+    }
+
+    /// The prepared case (nil if its inputs could not be generated); waits for it.
+    func prepared() -> PreparedCase? {
+        done.wait()
+        done.signal()
+        return preparedCase
+    }
+}
+
 /// Runs cases on a backend and judges them against the reference.
 public struct Runner: Sendable {
     /// The implementation under test.
@@ -42,9 +85,20 @@ public struct Runner: Sendable {
     }
 
     /// Runs one case. `expectedRejection` is the constraint an invalid-suite case violates;
-    /// `golden` may be passed in when it was computed before (the self-test reuses it).
-    public func run(_ testCase: Case, expectedRejection: String? = nil, golden precomputed: Golden? = nil) -> CaseResult {
-        var result = judge(testCase, expectedRejection: expectedRejection, golden: precomputed)
+    /// `golden` may be passed in when it was computed before (the self-test reuses it), and
+    /// `inputs` when they were generated before (the fuzzer generates the next case's while the
+    /// backend runs this one); they must be `InputGenerator.inputs(for: testCase)`.
+    public func run(_ testCase: Case, expectedRejection: String? = nil, golden precomputed: Golden? = nil,
+                    inputs generated: WorldTensors? = nil) -> CaseResult {
+        run(testCase, expectedRejection: expectedRejection, golden: precomputed,
+            prepared: generated.map { PreparedCase(inputs: $0, golden: nil) })
+    }
+
+    /// The same with a case prepared ahead (the fuzzer's next case: inputs, and the golden being
+    /// computed).
+    func run(_ testCase: Case, expectedRejection: String?, golden precomputed: Golden? = nil,
+             prepared: PreparedCase?) -> CaseResult {
+        var result = judge(testCase, expectedRejection: expectedRejection, golden: precomputed, prepared: prepared)
         // Messages quote the backend (its stderr, reply messages, file contents): nothing of it
         // reaches a terminal or a report unescaped.
         result.message = UntrustedText.sanitizedLine(result.message)
@@ -53,10 +107,11 @@ public struct Runner: Sendable {
         return result
     }
 
-    private func judge(_ testCase: Case, expectedRejection: String?, golden precomputed: Golden?) -> CaseResult {
+    private func judge(_ testCase: Case, expectedRejection: String?, golden precomputed: Golden?,
+                       prepared: PreparedCase?) -> CaseResult {
         let start = ContinuousClock.now
         var backendTime: Duration?
-        var result = judge(testCase, expectedRejection: expectedRejection, golden: precomputed,
+        var result = judge(testCase, expectedRejection: expectedRejection, golden: precomputed, prepared: prepared,
                            backendTime: &backendTime)
         // The whole case, the backend's part, and the rest: the harness's own cost.
         let total = ContinuousClock.now - start
@@ -69,7 +124,7 @@ public struct Runner: Sendable {
     }
 
     private func judge(_ testCase: Case, expectedRejection: String?, golden precomputed: Golden?,
-                       backendTime: inout Duration?) -> CaseResult {
+                       prepared: PreparedCase?, backendTime: inout Duration?) -> CaseResult {
         var result = CaseResult(id: testCase.id, op: testCase.op.rawValue, dtype: testCase.dtype.shortName,
                                 platform: testCase.platform.rawValue, backend: backend.name, status: .pass,
                                 expectedRejection: expectedRejection, rejection: nil, outputs: [], message: "",
@@ -80,7 +135,7 @@ public struct Runner: Sendable {
         let inputs: WorldTensors
         do {
             call = try testCase.makeCall()
-            inputs = try InputGenerator.inputs(for: testCase)
+            inputs = try prepared?.inputs ?? InputGenerator.inputs(for: testCase)
         } catch {
             result.status = .harnessError
             result.message = "the case cannot be built: \(error)"
@@ -96,9 +151,10 @@ public struct Runner: Sendable {
         }
 
         // The golden does not depend on the backend: for a valid case it is computed on another
-        // core while the backend runs.
+        // core while the backend runs (or was started with the prepared case).
         let pending = precomputed == nil && expectedIDs.isEmpty
-            ? PendingGolden(call: call, inputs: inputs, caseID: testCase.id, audit: goldenAudit) : nil
+            ? prepared?.golden ?? PendingGolden(call: call, inputs: inputs, caseID: testCase.id, audit: goldenAudit)
+            : nil
         let outcome: BackendOutcome
         let backendStart = ContinuousClock.now
         if let reporting = backend as? any StderrReportingBackend {
@@ -184,9 +240,17 @@ public struct Runner: Sendable {
     public func run(_ cases: [Case], expectations: [String: String] = [:],
                     progress: (Int, Int, CaseResult) -> Void = { _, _, _ in }) -> [CaseResult] {
         var results: [CaseResult] = []
+        // Each case is prepared while the backend runs the one before it.
+        func preparation(_ index: Int) -> CasePreparation? {
+            guard index < cases.count else { return nil }
+            return CasePreparation(cases[index], expectedRejection: expectations[cases[index].id], audit: goldenAudit)
+        }
+        var next = preparation(0)
         for (index, testCase) in cases.enumerated() {
             if Interruption.isRequested { break }
-            let result = run(testCase, expectedRejection: expectations[testCase.id])
+            let current = next
+            next = preparation(index + 1)
+            let result = run(testCase, expectedRejection: expectations[testCase.id], prepared: current?.prepared())
             if result.status == .interrupted { break }
             results.append(result)
             progress(index + 1, cases.count, result)

@@ -80,7 +80,8 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
         self.outputs = outputs
         board = ChunkBoard(slots: count * tiles.count)
         self.timeline = timeline
-        cores = ComputeCores(count: engine.computeSlots)
+        let multiplyAdds = count * call.localExperts * call.rows * call.localContraction * call.outputWidth
+        cores = ComputeCores(count: engine.computeSlots, multiplyAdds: multiplyAdds)
     }
 
     /// The board slot of a rank's tile.
@@ -99,12 +100,15 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
     // MARK: - Compute
 
     /// Rank `rank`'s partial, tile by tile. The stage never waits for a peer (its operands are all
-    /// local), so it holds its core from the first matmul to the last.
+    /// local), so it holds its core from the first matmul to the last, and small tiles are
+    /// published a few at a time (`ChunkPublisher`).
     func compute(rank: Int) {
         let workspace = MatmulWorkspace.borrow()
         defer { MatmulWorkspace.giveBack(workspace) }
         let core = cores.hold()
         defer { core.release() }
+        var publisher = ChunkPublisher(board: board)
+        defer { publisher.flush() }
         let partial = partials[rank].base
         let expertRows = ep * capacity
         xs[rank].values.withUnsafeBufferPointer { x in
@@ -125,7 +129,7 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
                             }
                         }
                     }
-                    board.publish(slot(rank: rank, tile: index))
+                    publisher.complete(slot(rank: rank, tile: index), work: tileRows.count * depth * width)
                 }
             }
         }

@@ -69,7 +69,7 @@ struct MatmulReduceScatterPipeline: Sendable {
         self.outputs = outputs
         board = ChunkBoard(slots: ws * ws * tiles.count)
         self.timeline = timeline
-        cores = ComputeCores(count: engine.computeSlots)
+        cores = ComputeCores(count: engine.computeSlots, multiplyAdds: ws * call.m * call.k * call.n)
     }
 
     /// The board slot of chunk (source, destination, tile).
@@ -80,12 +80,15 @@ struct MatmulReduceScatterPipeline: Sendable {
     // MARK: - Compute
 
     /// Rank `rank`'s partial, tile by tile. The stage never waits for a peer (its operands are
-    /// all local), so it holds its core from the first matmul to the last, keeping x2_rank in cache.
+    /// all local), so it holds its core from the first matmul to the last, keeping x2_rank in cache,
+    /// and small chunks are published a few at a time (`ChunkPublisher`).
     func compute(rank: Int) {
         let workspace = MatmulWorkspace.borrow()
         defer { MatmulWorkspace.giveBack(workspace) }
         let core = cores.hold()
         defer { core.release() }
+        var publisher = ChunkPublisher(board: board)
+        defer { publisher.flush() }
         let partial = partials[rank].base
         x1s[rank].values.withUnsafeBufferPointer { x1 in
             x2s[rank].values.withUnsafeBufferPointer { x2 in
@@ -112,7 +115,8 @@ struct MatmulReduceScatterPipeline: Sendable {
                                                   bias: bias, into: partial)
                             }
                             for destination in destinations {
-                                board.publish(slot(source: rank, destination: destination, tile: tileIndex))
+                                publisher.complete(slot(source: rank, destination: destination, tile: tileIndex),
+                                                   work: tile.count * k * n)
                             }
                         }
                     }

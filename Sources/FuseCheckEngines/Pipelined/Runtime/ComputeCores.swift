@@ -11,12 +11,28 @@ import Foundation
 /// near its waker), for milliseconds at a time: on the AlltoAll benchmark a tile's compute took
 /// up to 14 ms of wall time for 3.7 ms of CPU, and the engine used 1.6 of 2 CPUs. Pinned, it
 /// uses 1.9. `CorePinning` turns pinning off.
+///
+/// Small calls are not pinned (`pinningThreshold`): each hold then cost two `sched_setaffinity`
+/// calls and usually a migration, more than the cache it kept warm. On the fuzzer's calls (at most
+/// 2^22 multiply-adds) pinning took 3% of the samples in `sched_setaffinity` alone and doubled
+/// the CPU migrations.
 final class ComputeCores: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`: the numbers of the cores no stage holds, lowest last.
     private var free: [Int]
     /// The CPU of each core, or nil when the stages are not pinned.
     private let cpus: [Int32]?
+
+    /// `count` cores for a call of `multiplyAdds` (all ranks together), pinned when `pinned` and
+    /// the call has at least `pinningThreshold` of them.
+    convenience init(count: Int, multiplyAdds: Int) {
+        self.init(count: count, pinned: CorePinning.isEnabled && multiplyAdds >= Self.pinningThreshold)
+    }
+
+    /// The fewest multiply-adds of a call whose compute stages are pinned: 2^25, about 3 ms of
+    /// one core's FMAs. Above the fuzzer's and the nightly suite's budgets (2^22 and 2^24), far
+    /// below the benchmark's shapes (2^33 and more), where pinning was measured to help.
+    static let pinningThreshold = 1 << 25
 
     init(count: Int, pinned: Bool = CorePinning.isEnabled) {
         free = Array((0..<count).reversed())
@@ -53,8 +69,10 @@ final class ComputeCores: @unchecked Sendable {
         if var previous { _ = fusecheck_set_affinity(&previous) }
         condition.lock()
         free.append(core)
-        condition.signal()
         condition.unlock()
+        // Signalled after unlocking: a waiter woken while the lock was still held went straight
+        // back to sleep on the mutex (a second context switch per hand-over).
+        condition.signal()
     }
 
     /// One stage thread's hold on at most one core; used by that thread only.

@@ -1,0 +1,215 @@
+import FuseCheckCore
+import FuseCheckOps
+
+/// The schedule of one pipelined AlltoAllAllGatherBatchMatMul call (spec §2): a transport and a
+/// compute stage per rank (e, t), meeting on a `ChunkBoard`.
+///
+/// The work is tiled over the local experts and, within an expert, over slices of each source's
+/// capacity rows (`PipelineTiling.tiles`), expert-major.
+///
+/// ```
+/// transport(rank: (e, t))  for each tile: the all-to-all hop (its experts' slice from every EP
+///                          source (s, t) into its staging buffer), publish it; then the
+///                          all-gather hop (each TP peer's staged slice, once published, into y2
+///                          at the spec's positions), publish the gathered tile
+/// compute(rank: (e, t))    for each gathered tile: its rows of y2 times the expert's weight,
+///                          then the epilogue (bias, activation, rounding) into y1 and y3
+/// ```
+///
+/// Staging layout after the all-to-all, as `SimulatedCollectives.allToAll`:
+///
+/// ```
+/// staged_(e,t)[k][s*rows + c][h] = x_(s,t)[e*E/ep + k][c][h]      rows = C (shard 0) or C/tp (shard 1)
+/// ```
+struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
+    let dtype: DType
+    let shard: ShardType
+    let activation: ActivationType
+    let ep: Int
+    let tp: Int
+    let experts: Int
+    let capacity: Int
+    /// Capacity rows per source: C (shard 0) or C/tp (shard 1).
+    let sourceRows: Int
+    /// H: the contraction length (y2's width).
+    let hidden: Int
+    /// y1's width per rank.
+    let columns: Int
+    /// x's width (H/tp for shard 0, H for shard 1).
+    let width: Int
+    /// y2's rows per expert: ep * C.
+    let expertRows: Int
+    /// y2 rows per source capacity row of a tile: ep (shard 0) or ep * tp (shard 1).
+    let matmulRowsPerRow: Int
+    let weightTransposed: Bool
+    let order: AccumulationOrder
+    let y3Produced: Bool
+    let xs: [Tensor]
+    let weights: [Tensor]
+    let biases: [Tensor?]
+    /// The tiles in order: (local expert, slice of the source capacity rows), expert-major.
+    let tiles: [(expert: Int, slice: Range<Int>)]
+    /// Rank r's staging buffer, (E/ep, ep * rows, width): written by r's transport, read by its TP
+    /// peers' transports.
+    let staged: [SharedFloats]
+    /// Rank r's y2, (E/ep, ep * C, H): written by r's transport, read by r's compute stage.
+    let y2: [SharedFloats]
+    let y1: [SharedFloats]
+    /// Empty spans when y3 is not produced.
+    let y3: [SharedFloats]
+    let board: ChunkBoard
+    let timeline: StageTimeline
+    let cores: ComputeCores
+
+    init(call: AlltoAllAllGatherBatchMatMulCall, inputs: WorldTensors, engine: PipelinedEngine,
+         staged: [SharedFloats], y2: [SharedFloats], y1: [SharedFloats], y3: [SharedFloats],
+         timeline: StageTimeline) {
+        let rankCount = call.ep * call.tp
+        dtype = call.x.dtype
+        shard = call.shard!
+        activation = call.activation!
+        ep = call.ep
+        tp = call.tp
+        experts = call.localExperts
+        capacity = call.capacity
+        sourceRows = call.localCapacity
+        hidden = call.hidden
+        columns = call.localOutputWidth
+        width = call.x.shape[2]
+        expertRows = call.ep * call.capacity
+        matmulRowsPerRow = call.shard! == .gatherH ? call.ep : call.ep * call.tp
+        weightTransposed = call.weightTransposed
+        order = engine.accumulation
+        y3Produced = call.y3Requested && call.activation! != .none
+        xs = (0..<rankCount).map { inputs[$0, "x"]! }
+        weights = (0..<rankCount).map { inputs[$0, "weight"]! }
+        biases = (0..<rankCount).map { inputs[$0, "bias"] }
+        let slices = engine.tiling.tiles(rows: call.localCapacity, matmulRowsPerRow: matmulRowsPerRow)
+        let tiles = (0..<call.localExperts).flatMap { expert in slices.map { (expert: expert, slice: $0) } }
+        self.tiles = tiles
+        self.staged = staged
+        self.y2 = y2
+        self.y1 = y1
+        self.y3 = y3
+        board = ChunkBoard(slots: rankCount * 2 * tiles.count)
+        self.timeline = timeline
+        cores = ComputeCores(count: engine.computeSlots, multiplyAdds: rankCount * call.localExperts
+                                 * call.ep * call.capacity * call.hidden * call.localOutputWidth)
+    }
+
+    /// The board slot of rank `rank`'s staged slice of tile `tile` (after the all-to-all hop).
+    func stagedSlot(rank: Int, tile: Int) -> Int { (2 * rank) * tiles.count + tile }
+
+    /// The board slot of rank `rank`'s gathered tile `tile` (after the all-gather hop).
+    func gatheredSlot(rank: Int, tile: Int) -> Int { (2 * rank + 1) * tiles.count + tile }
+
+    /// The y2 rows (within the tile's expert) of the tile with source capacity rows `slice`, in
+    /// the order their products are computed: by EP source, then (shard 1) TP source, then
+    /// capacity row.
+    func tileRows(_ slice: Range<Int>) -> [Int] {
+        var rows: [Int] = []
+        rows.reserveCapacity(slice.count * matmulRowsPerRow)
+        for s in 0..<ep {
+            switch shard {
+            case .gatherH:
+                for c in slice { rows.append(s * capacity + c) }
+            case .gatherC:
+                for peer in 0..<tp {
+                    for c in slice { rows.append(s * capacity + peer * sourceRows + c) }
+                }
+            }
+        }
+        return rows
+    }
+
+    // MARK: - Transport (all-to-all, then all-gather)
+
+    /// Rank (e, t)'s transport: per tile, the all-to-all hop, then the all-gather hop. Staged
+    /// slices are published at once (the TP peers' transports wait for them); gathered tiles,
+    /// which only this rank's compute stage waits for, a few at a time (`ChunkPublisher`: this
+    /// stage waits only for staged slices, which are never held back).
+    func transport(rank: Int) {
+        var publisher = ChunkPublisher(board: board)
+        defer { publisher.flush() }
+        for (index, tile) in tiles.enumerated() {
+            allToAllHop(rank: rank, tile: tile)
+            board.publish(stagedSlot(rank: rank, tile: index))
+            for step in 0..<tp {
+                let (e, t) = rank.quotientAndRemainder(dividingBy: tp)
+                let peerT = (t + step) % tp
+                let peer = e * tp + peerT
+                board.wait(stagedSlot(rank: peer, tile: index))
+                allGatherHop(rank: rank, from: peer, peerT: peerT, tile: tile)
+            }
+            publisher.complete(gatheredSlot(rank: rank, tile: index),
+                               work: tile.slice.count * matmulRowsPerRow * hidden * columns)
+        }
+    }
+
+    /// Rank (e, t)'s slice of `tile` from every EP source (s, t), in (e + step) % ep order, into
+    /// its staging buffer.
+    func allToAllHop(rank: Int, tile: (expert: Int, slice: Range<Int>)) {
+        let (e, t) = rank.quotientAndRemainder(dividingBy: tp)
+        let slice = tile.slice
+        timeline.measure(rank, .communication) {
+            for step in 0..<ep {
+                let s = (e + step) % ep
+                xs[s * tp + t].values.withUnsafeBufferPointer { x in
+                    let from = x.baseAddress! + ((e * experts + tile.expert) * sourceRows + slice.lowerBound) * width
+                    let to = staged[rank].base + ((tile.expert * ep + s) * sourceRows + slice.lowerBound) * width
+                    to.initialize(from: from, count: slice.count * width)
+                }
+            }
+        }
+    }
+
+    /// TP peer `peer` (= (e, peerT))'s staged slice of `tile` into rank `rank`'s y2 at the
+    /// spec's positions: columns peerT * width (shard 0) or rows peerT * C/tp (shard 1).
+    func allGatherHop(rank: Int, from peer: Int, peerT: Int, tile: (expert: Int, slice: Range<Int>)) {
+        timeline.measure(rank, .communication) {
+            let expertBase = tile.expert * expertRows
+            for s in 0..<ep {
+                for c in tile.slice {
+                    let from = staged[peer].base + ((tile.expert * ep + s) * sourceRows + c) * width
+                    let to = switch shard {
+                    case .gatherH: y2[rank].base + (expertBase + s * capacity + c) * hidden + peerT * width
+                    case .gatherC: y2[rank].base + (expertBase + s * capacity + peerT * sourceRows + c) * hidden
+                    }
+                    to.initialize(from: from, count: width)
+                }
+            }
+        }
+    }
+
+    // MARK: - Compute
+
+    /// Rank `rank`'s y1 (and y3): every tile as it is gathered, times its expert's weight, then
+    /// the epilogue. The core is given back while a tile is awaited.
+    func compute(rank: Int) {
+        let workspace = MatmulWorkspace.borrow()
+        defer { MatmulWorkspace.giveBack(workspace) }
+        let core = cores.hold()
+        defer { core.release() }
+        withOptionalElements(biases[rank]?.values) { bias in
+            weights[rank].values.withUnsafeBufferPointer { weight in
+                for (index, tile) in tiles.enumerated() {
+                    let expertPanels = RightPanels(
+                        storage: weight, offset: tile.expert * hidden * columns, depth: hidden,
+                        columns: columns, transposed: weightTransposed)
+                    core.waitFor(gatheredSlot(rank: rank, tile: index), on: board)
+                    let rows = tileRows(tile.slice).map { tile.expert * expertRows + $0 }
+                    core.acquire()
+                    timeline.measure(rank, .compute) {
+                        let accumulators = BlockedMatmul.accumulate(
+                            left: UnsafePointer(y2[rank].base), rowOffsets: rows.map { $0 * hidden },
+                            right: expertPanels, order: order, workspace: workspace)
+                        PipelinedEpilogue.write(
+                            accumulators: accumulators, columns: columns, outputOffsets: rows.map { $0 * columns },
+                            bias: bias.map { $0 + tile.expert * columns }, dtype: dtype, activation: activation,
+                            y1: y1[rank].base, y3: y3Produced ? y3[rank].base : nil)
+                    }
+                }
+            }
+        }
+    }
+}
