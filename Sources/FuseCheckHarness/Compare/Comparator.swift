@@ -198,10 +198,11 @@ public struct Comparator: Sendable {
             for index in 0..<want.count {
                 let (e, a) = (wanted[index], had[index])
                 let context = ElementContext(rankGauge, rank: rank, index: index)
+                // The element's multi-index is computed only for a report (it allocates).
                 if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
-                    compareSpecial(a, e, context: context, at: want.multiIndex(index), subject, &tally)
+                    compareSpecial(a, e, context: context, in: want, subject, &tally)
                 } else {
-                    compareFinite(a, e, context: context, at: want.multiIndex(index), subject, &tally)
+                    compareFinite(a, e, context: context, in: want, subject, &tally)
                 }
             }
         }
@@ -218,7 +219,7 @@ public struct Comparator: Sendable {
 
     /// An element where either value is NaN or inf: it matches, is an implementation-defined
     /// behaviour, or fails without a bound.
-    private func compareSpecial(_ a: Float, _ e: Float, context: ElementContext, at index: [Int],
+    private func compareSpecial(_ a: Float, _ e: Float, context: ElementContext, in tensor: Tensor,
                                 _ subject: ToleranceSubject, _ tally: inout ToleranceTally) {
         if specialMatches(a, e, context: context, activation: subject.activation, dtype: subject.dtype) {
             tally.histogram.add(distance: 0)
@@ -236,13 +237,13 @@ public struct Comparator: Sendable {
             }
         }
         tally.histogram.addSpecial()
-        tally.failUnbounded(ElementReport(rank: context.rank, index: index, got: a, expected: e,
-                                          bound: nil, ratio: .infinity))
+        tally.failUnbounded(ElementReport(rank: context.rank, index: tensor.multiIndex(context.index), got: a,
+                                          expected: e, bound: nil, ratio: .infinity))
     }
 
     /// A finite pair: within the pass bound, between the pass and warn bounds, beyond the warn
     /// bound, or excused as an implementation-defined behaviour.
-    private func compareFinite(_ a: Float, _ e: Float, context: ElementContext, at index: [Int],
+    private func compareFinite(_ a: Float, _ e: Float, context: ElementContext, in tensor: Tensor,
                                _ subject: ToleranceSubject, _ tally: inout ToleranceTally) {
         let dtype = subject.dtype
         let error = Double(abs(a - e))
@@ -259,8 +260,8 @@ public struct Comparator: Sendable {
             if e == 0, e.sign != a.sign, context.magnitude == 0 {
                 tally.count(.signOfExactZero)
                 if fails(.signOfExactZero) {
-                    tally.failUnbounded(ElementReport(rank: context.rank, index: index, got: a, expected: e,
-                                                      bound: 0, ratio: .infinity))
+                    tally.failUnbounded(ElementReport(rank: context.rank, index: tensor.multiIndex(context.index),
+                                                      got: a, expected: e, bound: 0, ratio: .infinity))
                     return
                 }
             }
@@ -289,8 +290,8 @@ public struct Comparator: Sendable {
         if let signed { tally.signedErrors.add(signed) }
         if ratio > tally.worstRatio {
             tally.worstRatio = ratio
-            tally.worst = ElementReport(rank: context.rank, index: index, got: a, expected: e,
-                                        bound: passBound, ratio: ratio)
+            tally.worst = ElementReport(rank: context.rank, index: tensor.multiIndex(context.index), got: a,
+                                        expected: e, bound: passBound, ratio: ratio)
         }
     }
 
