@@ -194,220 +194,261 @@ public struct NumericsProfiler {
 
     // MARK: - Deciding
 
-    /// The profile of one operator and dtype.
-    func measure(_ op: OperatorID, _ dtype: DType) -> OperatorProfile {
-        let c = Constants(dtype)
-        let u = c.u
+    /// One operator and dtype being decided: the finite probes' results and the properties so far.
+    private struct Decision {
+        let op: OperatorID
+        let dtype: DType
+        let c: Constants
+        let finite: BatchResult
         var p: [ProfileProperty: ProfileValue] = [:]
+        var accumulator: String?
+        var rounding: String?
+
+        var u: Float { c.u }
+        func value(_ column: FiniteColumn) -> Float? { finite.first(column.rawValue) }
+        /// Why a property is undetermined when the finite batch failed ("" otherwise).
+        var why: String { finite.failure.map { "probe failed: \($0)" } ?? "" }
+        /// Subnormals and the reduction need an fp32 or wider accumulator.
+        var exactAccumulator: Bool { accumulator == "fp32" || accumulator == "wider" }
+        var narrowWhy: String {
+            finite.failure != nil ? why : "needs an fp32 or wider accumulator (a narrower one "
+                + "rounds and underflows the probes itself)"
+        }
+    }
+
+    /// The profile of one operator and dtype: the finite batch, then each property in turn (a
+    /// later one may need an earlier one decided).
+    func measure(_ op: OperatorID, _ dtype: DType) -> OperatorProfile {
         var deterministic: [Bool] = []
         func record(_ result: BatchResult) -> BatchResult {
             if let same = result.deterministic { deterministic.append(same) }
             return result
         }
+        var d = Decision(op: op, dtype: dtype, c: Constants(dtype), finite: record(run(finiteBatch(op, dtype))))
+        decideAccumulator(&d)
+        decideOrder(&d)
+        decideOutputRounding(&d)
+        decideIntermediateRounding(&d)
+        decideBiasAddition(&d)
+        decideSubnormals(&d, infinities: record(run(infinityBatch(op, dtype, .none))))
+        decideNaNAndActivations(&d, record: record)
+        decideReduction(&d)
+        d.p[.determinism] = deterministic.isEmpty ? .undetermined("no probe completed")
+            : .value(deterministic.allSatisfy { $0 } ? "deterministic" : "nondeterministic")
+        return OperatorProfile(op: op, dtype: dtype, properties: d.p)
+    }
 
-        let finite = record(run(finiteBatch(op, dtype)))
-        func value(_ column: FiniteColumn) -> Float? { finite.first(column.rawValue) }
-        let why = finite.failure.map { "probe failed: \($0)" } ?? ""
-
-        // Accumulator.
-        var accumulator: String?
-        if let wide = value(.accWide), let narrow = value(.accNarrow) {
+    /// The accumulator: fp32, wider or narrower.
+    private func decideAccumulator(_ d: inout Decision) {
+        if let wide = d.value(.accWide), let narrow = d.value(.accNarrow) {
             switch (wide, narrow) {
-            case (0, 0x1p-11): accumulator = "fp32"
-            case (0x1p-8, 0x1p-11): accumulator = "wider"
-            case (0, 0): accumulator = "narrower"
+            case (0, 0x1p-11): d.accumulator = "fp32"
+            case (0x1p-8, 0x1p-11): d.accumulator = "wider"
+            case (0, 0): d.accumulator = "narrower"
             default: break
             }
-            p[.accumulator] = accumulator.map(ProfileValue.value)
+            d.p[.accumulator] = d.accumulator.map(ProfileValue.value)
                 ?? .undetermined("accumulator probes gave \(wide), \(narrow): none of fp32 (0, 2^-11), "
                                  + "wider (2^-8, 2^-11), narrower (0, 0)")
         } else {
-            p[.accumulator] = .undetermined(why)
+            d.p[.accumulator] = .undetermined(d.why)
         }
+    }
 
-        // Order (visible only with an fp32 accumulator).
-        if accumulator == "fp32", let a = value(.orderA), let b = value(.orderB) {
+    /// The summation order (visible only with an fp32 accumulator).
+    private func decideOrder(_ d: inout Decision) {
+        if d.accumulator == "fp32", let a = d.value(.orderA), let b = d.value(.orderB) {
             let chunks = Self.chunkCandidates.indices.compactMap {
-                finite.first(FiniteColumn.allCases.count + $0)
+                d.finite.first(FiniteColumn.allCases.count + $0)
             }
             switch (a, b) {
-            case (0, 0): p[.order] = .value("k-ascending")
-            case (0x1p-13, 0x1p-13): p[.order] = .value("k-descending")
-            case (0x1p-14, 0x1p-13): p[.order] = .value("pairwise")
+            case (0, 0): d.p[.order] = .value("k-ascending")
+            case (0x1p-13, 0x1p-13): d.p[.order] = .value("k-descending")
+            case (0x1p-14, 0x1p-13): d.p[.order] = .value("pairwise")
             case (0, 0x1p-13):
                 // The smallest candidate j whose pattern, starting at j, sums apart from entry 0.
                 if let first = chunks.firstIndex(of: 0x1p-13),
                    chunks[..<first].allSatisfy({ $0 == 0 }), chunks[first...].allSatisfy({ $0 == 0x1p-13 }),
                    first > 0 {
-                    p[.order] = .value("split-k:\(Self.chunkCandidates[first])")
+                    d.p[.order] = .value("split-k:\(Self.chunkCandidates[first])")
                 } else {
-                    p[.order] = .value("split-k")
+                    d.p[.order] = .value("split-k")
                 }
             default:
-                p[.order] = .undetermined("order probes gave \(a), \(b): none of ascending (0, 0), descending "
+                d.p[.order] = .undetermined("order probes gave \(a), \(b): none of ascending (0, 0), descending "
                                           + "(2^-13, 2^-13), pairwise (2^-14, 2^-13), split-k (0, 2^-13)")
             }
         } else {
-            p[.order] = .undetermined(finite.failure != nil ? why
+            d.p[.order] = .undetermined(d.finite.failure != nil ? d.why
                                       : "the summation order is visible only with an fp32 accumulator")
         }
+    }
 
-        // Output rounding: 1 + u, 1 + 3u (ties), 1 + 1.5u.
-        var rounding: String?
-        if let r1 = value(.round1), let r2 = value(.round2), let r3 = value(.round3) {
+    /// The output rounding: 1 + u, 1 + 3u (ties), 1 + 1.5u.
+    private func decideOutputRounding(_ d: inout Decision) {
+        let u = d.u
+        if let r1 = d.value(.round1), let r2 = d.value(.round2), let r3 = d.value(.round3) {
             switch (r1, r2, r3) {
-            case (1, 1 + 4 * u, 1 + 2 * u): rounding = "nearest-even"
-            case (1 + 2 * u, 1 + 4 * u, 1 + 2 * u): rounding = "half-away"
-            case (1, 1 + 2 * u, 1): rounding = "toward-zero"
+            case (1, 1 + 4 * u, 1 + 2 * u): d.rounding = "nearest-even"
+            case (1 + 2 * u, 1 + 4 * u, 1 + 2 * u): d.rounding = "half-away"
+            case (1, 1 + 2 * u, 1): d.rounding = "toward-zero"
             default: break
             }
-            p[.outputRounding] = rounding.map(ProfileValue.value)
+            d.p[.outputRounding] = d.rounding.map(ProfileValue.value)
                 ?? .undetermined("rounding probes gave \(r1), \(r2), \(r3): no known rule")
         } else {
-            p[.outputRounding] = .undetermined(why)
+            d.p[.outputRounding] = .undetermined(d.why)
         }
+    }
 
-        // Intermediate rounding (needs the accumulator exact on the probe and a known rounding).
-        if accumulator == "fp32" || accumulator == "wider", let rounding,
-           let nearest = value(.intermediateNearest), let towardZero = value(.intermediateTowardZero) {
+    /// Intermediate rounding (needs the accumulator exact on the probe and a known rounding).
+    private func decideIntermediateRounding(_ d: inout Decision) {
+        let u = d.u
+        if d.exactAccumulator, let rounding = d.rounding,
+           let nearest = d.value(.intermediateNearest), let towardZero = d.value(.intermediateTowardZero) {
             let observed = rounding == "toward-zero" ? towardZero : nearest
             switch observed {
-            case 1 + 2 * u: p[.intermediateRounding] = .value("none")
-            case 1: p[.intermediateRounding] = .value("T")
-            default: p[.intermediateRounding] = .undetermined("intermediate probe gave \(observed)")
+            case 1 + 2 * u: d.p[.intermediateRounding] = .value("none")
+            case 1: d.p[.intermediateRounding] = .value("T")
+            default: d.p[.intermediateRounding] = .undetermined("intermediate probe gave \(observed)")
             }
         } else {
-            p[.intermediateRounding] = .undetermined(finite.failure != nil ? why
+            d.p[.intermediateRounding] = .undetermined(d.finite.failure != nil ? d.why
                                                      : "needs a decided accumulator (fp32 or wider) and rounding")
         }
+    }
 
-        // Bias addition: without intermediate rounding a T bias meets the unrounded accumulator; an
+    /// Bias addition: without intermediate rounding a T bias meets the unrounded accumulator; an
+    /// fp32 bias (the expert operators' bf16) may also be rounded to T first.
+    private func decideBiasAddition(_ d: inout Decision) {
+        let u = d.u
         // fp32 bias (AlltoAllAllGatherBatchMatMul bf16) may also be rounded to T first.
         let wideBiasColumn = FiniteColumn.allCases.count + Self.chunkCandidates.count
-        let wideBiasIndex = ["nearest-even": 0, "half-away": 1, "toward-zero": 2][rounding ?? ""]
-        switch p[.intermediateRounding]?.decided {
-        case "none" where Self.hasWideBias(op, dtype):
-            let observed = wideBiasIndex.flatMap { finite.first(wideBiasColumn + $0) }
-            let unrounded: Float = rounding == "nearest-even" ? 1 + 2 * u : 1
-            let roundedFirst: Float = rounding == "nearest-even" ? 1 : 1 + 2 * u
+        let wideBiasIndex = ["nearest-even": 0, "half-away": 1, "toward-zero": 2][d.rounding ?? ""]
+        switch d.p[.intermediateRounding]?.decided {
+        case "none" where Self.hasWideBias(d.op, d.dtype):
+            let observed = wideBiasIndex.flatMap { d.finite.first(wideBiasColumn + $0) }
+            let unrounded: Float = d.rounding == "nearest-even" ? 1 + 2 * u : 1
+            let roundedFirst: Float = d.rounding == "nearest-even" ? 1 : 1 + 2 * u
             switch observed {
-            case unrounded?: p[.biasAddition] = .value("fp32")
-            case roundedFirst?: p[.biasAddition] = .value("T")
-            default: p[.biasAddition] = .undetermined("fp32-bias probe gave \(String(describing: observed))")
+            case unrounded?: d.p[.biasAddition] = .value("fp32")
+            case roundedFirst?: d.p[.biasAddition] = .value("T")
+            default: d.p[.biasAddition] = .undetermined("fp32-bias probe gave \(String(describing: observed))")
             }
-        case "none": p[.biasAddition] = .value("fp32")
-        case "T": p[.biasAddition] = .undetermined("after rounding to T, adding a T bias in T or in fp32 "
+        case "none": d.p[.biasAddition] = .value("fp32")
+        case "T": d.p[.biasAddition] = .undetermined("after rounding to T, adding a T bias in T or in fp32 "
                                                   + "and then casting give the same bits on these probes")
-        default: p[.biasAddition] = .undetermined("needs intermediate rounding decided")
+        default: d.p[.biasAddition] = .undetermined("needs intermediate rounding decided")
         }
+    }
 
-        // Subnormals (an accumulator narrower than fp32 has its own range: it would answer instead).
-        let exactAccumulator = accumulator == "fp32" || accumulator == "wider"
-        let narrowWhy = finite.failure != nil ? why : "needs an fp32 or wider accumulator (a narrower one "
-            + "rounds and underflows the probes itself)"
-        let infinities = record(run(infinityBatch(op, dtype, .none)))
-        if !exactAccumulator {
-            p[.subnormalInputs] = .undetermined(narrowWhy)
-        } else if let left = value(.subnormalLeft), let right = value(.subnormalRight) {
+    /// Subnormal inputs and results (an accumulator narrower than fp32 has its own range: it would
+    /// answer instead).
+    private func decideSubnormals(_ d: inout Decision, infinities: BatchResult) {
+        let c = d.c
+        if !d.exactAccumulator {
+            d.p[.subnormalInputs] = .undetermined(d.narrowWhy)
+        } else if let left = d.value(.subnormalLeft), let right = d.value(.subnormalRight) {
             let product = c.subnormal * 0x1p10
             let infTimesSubnormal = infinities.first(2)
             switch (left, right, infTimesSubnormal) {
             case (product, product, let x) where x == nil || x == .infinity:
-                p[.subnormalInputs] = .value("preserved")
+                d.p[.subnormalInputs] = .value("preserved")
             case (0, 0, let x) where x == nil || x!.isNaN:
-                p[.subnormalInputs] = .value("flushed")
+                d.p[.subnormalInputs] = .value("flushed")
             default:
-                p[.subnormalInputs] = .undetermined("subnormal-input probes gave \(left), \(right), "
+                d.p[.subnormalInputs] = .undetermined("subnormal-input probes gave \(left), \(right), "
                                                     + "inf * s = \(String(describing: infTimesSubnormal))")
             }
         } else {
-            p[.subnormalInputs] = .undetermined(why)
+            d.p[.subnormalInputs] = .undetermined(d.why)
         }
-        if !exactAccumulator {
-            p[.subnormalResults] = .undetermined(narrowWhy)
-        } else if let result = value(.subnormalResult) {
+        if !d.exactAccumulator {
+            d.p[.subnormalResults] = .undetermined(d.narrowWhy)
+        } else if let result = d.value(.subnormalResult) {
             switch result {
-            case c.tinyFactors.0 * c.tinyFactors.1: p[.subnormalResults] = .value("preserved")
-            case 0: p[.subnormalResults] = .value("flushed")
-            default: p[.subnormalResults] = .undetermined("subnormal-result probe gave \(result)")
+            case c.tinyFactors.0 * c.tinyFactors.1: d.p[.subnormalResults] = .value("preserved")
+            case 0: d.p[.subnormalResults] = .value("flushed")
+            default: d.p[.subnormalResults] = .undetermined("subnormal-result probe gave \(result)")
             }
         } else {
-            p[.subnormalResults] = .undetermined(why)
+            d.p[.subnormalResults] = .undetermined(d.why)
         }
+    }
 
-        // NaN, activations.
-        let isBatched = op == AlltoAllAllGatherBatchMatMulCall.operatorID
-        var nanResults: [Float?] = [record(run(nanBatch(op, dtype, .none))).first(0)]
+    /// NaN propagation, and for AlltoAllAllGatherBatchMatMul the activations at ±inf and their forms.
+    private func decideNaNAndActivations(_ d: inout Decision, record: (BatchResult) -> BatchResult) {
+        let isBatched = d.op == AlltoAllAllGatherBatchMatMulCall.operatorID
+        var nanResults: [Float?] = [record(run(nanBatch(d.op, d.dtype, .none))).first(0)]
         if isBatched {
             var limits: [Bool?] = []
             for activation in [ActivationType.gelu, .silu, .relu, .fastGelu] {
-                let result = record(run(infinityBatch(op, dtype, activation)))
+                let result = record(run(infinityBatch(d.op, d.dtype, activation)))
                 for (j, argument) in [(0, Float.infinity), (1, -Float.infinity)] {
                     guard let value = result.first(j) else { limits.append(nil); continue }
                     if value.isNaN { limits.append(false); continue }
                     let limit: Float = argument > 0 ? .infinity : 0
                     limits.append(value == limit ? true : nil)
                 }
-                nanResults.append(record(run(nanBatch(op, dtype, activation))).first(0))
+                nanResults.append(record(run(nanBatch(d.op, d.dtype, activation))).first(0))
             }
             if limits.contains(where: { $0 == nil }) {
-                p[.activationAtInfinity] = .undetermined("an activation probe at ±inf failed or gave a value "
+                d.p[.activationAtInfinity] = .undetermined("an activation probe at ±inf failed or gave a value "
                                                          + "that is neither the limit nor NaN")
             } else {
-                p[.activationAtInfinity] = .value(limits.allSatisfy { $0 == true } ? "limit" : "NaN")
+                d.p[.activationAtInfinity] = .value(limits.allSatisfy { $0 == true } ? "limit" : "NaN")
             }
-            p[.gelu] = classify(record(run(activationBatch(op, dtype, .gelu))).first(0), dtype: dtype, [
+            d.p[.gelu] = classify(record(run(activationBatch(d.op, d.dtype, .gelu))).first(0), dtype: d.dtype, [
                 ("tanh", ActivationType.gelu.apply(Double(Self.activationPoint))),
                 ("erf", Self.geluErf(Double(Self.activationPoint))),
                 ("silu", ActivationType.silu.apply(Double(Self.activationPoint))),
             ])
-            p[.fastGeluSlope] = classify(record(run(activationBatch(op, dtype, .fastGelu))).first(0), dtype: dtype, [
+            d.p[.fastGeluSlope] = classify(record(run(activationBatch(d.op, d.dtype, .fastGelu))).first(0), dtype: d.dtype, [
                 ("1.702", ActivationType.fastGelu.apply(Double(Self.activationPoint))),
                 ("1", ActivationType.silu.apply(Double(Self.activationPoint))),
             ])
         } else {
             for property in [ProfileProperty.activationAtInfinity, .gelu, .fastGeluSlope] {
-                p[property] = .notApplicable
+                d.p[property] = .notApplicable
             }
         }
         if nanResults.contains(where: { $0 == nil }) {
-            p[.nan] = .undetermined("a NaN probe failed")
+            d.p[.nan] = .undetermined("a NaN probe failed")
         } else {
-            p[.nan] = .value(nanResults.allSatisfy { $0!.isNaN } ? "propagated" : "suppressed")
+            d.p[.nan] = .value(nanResults.allSatisfy { $0!.isNaN } ? "propagated" : "suppressed")
         }
+    }
 
-        // Cross-rank reduction (MatmulReduceScatter, the combine's TP sum).
-        if Self.reducingOperators.contains(op) && !exactAccumulator {
-            p[.reductionPrecision] = .undetermined(narrowWhy)
-            p[.reductionOrder] = .undetermined(narrowWhy)
-        } else if Self.reducingOperators.contains(op) {
-            let precision = finite.values?[FiniteColumn.reductionPrecision.rawValue]
+    /// The cross-rank reduction's precision and order (MatmulReduceScatter, the combine's TP sum).
+    private func decideReduction(_ d: inout Decision) {
+        let u = d.u
+        if Self.reducingOperators.contains(d.op) && !d.exactAccumulator {
+            d.p[.reductionPrecision] = .undetermined(d.narrowWhy)
+            d.p[.reductionOrder] = .undetermined(d.narrowWhy)
+        } else if Self.reducingOperators.contains(d.op) {
+            let precision = d.finite.values?[FiniteColumn.reductionPrecision.rawValue]
             let precisionValue: String?
             switch precision {
             case let values? where values.allSatisfy({ $0 == u / 2 }): precisionValue = "fp32"
             case let values? where values.allSatisfy({ $0 == 0 }): precisionValue = "T"
             default: precisionValue = nil
             }
-            p[.reductionPrecision] = precisionValue.map(ProfileValue.value)
-                ?? .undetermined(precision.map { "reduction probe gave \($0)" } ?? why)
+            d.p[.reductionPrecision] = precisionValue.map(ProfileValue.value)
+                ?? .undetermined(precision.map { "reduction probe gave \($0)" } ?? d.why)
             let orderColumn: FiniteColumn? = switch precisionValue {
             case "fp32": .reductionOrder32
             case "T": .reductionOrderT
             default: nil
             }
-            if let orderColumn, let values = finite.values?[orderColumn.rawValue] {
-                p[.reductionOrder] = .value(values.allSatisfy { $0 == 0 } ? "rank" : "other")
+            if let orderColumn, let values = d.finite.values?[orderColumn.rawValue] {
+                d.p[.reductionOrder] = .value(values.allSatisfy { $0 == 0 } ? "rank" : "other")
             } else {
-                p[.reductionOrder] = .undetermined("needs the reduction precision decided")
+                d.p[.reductionOrder] = .undetermined("needs the reduction precision decided")
             }
         } else {
-            p[.reductionPrecision] = .notApplicable
-            p[.reductionOrder] = .notApplicable
+            d.p[.reductionPrecision] = .notApplicable
+            d.p[.reductionOrder] = .notApplicable
         }
-
-        p[.determinism] = deterministic.isEmpty ? .undetermined("no probe completed")
-            : .value(deterministic.allSatisfy { $0 } ? "deterministic" : "nondeterministic")
-        return OperatorProfile(op: op, dtype: dtype, properties: p)
     }
 
     /// The fp32 biases of the wide-bias probe, for nearest-even, half-away and toward-zero output.
