@@ -24,15 +24,36 @@ extension Runner {
     public func run(_ cases: [Case], order: RunOrder, expectations: [String: String] = [:],
                     freshBackend: (() throws -> any Backend)? = nil,
                     progress: (Int, Int, CaseResult) -> Void = { _, _, _ in }) -> [CaseResult] {
+        let executed = runPositions(cases, order: order, expectations: expectations, progress: progress)
+        var (results, stateDependent, aloneChecks) = verdicts(cases, order: order, executed: executed)
+        checkAlone(aloneChecks, cases: cases, executed: executed, expectations: expectations,
+                   freshBackend: freshBackend, results: &results, stateDependent: &stateDependent)
+        guard let freshBackend else { return results }
+        findCulprits(stateDependent, cases: cases, executed: executed, expectations: expectations,
+                     freshBackend: freshBackend, results: &results)
+        return results
+    }
+
+    /// Every position's runs, in the order they ran.
+    private struct ExecutedRuns {
+        /// The runs of each case (one entry per position it held).
+        var runs: [Int: [PositionRun]] = [:]
+        /// The cases in the order they first ran.
+        var firstRun: [Int] = []
+        /// The case index of every position run, in order.
+        var executed: [Int] = []
+    }
+
+    /// Runs every position `order.repeatCount` times back to back, noting the first difference
+    /// between runs at one position.
+    private func runPositions(_ cases: [Case], order: RunOrder, expectations: [String: String],
+                              progress: (Int, Int, CaseResult) -> Void) -> ExecutedRuns {
         let recorder = OutcomeRecorder(backend)
         var recording = self
         recording.backend = recorder
         let positions = order.positions(caseCount: cases.count)
         let total = positions.count * order.repeatCount
-        var runs: [Int: [PositionRun]] = [:]
-        var firstRun: [Int] = []
-        // The case index of every position run so far, in order.
-        var executed: [Int] = []
+        var runs = ExecutedRuns()
         var done = 0
         positions: for caseIndex in positions {
             let testCase = cases[caseIndex]
@@ -47,7 +68,7 @@ extension Runner {
                 done += 1
                 progress(done, total, result)
                 guard var current = position else {
-                    position = PositionRun(index: executed.count, after: executed.last.map { cases[$0].id },
+                    position = PositionRun(index: runs.executed.count, after: runs.executed.last.map { cases[$0].id },
                                            result: result, fingerprint: fingerprint)
                     if case .completed(let outputs)? = outcome { firstOutputs = outputs }
                     continue
@@ -65,18 +86,25 @@ extension Runner {
                 }
             }
             guard let position else { break positions }
-            if runs[caseIndex] == nil { firstRun.append(caseIndex) }
-            runs[caseIndex, default: []].append(position)
-            executed.append(caseIndex)
+            if runs.runs[caseIndex] == nil { runs.firstRun.append(caseIndex) }
+            runs.runs[caseIndex, default: []].append(position)
+            runs.executed.append(caseIndex)
             if Interruption.isRequested { break }
         }
+        return runs
+    }
 
+    /// One result per case from its runs: nondeterministic, state-dependent (runs at different
+    /// positions differ), or the first run's; and the failed cases of a reordered run to check alone.
+    private func verdicts(_ cases: [Case], order: RunOrder, executed: ExecutedRuns)
+        -> (results: [CaseResult], stateDependent: [(resultIndex: Int, position: PositionRun)],
+            aloneChecks: [(resultIndex: Int, position: PositionRun)]) {
         var results: [CaseResult] = []
         // State-dependent verdicts whose cause is looked for: the result, the position that failed.
         var stateDependent: [(resultIndex: Int, position: PositionRun)] = []
         var aloneChecks: [(resultIndex: Int, position: PositionRun)] = []
-        for caseIndex in firstRun {
-            let caseRuns = runs[caseIndex]!
+        for caseIndex in executed.firstRun {
+            let caseRuns = executed.runs[caseIndex]!
             let testCase = cases[caseIndex]
             if let varying = caseRuns.first(where: { $0.difference != nil }) {
                 var result = varying.result
@@ -108,12 +136,18 @@ extension Runner {
                 }
             }
         }
+        return (results, stateDependent, aloneChecks)
+    }
 
-        // A case that failed (or warned) in a reordered run and does better alone depends on what
-        // ran before it.
+    /// A case that failed (or warned) in a reordered run and does better alone on a fresh backend
+    /// depends on what ran before it: its verdict becomes state-dependent.
+    private func checkAlone(_ aloneChecks: [(resultIndex: Int, position: PositionRun)], cases: [Case],
+                            executed: ExecutedRuns, expectations: [String: String],
+                            freshBackend: (() throws -> any Backend)?, results: inout [CaseResult],
+                            stateDependent: inout [(resultIndex: Int, position: PositionRun)]) {
         for (resultIndex, position) in aloneChecks.prefix(Self.aloneCheckLimit) {
             if Interruption.isRequested { break }
-            let testCase = cases[executed[position.index]]
+            let testCase = cases[executed.executed[position.index]]
             var alone = self
             let fresh = try? freshBackend?()
             if let fresh { alone.backend = fresh } else { backend.shutDown() }
@@ -130,16 +164,19 @@ extension Runner {
             results[resultIndex] = verdict
             stateDependent.append((resultIndex, position))
         }
+    }
 
-        // Which earlier case leaves the state behind: the case just before is the first suspect, but
-        // the state may be older. Suspects are tried in pairs on a fresh backend, in the order the
-        // failing runs happened, so that a culprit found once is tried first for the next case.
-        guard let freshBackend else { return results }
+    /// Which earlier case leaves the state behind: the case just before is the first suspect, but
+    /// the state may be older. Suspects are tried in pairs on a fresh backend, in the order the
+    /// failing runs happened, so that a culprit found once is tried first for the next case.
+    private func findCulprits(_ stateDependent: [(resultIndex: Int, position: PositionRun)], cases: [Case],
+                              executed: ExecutedRuns, expectations: [String: String],
+                              freshBackend: () throws -> any Backend, results: inout [CaseResult]) {
         var culprits: [Int] = []
         var budget = Self.culpritPairLimit
         for (resultIndex, position) in stateDependent.sorted(by: { $0.position.index < $1.position.index }) {
-            let caseIndex = executed[position.index]
-            let before = executed[..<position.index]
+            let caseIndex = executed.executed[position.index]
+            let before = executed.executed[..<position.index]
             var suspects: [Int] = []
             for suspect in [before.last].compactMap({ $0 }) + culprits.filter(before.contains)
                 + before.reversed().prefix(Self.culpritWindow)
@@ -171,7 +208,6 @@ extension Runner {
             }
             results[resultIndex] = verdict
         }
-        return results
     }
 
     /// The most failed cases of one reordered run that are run again alone (each may start a
