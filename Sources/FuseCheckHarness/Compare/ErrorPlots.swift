@@ -165,7 +165,6 @@ extension Comparator {
                        gauge: ReferenceGauge, got: WorldTensors, flushed: FlushedGolden, bitExact: Bool,
                        zerosEqual: Bool, limits: ErrorPlotLimits) -> OutputErrorPlots {
         let dtype = slot.spec.dtype
-        let activation = slot.kind?.activation ?? .none
         let shape = slot.spec.shape
         let columns = shape.last ?? 1
         let rows = shape.count >= 2 ? shape[shape.count - 2] : 1
@@ -177,8 +176,7 @@ extension Comparator {
         let gridColumns = (columns + max(columnsPerCell, 1) - 1) / max(columnsPerCell, 1)
 
         var maps: [OutputErrorMap] = []
-        var bins = Array(repeating: 0, count: 2 * ErrorHistogram.limit + 1)
-        var below = 0, above = 0, nonFinite = 0
+        var ulpBins = UlpBins()
         var passUlps: [Double] = [], warnUlps: [Double] = []
         var misplaced: [MisplacedRow] = []
         var misplacedTotal = 0
@@ -203,56 +201,17 @@ extension Comparator {
                         let index = batch * matrix + row * columns + column
                         guard index < want.count else { continue }
                         let (e, a) = (want.values[index], have.values[index])
-                        var elementClass = ElementClass.exact
-                        var ratio: Double?
-                        if e.isFinite && a.isFinite {
-                            let ulps = Double(a - e) / ulp(e, dtype)
-                            let bin = ulps.rounded()
-                            if bin < -Double(ErrorHistogram.limit) {
-                                below += 1
-                            } else if bin > Double(ErrorHistogram.limit) {
-                                above += 1
-                            } else {
-                                bins[Int(bin) + ErrorHistogram.limit] += 1
-                            }
-                        } else if !(e.isNaN && a.isNaN) && e != a {
-                            nonFinite += 1
-                        }
-                        if bitExact {
-                            let same = (e.isNaN && a.isNaN) || dtype.bits(of: e) == dtype.bits(of: a)
-                                || (zerosEqual && e == 0 && a == 0)
-                            if !same { elementClass = e.isFinite && a.isFinite ? .fail : .nonFinite }
-                        } else {
-                            let context = ElementContext(gauge: gauge, rank: rank, name: slot.name, index: index,
-                                                         activation: activation)
-                            // An implementation-defined behaviour the comparison allows is drawn as a pass.
-                            func allowed() -> Bool {
-                                implementationDefinedBehaviour(a, e, context: context, activation: activation,
-                                                               dtype: dtype, slot: slot.name, flushed: flushed)
-                                    .map { !fails($0) } ?? false
-                            }
-                            if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
-                                if !specialMatches(a, e, context: context, activation: activation, dtype: dtype) {
-                                    elementClass = allowed() ? .pass : .nonFinite
-                                    ratio = elementClass == .pass ? nil : .infinity
-                                }
-                            } else if a != e {
-                                let error = Double(abs(a - e))
-                                let passBound = bound(e, context: context, activation: activation, dtype: dtype,
-                                                      probabilistic: true)
-                                let warnBound = bound(e, context: context, activation: activation, dtype: dtype,
-                                                      probabilistic: false)
-                                ratio = error / passBound
-                                elementClass = error <= passBound / 4 ? .quarterBound
-                                    : error <= passBound ? .pass
-                                    : error <= warnBound ? .warn
-                                    : error <= 16 * passBound ? .fail : .farFail
-                                if elementClass > .pass && allowed() { elementClass = .pass }
-                                sampleCounter += 1
-                                if sampleCounter % sampleStride == 0 {
-                                    passUlps.append(passBound / ulp(e, dtype))
-                                    warnUlps.append(warnBound / ulp(e, dtype))
-                                }
+                        ulpBins.add(a, e, dtype)
+                        let element = bitExact
+                            ? Self.bitExactClass(a, e, dtype: dtype, zerosEqual: zerosEqual)
+                            : toleranceClass(a, e, rank: rank, index: index, slot: slot, gauge: gauge,
+                                             flushed: flushed)
+                        let (elementClass, ratio) = (element.elementClass, element.ratio)
+                        if let bounds = element.bounds {
+                            sampleCounter += 1
+                            if sampleCounter % sampleStride == 0 {
+                                passUlps.append(bounds.pass / ulp(e, dtype))
+                                warnUlps.append(bounds.warn / ulp(e, dtype))
                             }
                         }
                         if elementClass == .warn { map.warnings += 1 }
@@ -285,13 +244,81 @@ extension Comparator {
         let kept = (maps.filter { $0.worstClass > .pass } + maps.filter { $0.worstClass <= .pass })
             .prefix(limits.mapsPerOutput)
             .sorted { ($0.rank, $0.batch ?? 0) < ($1.rank, $1.batch ?? 0) }
-        let histogram = ErrorHistogram(bins: bins, below: below, above: above, nonFinite: nonFinite,
+        let histogram = ErrorHistogram(bins: ulpBins.bins, below: ulpBins.below, above: ulpBins.above,
+                                       nonFinite: ulpBins.nonFinite,
                                        passBoundUlps: bitExact ? nil : Self.median(passUlps),
                                        warnBoundUlps: bitExact ? nil : Self.median(warnUlps))
         return OutputErrorPlots(output: slot.name, method: bitExact ? "bit-exact" : "tolerance",
                                 dtype: dtype.shortName, maps: Array(kept), mapsOmitted: maps.count - kept.count,
                                 histogram: histogram, misplacedRows: misplaced,
                                 misplacedRowsOmitted: misplacedTotal - misplaced.count)
+    }
+
+    /// The signed errors of an output in ulps of T, binned for the histogram.
+    private struct UlpBins {
+        var bins = Array(repeating: 0, count: 2 * ErrorHistogram.limit + 1)
+        var below = 0, above = 0, nonFinite = 0
+
+        mutating func add(_ a: Float, _ e: Float, _ dtype: DType) {
+            if e.isFinite && a.isFinite {
+                let bin = (Double(a - e) / ulp(e, dtype)).rounded()
+                if bin < -Double(ErrorHistogram.limit) {
+                    below += 1
+                } else if bin > Double(ErrorHistogram.limit) {
+                    above += 1
+                } else {
+                    bins[Int(bin) + ErrorHistogram.limit] += 1
+                }
+            } else if !(e.isNaN && a.isNaN) && e != a {
+                nonFinite += 1
+            }
+        }
+    }
+
+    /// How one element is drawn: its class, its error over the pass bound (nil where no bound
+    /// applies), and the pass and warn bounds of a finite pair that differs.
+    private struct ClassifiedElement {
+        var elementClass = ElementClass.exact
+        var ratio: Double?
+        var bounds: (pass: Double, warn: Double)?
+    }
+
+    /// An element of a bit-exact output: exact, or a failure (finite or not).
+    private static func bitExactClass(_ a: Float, _ e: Float, dtype: DType, zerosEqual: Bool) -> ClassifiedElement {
+        let same = (e.isNaN && a.isNaN) || dtype.bits(of: e) == dtype.bits(of: a) || (zerosEqual && e == 0 && a == 0)
+        return ClassifiedElement(elementClass: same ? .exact : (e.isFinite && a.isFinite ? .fail : .nonFinite))
+    }
+
+    /// An element of a tolerance output, by its error against the pass and warn bounds; an
+    /// implementation-defined behaviour the comparison allows is drawn as a pass.
+    private func toleranceClass(_ a: Float, _ e: Float, rank: Int, index: Int, slot: TensorSlot,
+                                gauge: ReferenceGauge, flushed: FlushedGolden) -> ClassifiedElement {
+        let dtype = slot.spec.dtype
+        let activation = slot.kind?.activation ?? .none
+        let context = ElementContext(gauge: gauge, rank: rank, name: slot.name, index: index, activation: activation)
+        func allowed() -> Bool {
+            implementationDefinedBehaviour(a, e, context: context, activation: activation, dtype: dtype,
+                                           slot: slot.name, flushed: flushed).map { !fails($0) } ?? false
+        }
+        var element = ClassifiedElement()
+        if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
+            if !specialMatches(a, e, context: context, activation: activation, dtype: dtype) {
+                element.elementClass = allowed() ? .pass : .nonFinite
+                element.ratio = element.elementClass == .pass ? nil : .infinity
+            }
+        } else if a != e {
+            let error = Double(abs(a - e))
+            let passBound = bound(e, context: context, activation: activation, dtype: dtype, probabilistic: true)
+            let warnBound = bound(e, context: context, activation: activation, dtype: dtype, probabilistic: false)
+            element.ratio = error / passBound
+            element.bounds = (passBound, warnBound)
+            element.elementClass = error <= passBound / 4 ? .quarterBound
+                : error <= passBound ? .pass
+                : error <= warnBound ? .warn
+                : error <= 16 * passBound ? .fail : .farFail
+            if element.elementClass > .pass && allowed() { element.elementClass = .pass }
+        }
+        return element
     }
 
     private static func median(_ values: [Double]) -> Double? {
