@@ -43,7 +43,8 @@ struct RowLocatorTests {
 
     @Test("a row of zeros, and a row that is the golden's times a constant, are named")
     func zerosAndScaled() {
-        #expect(Self.describe(Self.with(row: Array(repeating: 0, count: 8))) == "rank 1 row [2] is all zeros (never written?)")
+        #expect(Self.describe(Self.with(row: Array(repeating: 0, count: 8)))
+            == "rank 1 row [2] is all zeros (never written?)")
         let own = Array(Self.golden()[1, "output"]!.values[16..<24])
         #expect(Self.describe(Self.with(row: own.map { DType.float16.round($0 / 4) }))?.contains("times 1/4") == true)
         #expect(Self.describe(Self.with(row: own.map { $0 * 2 }))?.contains("times 2 ") == true)

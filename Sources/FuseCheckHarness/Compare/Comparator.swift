@@ -313,7 +313,8 @@ public struct Comparator: Sendable {
         }
         var notes: [String] = []
         if tally.failures > 0 || tally.warnings > 0 {
-            var note = "\(tally.failures) element(s) over the warn bound, \(tally.warnings) between the pass and warn bounds"
+            var note = "\(tally.failures) element(s) over the warn bound, "
+                + "\(tally.warnings) between the pass and warn bounds"
             if let worst {
                 note += "; worst: \(worst)"
                 if let origin = RowLocator.describe(worst, slot: subject.slot.name, expected: subject.expected,
@@ -339,7 +340,8 @@ public struct Comparator: Sendable {
                             ulpHistogram: tally.histogram.dictionary,
                             meanSignedError: bias?.mean, meanSignedErrorZ: bias?.z, vendor: vendor,
                             message: notes.joined(separator: "; "),
-                            implementationDefined: tally.implementationDefined.isEmpty ? nil : tally.implementationDefined)
+                            implementationDefined: tally.implementationDefined.isEmpty
+                                ? nil : tally.implementationDefined)
     }
 
     /// "implementation-defined (allowed): 3 × activation of ±inf gave NaN", or "(failed under --strict)".

@@ -403,7 +403,8 @@ public struct NumericsProfiler {
                 ("erf", Self.geluErf(Double(Self.activationPoint))),
                 ("silu", ActivationType.silu.apply(Double(Self.activationPoint))),
             ])
-            d.p[.fastGeluSlope] = classify(record(run(activationBatch(d.op, d.dtype, .fastGelu))).first(0), dtype: d.dtype, [
+            let fastGelu = record(run(activationBatch(d.op, d.dtype, .fastGelu))).first(0)
+            d.p[.fastGeluSlope] = classify(fastGelu, dtype: d.dtype, [
                 ("1.702", ActivationType.fastGelu.apply(Double(Self.activationPoint))),
                 ("1", ActivationType.silu.apply(Double(Self.activationPoint))),
             ])
@@ -457,7 +458,8 @@ public struct NumericsProfiler {
     /// Whether the bias is wider than T (the expert operators' fp32 bias for bf16).
     static func hasWideBias(_ op: OperatorID, _ dtype: DType) -> Bool {
         switch op {
-        case AlltoAllAllGatherBatchMatMulCall.operatorID: AlltoAllAllGatherBatchMatMulCall.biasDType(for: dtype) != dtype
+        case AlltoAllAllGatherBatchMatMulCall.operatorID:
+            AlltoAllAllGatherBatchMatMulCall.biasDType(for: dtype) != dtype
         case BatchMatMulReduceScatterAlltoAllCall.operatorID:
             BatchMatMulReduceScatterAlltoAllCall.biasDType(for: dtype) != dtype
         default: false

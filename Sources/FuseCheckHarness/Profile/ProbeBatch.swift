@@ -67,9 +67,9 @@ struct ProbeBatch {
                                                  data: .exact, seed: 1)
         case BatchMatMulReduceScatterAlltoAllCall.operatorID:
             let tp = Self.reduceScatterWorld
-            return BatchMatMulReduceScatterAlltoAllCases.make(dtype, ep: Self.combineEP, tp: tp, experts: Self.combineEP,
-                                                              capacity: tp, contraction: Self.depth * tp, outputWidth: n,
-                                                              shard: .scatterC, bias: 2, data: .exact, seed: 1)
+            return BatchMatMulReduceScatterAlltoAllCases.make(
+                dtype, ep: Self.combineEP, tp: tp, experts: Self.combineEP, capacity: tp,
+                contraction: Self.depth * tp, outputWidth: n, shard: .scatterC, bias: 2, data: .exact, seed: 1)
         case AlltoAllAllGatherBatchMatMulCall.operatorID:
             return AlltoAllAllGatherBatchMatMulCases.make(dtype, ep: 2, tp: 2, experts: 2, capacity: 2,
                                                           hidden: Self.depth, outputWidth: 2 * n, shard: .gatherC,

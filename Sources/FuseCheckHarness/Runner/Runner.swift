@@ -155,18 +155,8 @@ public struct Runner: Sendable {
         let pending = precomputed == nil && expectedIDs.isEmpty
             ? prepared?.golden ?? PendingGolden(call: call, inputs: inputs, caseID: testCase.id, audit: goldenAudit)
             : nil
-        let outcome: BackendOutcome
-        let backendStart = ContinuousClock.now
-        if let reporting = backend as? any StderrReportingBackend {
-            let run = reporting.runReportingStderr(testCase, call: call, inputs: inputs)
-            outcome = run.outcome
-            if !run.stderr.isEmpty { result.stderr = run.stderr }
-            // An external backend times its own reply (not the harness's file writing and reading).
-            backendTime = run.backendTime ?? (ContinuousClock.now - backendStart)
-        } else {
-            outcome = backend.run(testCase, call: call, inputs: inputs)
-            backendTime = ContinuousClock.now - backendStart
-        }
+        let outcome = runBackend(testCase, call: call, inputs: inputs, stderr: &result.stderr,
+                                 backendTime: &backendTime)
         switch outcome {
         case .failed(let failure):
             result.status = CaseStatus(rawValue: failure.kind.rawValue) ?? .crash
@@ -174,16 +164,7 @@ public struct Runner: Sendable {
             result.stderr = failure.stderr ?? result.stderr
             return result
         case .rejected(let ids, let message):
-            result.rejection = ids.isEmpty ? message : ids.joined(separator: ", ")
-            if expectedIDs.isEmpty {
-                result.status = .fail
-                result.message = "rejected a valid case: \(message)"
-            } else if backend.namesConstraints && !expectedIDs.allSatisfy(ids.contains) {
-                result.status = .fail
-                result.message = "rejected with \(ids.joined(separator: ", ")), expected \(expectedIDs.joined(separator: ", "))"
-            } else {
-                result.status = .rejectedAsExpected
-            }
+            judgeRejection(ids: ids, message: message, expected: expectedIDs, &result)
             return result
         case .completed(let outputs):
             guard expectedIDs.isEmpty else {
@@ -191,47 +172,94 @@ public struct Runner: Sendable {
                 result.message = "accepted an invalid case that violates \(expectedIDs.joined(separator: ", "))"
                 return result
             }
-            let golden: Golden
-            do {
-                var computed = precomputed
-                if computed == nil, let pending {
-                    let (value, auditFinding) = try pending.value()
-                    if let auditFinding {
-                        result.status = .harnessError
-                        result.message = "FuseCheck bug: the golden differs from the naive reference's: \(auditFinding)"
-                        return result
-                    }
-                    computed = value
-                }
-                guard let computed else {
-                    result.status = .harnessError
-                    result.message = "the reference rejected a case the backend ran"
-                    return result
-                }
-                golden = computed
-            } catch {
+            switch Self.resolveGolden(precomputed, pending: pending) {
+            case .failure(let problem):
                 result.status = .harnessError
-                result.message = "the reference failed: \(error)"
-                return result
+                result.message = problem.message
+            case .success(let golden):
+                judgeOutputs(outputs, golden: golden, testCase: testCase, call: call, inputs: inputs, &result)
             }
-            result.outputs = comparator.compare(testCase, call: call, inputs: inputs, expected: golden.outputs,
-                                                gauge: golden.gauge, got: outputs)
-            let worst = result.outputs.map(\.verdict).max() ?? .pass
-            result.status = worst == .fail ? .fail : (worst == .warn ? .warn : .pass)
-            if let errorPlots, result.status != .pass, errorPlots.wants(testCase.id) {
-                errorPlots.record(comparator.errorPlots(testCase, call: call, inputs: inputs,
-                                                        expected: golden.outputs, gauge: golden.gauge, got: outputs,
-                                                        limits: errorPlots.limits))
-            }
-            result.message = result.outputs.filter { $0.verdict != .pass || $0.implementationDefined != nil }
-                .map { "\($0.name): \($0.message)" }.joined(separator: " | ")
-            var behaviours: [String: Int] = [:]
-            for output in result.outputs {
-                behaviours.merge(output.implementationDefined ?? [:], uniquingKeysWith: +)
-            }
-            result.implementationDefined = behaviours.isEmpty ? nil : behaviours
             return result
         }
+    }
+
+    /// Runs the backend, timing it (an external backend times its own reply, not the harness's
+    /// file writing and reading) and keeping its stderr.
+    private func runBackend(_ testCase: Case, call: any HarnessCall, inputs: WorldTensors, stderr: inout String?,
+                            backendTime: inout Duration?) -> BackendOutcome {
+        let backendStart = ContinuousClock.now
+        guard let reporting = backend as? any StderrReportingBackend else {
+            let outcome = backend.run(testCase, call: call, inputs: inputs)
+            backendTime = ContinuousClock.now - backendStart
+            return outcome
+        }
+        let run = reporting.runReportingStderr(testCase, call: call, inputs: inputs)
+        if !run.stderr.isEmpty { stderr = run.stderr }
+        backendTime = run.backendTime ?? (ContinuousClock.now - backendStart)
+        return run.outcome
+    }
+
+    /// A rejection: as expected, or a failure (a valid case rejected, or other constraints named
+    /// by a backend that names them).
+    private func judgeRejection(ids: [String], message: String, expected expectedIDs: [String],
+                                _ result: inout CaseResult) {
+        result.rejection = ids.isEmpty ? message : ids.joined(separator: ", ")
+        if expectedIDs.isEmpty {
+            result.status = .fail
+            result.message = "rejected a valid case: \(message)"
+        } else if backend.namesConstraints && !expectedIDs.allSatisfy(ids.contains) {
+            result.status = .fail
+            result.message = "rejected with \(ids.joined(separator: ", ")), "
+                + "expected \(expectedIDs.joined(separator: ", "))"
+        } else {
+            result.status = .rejectedAsExpected
+        }
+    }
+
+    /// Why there is no golden to compare with: a harness error, never the backend's.
+    private struct GoldenProblem: Error {
+        let message: String
+    }
+
+    /// The golden passed in, or the pending one once computed (and audited).
+    private static func resolveGolden(_ precomputed: Golden?,
+                                      pending: PendingGolden?) -> Result<Golden, GoldenProblem> {
+        let rejected = GoldenProblem(message: "the reference rejected a case the backend ran")
+        if let precomputed { return .success(precomputed) }
+        guard let pending else { return .failure(rejected) }
+        do {
+            let (value, auditFinding) = try pending.value()
+            if let auditFinding {
+                return .failure(GoldenProblem(
+                    message: "FuseCheck bug: the golden differs from the naive reference's: \(auditFinding)"))
+            }
+            guard let value else { return .failure(rejected) }
+            return .success(value)
+        } catch {
+            return .failure(GoldenProblem(message: "the reference failed: \(error)"))
+        }
+    }
+
+    /// The outputs against the golden: the verdict, the message, the implementation-defined
+    /// behaviours, and the error plots of a failing case when a report wants them.
+    private func judgeOutputs(_ outputs: WorldTensors, golden: Golden, testCase: Case, call: any HarnessCall,
+                              inputs: WorldTensors, _ result: inout CaseResult) {
+        result.outputs = comparator.compare(testCase, call: call, inputs: inputs, expected: golden.outputs,
+                                            gauge: golden.gauge, got: outputs)
+        let worst = result.outputs.map(\.verdict).max() ?? .pass
+        result.status = worst == .fail ? .fail : (worst == .warn ? .warn : .pass)
+        if let errorPlots, result.status != .pass, errorPlots.wants(testCase.id) {
+            errorPlots.record(comparator.errorPlots(testCase, call: call, inputs: inputs,
+                                                    expected: golden.outputs, gauge: golden.gauge, got: outputs,
+                                                    limits: errorPlots.limits))
+        }
+        result.message = result.outputs.filter { $0.verdict != .pass || $0.implementationDefined != nil }
+            .map { "\($0.name): \($0.message)" }.joined(separator: " | ")
+        var behaviours: [String: Int] = [:]
+        for output in result.outputs {
+            behaviours.merge(output.implementationDefined ?? [:], uniquingKeysWith: +)
+        }
+        result.implementationDefined = behaviours.isEmpty ? nil : behaviours
     }
 
     /// Runs a list of cases in order, reporting each result as it arrives. Stops early when the
