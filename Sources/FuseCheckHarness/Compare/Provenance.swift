@@ -40,13 +40,14 @@ enum Provenance {
             return "\(value) (no input row)"
         }
         let code = Int(value) + 127
+        let (stride, modulus) = (QuantizedData.provenanceRankStride, QuantizedData.provenanceModulus)
         var sources: [String] = []
         for rank in 0..<call.rankCount where rows > 0 {
-            // Rows of this rank with the code: row ≡ code - 37 rank (mod 255).
-            var row = ((code - 37 * rank) % 255 + 255) % 255
+            // Rows of this rank with the code: row ≡ code - stride rank (mod modulus).
+            var row = ((code - stride * rank) % modulus + modulus) % modulus
             while row < rows, sources.count < 4 {
                 sources.append("\(call.rankDescription(rank)) row \(row)")
-                row += 255
+                row += modulus
             }
         }
         switch sources.count {

@@ -15,6 +15,10 @@ import FuseCheckCore
 /// [-6, 2] per token: with |acc| near 2^16 (k = 256 uniform int8) outputs run from fp16's
 /// subnormals (2^-24) past its largest finite value (2^16), overflowing it to inf.
 enum QuantizedData {
+    /// The `provenance` code of an int8 left row: `(rankStride * rank + row) mod modulus - 127`.
+    static let provenanceRankStride = 37
+    static let provenanceModulus = 255
+
     /// One int8 element, or nil where `InputGenerator`'s general rule applies (exact data).
     static func int8(stream: CounterRNG, index: UInt64, element: Int, mode: DataMode, role: InputRole, rank: Int,
                      coordinate: (Int, Int) -> Int) -> Float? {
@@ -42,7 +46,7 @@ enum QuantizedData {
         case .provenance:
             guard case .left(_, let rowAxis) = role else { return Float(stream.integer(index, in: -128...127)) }
             // Distinct for every (rank, row) with row < 37 in worlds up to 6 ranks; wraps beyond.
-            return Float((rank * 37 + coordinate(element, rowAxis)) % 255 - 127)
+            return Float((rank * provenanceRankStride + coordinate(element, rowAxis)) % provenanceModulus - 127)
         }
     }
 

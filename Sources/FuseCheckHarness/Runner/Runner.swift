@@ -85,13 +85,10 @@ public struct Runner: Sendable {
     }
 
     /// Runs one case. `expectedRejection` is the constraint an invalid-suite case violates;
-    /// `golden` may be passed in when it was computed before (the self-test reuses it), and
-    /// `inputs` when they were generated before (the fuzzer generates the next case's while the
-    /// backend runs this one); they must be `InputGenerator.inputs(for: testCase)`.
-    public func run(_ testCase: Case, expectedRejection: String? = nil, golden precomputed: Golden? = nil,
-                    inputs generated: WorldTensors? = nil) -> CaseResult {
-        run(testCase, expectedRejection: expectedRejection, golden: precomputed,
-            prepared: generated.map { PreparedCase(inputs: $0, golden: nil) })
+    /// `golden` may be passed in when it was computed before (the self-test reuses it).
+    public func run(_ testCase: Case, expectedRejection: String? = nil,
+                    golden precomputed: Golden? = nil) -> CaseResult {
+        run(testCase, expectedRejection: expectedRejection, golden: precomputed, prepared: nil)
     }
 
     /// The same with a case prepared ahead (the fuzzer's next case: inputs, and the golden being
