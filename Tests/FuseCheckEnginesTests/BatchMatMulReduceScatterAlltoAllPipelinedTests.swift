@@ -104,6 +104,17 @@ struct BatchMatMulReduceScatterAlltoAllPipelinedTests {
         }
     }
 
+    @Test("pieces grouped into tiles: one piece per tile up to all in one", arguments: [1, 500, 2000, 7000, 1 << 30])
+    func groupedTiles(minimumTileWork: Int) throws {
+        for shard in ScatterShardType.allCases {
+            let call = Call(dtype: .float16, ep: 2, tp: 2, experts: 4, capacity: 6, contraction: 18, outputWidth: 10,
+                            shard: shard, weightTransposed: shard == .scatterC, biasRank: 2)
+            let tiling = PipelineTiling(maxTiles: 16, minimumTileRows: 1, maximumBatchRows: 512,
+                                        minimumTileWork: minimumTileWork)
+            try Self.check(call, engine: PipelinedEngine(tiling: tiling), seed: UInt64(minimumTileWork % 89))
+        }
+    }
+
     @Test("special values: ±0, subnormals, ±inf and NaN in x and weight", arguments: [DType.float16, .bfloat16])
     func specialValues(dtype: DType) throws {
         for (index, shard) in ScatterShardType.allCases.enumerated() {

@@ -28,6 +28,18 @@ struct PipelinedTilingTests {
         #expect(PipelineTiling().tiles(rows: 16, matmulRowsPerRow: 16).count == 2)
     }
 
+    @Test("grouping keeps every unit once, in order, each group but the last reaching the work floor")
+    func grouping() {
+        let units = [5, 1, 1, 7, 2, 2, 2, 9, 1]
+        #expect(PipelineTiling(minimumTileWork: 0).group(units) { $0 } == units.map { [$0] })
+        #expect(PipelineTiling(minimumTileWork: 1).group(units) { $0 } == units.map { [$0] })
+        #expect(PipelineTiling(minimumTileWork: 6).group(units) { $0 } == [[5, 1], [1, 7], [2, 2, 2], [9], [1]])
+        #expect(PipelineTiling(minimumTileWork: 1000).group(units) { $0 } == [units])
+        #expect(PipelineTiling(minimumTileWork: 6).group([Int]()) { $0 }.isEmpty)
+        #expect(PipelineTiling.standard.minimumTileWork == 1 << 16)
+        #expect(PipelinedEngine().tiling == .standard)
+    }
+
     @Test("stage intervals: union merges overlaps, intersection is what both cover")
     func intervals() {
         let union = StageTimeline.union([5..<8, 0..<2, 1..<3, 7..<9])
@@ -114,6 +126,21 @@ struct PipelinedEngineTests {
             try Self.check(call, engine: PipelinedEngine(tiling: .finest), seed: 7)
             try Self.check(call, engine: PipelinedEngine(tiling: PipelineTiling(maxTiles: 2, minimumTileRows: 4)),
                            seed: 8, special: true)
+        }
+    }
+
+    @Test("AlltoAllAllGatherBatchMatMul with pieces grouped into tiles: one piece per tile up to all in one",
+          arguments: [1, 300, 1000, 2500, 1 << 30])
+    func batchMatMulGroupedTiles(minimumTileWork: Int) throws {
+        // Pieces of 1 source row: 2 * 2 * 20 * 13 = 1040 multiply-adds (shard 1) or 2 * 20 * 13 = 520.
+        for shard in [ShardType.gatherH, .gatherC] {
+            let call = AlltoAllAllGatherBatchMatMulCall(
+                dtype: .bfloat16, ep: 2, tp: 2, experts: 6, capacity: 6, hidden: 20, outputWidth: 26, shard: shard,
+                activation: .gelu, weightTransposed: shard == .gatherC, biasRank: 2, y2Requested: true,
+                y3Requested: true)
+            let tiling = PipelineTiling(maxTiles: 16, minimumTileRows: 1, maximumBatchRows: 1,
+                                        minimumTileWork: minimumTileWork)
+            try Self.check(call, engine: PipelinedEngine(tiling: tiling), seed: UInt64(minimumTileWork % 97))
         }
     }
 

@@ -188,6 +188,23 @@ public enum DType: String, Codable, Sendable, CaseIterable, Hashable {
         }
     }
 
+    /// Rounds every element in place, as `round(_:)` does one: the type is switched on once per
+    /// buffer, not per element, and the element loops inline the bit-level conversions (the
+    /// input generator rounds every element it draws).
+    @inlinable
+    public func round(_ values: UnsafeMutableBufferPointer<Float>) {
+        switch self {
+        case .float32:
+            return
+        case .float16:
+            for i in values.indices { values[i] = values[i].roundedToFloat16 }
+        case .bfloat16:
+            for i in values.indices { values[i] = BFloat16(values[i]).floatValue }
+        case .int8, .int32, .int64:
+            for i in values.indices { values[i] = round(values[i]) }
+        }
+    }
+
     /// Rounds a Double to this type once (round to nearest, ties to even), returned as a Float.
     @inlinable
     public func round(_ value: Double) -> Float {

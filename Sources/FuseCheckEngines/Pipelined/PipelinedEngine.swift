@@ -19,7 +19,7 @@ public struct PipelinedEngine: Engine {
     public var computeSlots: Int
 
     /// An engine; the defaults reproduce the reference bit for bit.
-    public init(accumulation: AccumulationOrder = .sequential, tiling: PipelineTiling = PipelineTiling(),
+    public init(accumulation: AccumulationOrder = .sequential, tiling: PipelineTiling = .standard,
                 computeSlots: Int? = nil) {
         self.accumulation = accumulation
         self.tiling = tiling
@@ -61,14 +61,53 @@ public struct PipelineTiling: Sendable, Hashable {
     /// its rows: on the benchmark's AllGatherMatmul, one 384-row batch of the three remote blocks
     /// instead of three 128-row tiles.
     public var maximumBatchRows: Int
+    /// The expert operators' tiles (an expert's slice of rows, times a destination for the
+    /// combine) are grouped, consecutive ones together, until a group holds this many multiply-adds
+    /// (`group(_:work:)`); 0 keeps every tile on its own.
+    public var minimumTileWork: Int
 
-    /// A tiling; the defaults are the vendor's 16 tiles, tiles of at least 96 rows, and batches
-    /// of up to 512 rows.
-    public init(maxTiles: Int = 16, minimumTileRows: Int = 96, maximumBatchRows: Int = 512) {
+    /// A tiling; the defaults are the vendor's 16 tiles, tiles of at least 96 rows, batches of up
+    /// to 512 rows, and no grouping of the expert operators' tiles.
+    public init(maxTiles: Int = 16, minimumTileRows: Int = 96, maximumBatchRows: Int = 512, minimumTileWork: Int = 0) {
         precondition(maxTiles >= 1 && minimumTileRows >= 1, "a tiling needs at least one tile of one row")
         self.maxTiles = maxTiles
         self.minimumTileRows = minimumTileRows
         self.maximumBatchRows = maximumBatchRows
+        self.minimumTileWork = max(0, minimumTileWork)
+    }
+
+    /// The engine's default: the defaults above, with the expert operators' tiles grouped to at
+    /// least 2^16 multiply-adds (`standardMinimumTileWork`).
+    public static let standard = PipelineTiling(minimumTileWork: standardMinimumTileWork)
+
+    /// 2^16 multiply-adds: some microseconds of one core, about a context switch's cost. Each tile
+    /// is a hand-over between stages (a publish, usually a sleep and a wake-up), and the expert
+    /// operators cut a rank's rows into experts times slices (times destinations for the combine):
+    /// a fuzzer case of ep = 2, tp = 32, 32 local experts and H = 2 had 256 tiles of 384
+    /// multiply-adds per rank and 48,000 context switches in one call. The benchmark's tiles
+    /// (2^24 and more) are far above it, so they are never grouped.
+    public static let standardMinimumTileWork = 1 << 16
+
+    /// `units` (tiles in the order they are computed) grouped into consecutive runs of at least
+    /// `minimumTileWork` multiply-adds each (the last run may have fewer); every unit on its own
+    /// when `minimumTileWork` is 0. Grouping changes how often stages hand over, never what a
+    /// unit computes, so outputs stay bit-identical.
+    public func group<Unit>(_ units: [Unit], work: (Unit) -> Int) -> [[Unit]] {
+        guard minimumTileWork > 0 else { return units.map { [$0] } }
+        var groups: [[Unit]] = []
+        var current: [Unit] = []
+        var currentWork = 0
+        for unit in units {
+            current.append(unit)
+            currentWork += work(unit)
+            if currentWork >= minimumTileWork {
+                groups.append(current)
+                current = []
+                currentWork = 0
+            }
+        }
+        if !current.isEmpty { groups.append(current) }
+        return groups
     }
 
     /// The finest chunking: up to 16 tiles, down to single rows, each multiplied on its own

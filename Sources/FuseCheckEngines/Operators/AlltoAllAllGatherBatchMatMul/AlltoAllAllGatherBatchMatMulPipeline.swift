@@ -4,11 +4,12 @@ import FuseCheckOps
 /// The schedule of one pipelined AlltoAllAllGatherBatchMatMul call (spec §2): a transport and a
 /// compute stage per rank (e, t), meeting on a `ChunkBoard`.
 ///
-/// The work is tiled over the local experts and, within an expert, over slices of each source's
-/// capacity rows (`PipelineTiling.tiles`), expert-major.
+/// The work is cut over the local experts and, within an expert, over slices of each source's
+/// capacity rows (`PipelineTiling.tiles`), expert-major; a tile is a run of such pieces
+/// (`PipelineTiling.group`: small pieces travel and are multiplied together).
 ///
 /// ```
-/// transport(rank: (e, t))  for each tile: the all-to-all hop (its experts' slice from every EP
+/// transport(rank: (e, t))  for each tile: the all-to-all hop (its pieces from every EP
 ///                          source (s, t) into its staging buffer), publish it; then the
 ///                          all-gather hop (each TP peer's staged slice, once published, into y2
 ///                          at the spec's positions), publish the gathered tile
@@ -47,8 +48,10 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
     let xs: [Tensor]
     let weights: [Tensor]
     let biases: [Tensor?]
-    /// The tiles in order: (local expert, slice of the source capacity rows), expert-major.
-    let tiles: [(expert: Int, slice: Range<Int>)]
+    /// A piece of a tile: a local expert and a slice of the source capacity rows.
+    typealias Piece = (expert: Int, slice: Range<Int>)
+    /// The tiles in order, each a run of pieces, expert-major.
+    let tiles: [[Piece]]
     /// Rank r's staging buffer, (E/ep, ep * rows, width): written by r's transport, read by its TP
     /// peers' transports.
     let staged: [SharedFloats]
@@ -85,7 +88,9 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
         weights = (0..<rankCount).map { inputs[$0, "weight"]! }
         biases = (0..<rankCount).map { inputs[$0, "bias"] }
         let slices = engine.tiling.tiles(rows: call.localCapacity, matmulRowsPerRow: matmulRowsPerRow)
-        let tiles = (0..<call.localExperts).flatMap { expert in slices.map { (expert: expert, slice: $0) } }
+        let pieces = (0..<call.localExperts).flatMap { expert in slices.map { (expert: expert, slice: $0) } }
+        let pieceWork = matmulRowsPerRow * call.hidden * call.localOutputWidth
+        let tiles = engine.tiling.group(pieces) { $0.slice.count * pieceWork }
         self.tiles = tiles
         self.staged = staged
         self.y2 = y2
@@ -132,51 +137,51 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
         var publisher = ChunkPublisher(board: board)
         defer { publisher.flush() }
         for (index, tile) in tiles.enumerated() {
-            allToAllHop(rank: rank, tile: tile)
+            timeline.measure(rank, .communication) {
+                for piece in tile { allToAllHop(rank: rank, piece: piece) }
+            }
             board.publish(stagedSlot(rank: rank, tile: index))
             for step in 0..<tp {
                 let (e, t) = rank.quotientAndRemainder(dividingBy: tp)
                 let peerT = (t + step) % tp
                 let peer = e * tp + peerT
                 board.wait(stagedSlot(rank: peer, tile: index))
-                allGatherHop(rank: rank, from: peer, peerT: peerT, tile: tile)
+                timeline.measure(rank, .communication) {
+                    for piece in tile { allGatherHop(rank: rank, from: peer, peerT: peerT, piece: piece) }
+                }
             }
-            publisher.complete(gatheredSlot(rank: rank, tile: index),
-                               work: tile.slice.count * matmulRowsPerRow * hidden * columns)
+            let work = tile.reduce(0) { $0 + $1.slice.count } * matmulRowsPerRow * hidden * columns
+            publisher.complete(gatheredSlot(rank: rank, tile: index), work: work)
         }
     }
 
-    /// Rank (e, t)'s slice of `tile` from every EP source (s, t), in (e + step) % ep order, into
+    /// Rank (e, t)'s slice of `piece` from every EP source (s, t), in (e + step) % ep order, into
     /// its staging buffer.
-    func allToAllHop(rank: Int, tile: (expert: Int, slice: Range<Int>)) {
+    func allToAllHop(rank: Int, piece: Piece) {
         let (e, t) = rank.quotientAndRemainder(dividingBy: tp)
-        let slice = tile.slice
-        timeline.measure(rank, .communication) {
-            for step in 0..<ep {
-                let s = (e + step) % ep
-                xs[s * tp + t].values.withUnsafeBufferPointer { x in
-                    let from = x.baseAddress! + ((e * experts + tile.expert) * sourceRows + slice.lowerBound) * width
-                    let to = staged[rank].base + ((tile.expert * ep + s) * sourceRows + slice.lowerBound) * width
-                    to.initialize(from: from, count: slice.count * width)
-                }
+        let slice = piece.slice
+        for step in 0..<ep {
+            let s = (e + step) % ep
+            xs[s * tp + t].values.withUnsafeBufferPointer { x in
+                let from = x.baseAddress! + ((e * experts + piece.expert) * sourceRows + slice.lowerBound) * width
+                let to = staged[rank].base + ((piece.expert * ep + s) * sourceRows + slice.lowerBound) * width
+                to.initialize(from: from, count: slice.count * width)
             }
         }
     }
 
-    /// TP peer `peer` (= (e, peerT))'s staged slice of `tile` into rank `rank`'s y2 at the
+    /// TP peer `peer` (= (e, peerT))'s staged slice of `piece` into rank `rank`'s y2 at the
     /// spec's positions: columns peerT * width (shard 0) or rows peerT * C/tp (shard 1).
-    func allGatherHop(rank: Int, from peer: Int, peerT: Int, tile: (expert: Int, slice: Range<Int>)) {
-        timeline.measure(rank, .communication) {
-            let expertBase = tile.expert * expertRows
-            for s in 0..<ep {
-                for c in tile.slice {
-                    let from = staged[peer].base + ((tile.expert * ep + s) * sourceRows + c) * width
-                    let to = switch shard {
-                    case .gatherH: y2[rank].base + (expertBase + s * capacity + c) * hidden + peerT * width
-                    case .gatherC: y2[rank].base + (expertBase + s * capacity + peerT * sourceRows + c) * hidden
-                    }
-                    to.initialize(from: from, count: width)
+    func allGatherHop(rank: Int, from peer: Int, peerT: Int, piece: Piece) {
+        let expertBase = piece.expert * expertRows
+        for s in 0..<ep {
+            for c in piece.slice {
+                let from = staged[peer].base + ((piece.expert * ep + s) * sourceRows + c) * width
+                let to = switch shard {
+                case .gatherH: y2[rank].base + (expertBase + s * capacity + c) * hidden + peerT * width
+                case .gatherC: y2[rank].base + (expertBase + s * capacity + peerT * sourceRows + c) * hidden
                 }
+                to.initialize(from: from, count: width)
             }
         }
     }
@@ -193,20 +198,22 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
         withOptionalElements(biases[rank]?.values) { bias in
             weights[rank].values.withUnsafeBufferPointer { weight in
                 for (index, tile) in tiles.enumerated() {
-                    let expertPanels = RightPanels(
-                        storage: weight, offset: tile.expert * hidden * columns, depth: hidden,
-                        columns: columns, transposed: weightTransposed)
                     core.waitFor(gatheredSlot(rank: rank, tile: index), on: board)
-                    let rows = tileRows(tile.slice).map { tile.expert * expertRows + $0 }
                     core.acquire()
                     timeline.measure(rank, .compute) {
-                        let accumulators = BlockedMatmul.accumulate(
-                            left: UnsafePointer(y2[rank].base), rowOffsets: rows.map { $0 * hidden },
-                            right: expertPanels, order: order, workspace: workspace)
-                        PipelinedEpilogue.write(
-                            accumulators: accumulators, columns: columns, outputOffsets: rows.map { $0 * columns },
-                            bias: bias.map { $0 + tile.expert * columns }, dtype: dtype, activation: activation,
-                            y1: y1[rank].base, y3: y3Produced ? y3[rank].base : nil)
+                        for piece in tile {
+                            let expertPanels = RightPanels(
+                                storage: weight, offset: piece.expert * hidden * columns, depth: hidden,
+                                columns: columns, transposed: weightTransposed)
+                            let rows = tileRows(piece.slice).map { piece.expert * expertRows + $0 }
+                            let accumulators = BlockedMatmul.accumulate(
+                                left: UnsafePointer(y2[rank].base), rowOffsets: rows.map { $0 * hidden },
+                                right: expertPanels, order: order, workspace: workspace)
+                            PipelinedEpilogue.write(
+                                accumulators: accumulators, columns: columns, outputOffsets: rows.map { $0 * columns },
+                                bias: bias.map { $0 + piece.expert * columns }, dtype: dtype, activation: activation,
+                                y1: y1[rank].base, y3: y3Produced ? y3[rank].base : nil)
+                        }
                     }
                 }
             }

@@ -4,11 +4,12 @@ import FuseCheckOps
 /// The schedule of one pipelined BatchMatMulReduceScatterAlltoAll call (reduce-scatter-ops.md §8):
 /// a compute stage and a transport stage per rank, meeting on a `ChunkBoard`.
 ///
-/// Rows: x's rows of local expert k are destination-EP-major (`e*C + c`). A tile is (k, e, slice):
+/// Rows: x's rows of local expert k are destination-EP-major (`e*C + c`). A piece is (k, e, slice):
 /// shard 0 slices the C rows of block e (`PipelineTiling.tiles(rows: C)`); shard 1 slices the
 /// C/tp rows every TP share has (`tiles(rows: C/tp, matmulRowsPerRow: tp)`), a tile holding rows
-/// `e*C + t*(C/tp) + slice` of every TP rank t. So every TP share of a tile is complete when the
-/// tile is.
+/// `e*C + t*(C/tp) + slice` of every TP rank t. So every TP share of a piece is complete when the
+/// piece is. A tile is a run of consecutive pieces (`PipelineTiling.group`: small pieces are
+/// handed over together).
 ///
 /// ```
 /// compute(rank: (s, t'))   for each tile: multiply its rows of x_(s,t')[k] by weight_(s,t')[k] into
@@ -39,8 +40,11 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
     let biases: [Tensor?]
     let weightTransposed: Bool
     let order: AccumulationOrder
-    /// The tiles in compute order: local expert, destination EP rank, slice.
-    let tiles: [(expert: Int, destination: Int, slice: Range<Int>)]
+    /// A piece of a tile: a local expert, a destination EP rank and a slice of rows.
+    typealias Piece = (expert: Int, destination: Int, slice: Range<Int>)
+    /// The tiles in compute order, each a run of pieces ordered by local expert, destination EP
+    /// rank and slice.
+    let tiles: [[Piece]]
     /// Rank r's fp32 partial, (E/ep, ep*C, H): written by r's compute stage, read by its TP group's transports.
     let partials: [SharedFloats]
     /// Rank r's y, (E, C or C/tp, H/tp or H).
@@ -69,12 +73,14 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
         order = engine.accumulation
         let slices = shard == .scatterH ? engine.tiling.tiles(rows: call.capacity)
                                         : engine.tiling.tiles(rows: call.scatteredCapacity, matmulRowsPerRow: call.tp)
-        var tiles: [(expert: Int, destination: Int, slice: Range<Int>)] = []
+        var pieces: [Piece] = []
         for expert in 0..<call.localExperts {
             for destination in 0..<call.ep {
-                for slice in slices { tiles.append((expert, destination, slice)) }
+                for slice in slices { pieces.append((expert, destination, slice)) }
             }
         }
+        let rowWork = (call.shard! == .scatterH ? 1 : call.tp) * call.localContraction * call.outputWidth
+        let tiles = engine.tiling.group(pieces) { $0.slice.count * rowWork }
         self.tiles = tiles
         self.partials = partials
         self.outputs = outputs
@@ -110,59 +116,78 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
         var publisher = ChunkPublisher(board: board)
         defer { publisher.flush() }
         let partial = partials[rank].base
-        let expertRows = ep * capacity
         xs[rank].values.withUnsafeBufferPointer { x in
             weights[rank].values.withUnsafeBufferPointer { weight in
                 for (index, tile) in tiles.enumerated() {
-                    let panels = RightPanels(storage: weight, offset: tile.expert * depth * width, depth: depth,
-                                             columns: width, transposed: weightTransposed)
-                    let tileRows = rows(destination: tile.destination, slice: tile.slice)
-                        .map { tile.expert * expertRows + $0 }
                     core.acquire()
                     timeline.measure(rank, .compute) {
-                        let accumulators = BlockedMatmul.accumulate(
-                            left: x.baseAddress!, rowOffsets: tileRows.map { $0 * depth }, right: panels, order: order,
-                            workspace: workspace)
-                        for (row, global) in tileRows.enumerated() {
-                            accumulators.forEachSegment(row: row, columns: width) { first, acc, count in
-                                (partial + global * width + first).update(from: acc, count: count)
-                            }
+                        for piece in tile {
+                            multiply(piece, x: x.baseAddress!, weight: weight, workspace: workspace, into: partial)
                         }
                     }
-                    publisher.complete(slot(rank: rank, tile: index), work: tileRows.count * depth * width)
+                    publisher.complete(slot(rank: rank, tile: index), work: tile.reduce(0) { $0 + work(of: $1) })
                 }
+            }
+        }
+    }
+
+    /// The multiply-adds of a piece.
+    func work(of piece: Piece) -> Int {
+        piece.slice.count * (shard == .scatterH ? 1 : tp) * depth * width
+    }
+
+    /// One piece's rows of x times its expert's weight, into the fp32 partial.
+    func multiply(_ piece: Piece, x: UnsafePointer<Float>, weight: UnsafeBufferPointer<Float>,
+                  workspace: MatmulWorkspace, into partial: UnsafeMutablePointer<Float>) {
+        let panels = RightPanels(storage: weight, offset: piece.expert * depth * width, depth: depth,
+                                 columns: width, transposed: weightTransposed)
+        let pieceRows = rows(destination: piece.destination, slice: piece.slice)
+            .map { piece.expert * ep * capacity + $0 }
+        let accumulators = BlockedMatmul.accumulate(
+            left: x, rowOffsets: pieceRows.map { $0 * depth }, right: panels, order: order, workspace: workspace)
+        for (row, global) in pieceRows.enumerated() {
+            accumulators.forEachSegment(row: row, columns: width) { first, acc, count in
+                (partial + global * width + first).update(from: acc, count: count)
             }
         }
     }
 
     // MARK: - Transport (reduce-scatter, bias, all-to-all)
 
-    /// Rank (s, t)'s side of the reduce-scatter and its send of the all-to-all: for each tile, its
-    /// share summed over the TP group in rank order, its bias added, rounded to T, and written
-    /// into y of the tile's destination EP rank.
+    /// Rank (s, t)'s side of the reduce-scatter and its send of the all-to-all: for each tile,
+    /// once every TP peer has computed it, each piece's share summed over the TP group in rank
+    /// order, its bias added, rounded to T, and written into y of the piece's destination EP rank.
     func transport(rank: Int) {
-        let (s, t) = rank.quotientAndRemainder(dividingBy: tp)
+        let s = rank / tp
         let group = (0..<tp).map { s * tp + $0 }
-        let expertRows = ep * capacity
         withOptionalElements(biases[rank]?.values) { bias in
+            let sources = group.map { UnsafePointer(partials[$0].base) }
             for (index, tile) in tiles.enumerated() {
                 for peer in group { board.wait(slot(rank: peer, tile: index)) }
-                let sources = group.map { UnsafePointer(partials[$0].base) }
-                let output = outputs[tile.destination * tp + t].base
-                let globalExpert = s * localExperts + tile.expert
                 timeline.measure(rank, .communication) {
-                    for c in tile.slice {
-                        // The partial's row and first column of y's row c (shard 0: C rows, columns
-                        // t*(H/tp)...; shard 1: row t*(C/tp) + c of the block, every column).
-                        let row = tile.expert * expertRows + tile.destination * capacity
-                            + (shard == .scatterC ? t * shareRows : 0) + c
-                        let from = row * width + (shard == .scatterH ? t * shareWidth : 0)
-                        let to = output + (globalExpert * shareRows + c) * shareWidth
-                        let rowBias = bias.map { $0 + tile.expert * shareWidth }
-                        Self.reduce(sources, offset: from, count: shareWidth, bias: rowBias, dtype: dtype, into: to)
-                    }
+                    for piece in tile { send(piece, rank: rank, sources: sources, bias: bias) }
                 }
             }
+        }
+    }
+
+    /// Rank (s, t)'s share of `piece`, reduced over the TP group (`sources`, in TP rank order),
+    /// bias added and rounded, into y of the piece's destination EP rank.
+    func send(_ piece: Piece, rank: Int, sources: [UnsafePointer<Float>], bias: UnsafePointer<Float>?) {
+        let t = rank % tp
+        let s = rank / tp
+        let expertRows = ep * capacity
+        let output = outputs[piece.destination * tp + t].base
+        let globalExpert = s * localExperts + piece.expert
+        for c in piece.slice {
+            // The partial's row and first column of y's row c (shard 0: C rows, columns
+            // t*(H/tp)...; shard 1: row t*(C/tp) + c of the block, every column).
+            let row = piece.expert * expertRows + piece.destination * capacity
+                + (shard == .scatterC ? t * shareRows : 0) + c
+            let from = row * width + (shard == .scatterH ? t * shareWidth : 0)
+            let to = output + (globalExpert * shareRows + c) * shareWidth
+            let rowBias = bias.map { $0 + piece.expert * shareWidth }
+            Self.reduce(sources, offset: from, count: shareWidth, bias: rowBias, dtype: dtype, into: to)
         }
     }
 
