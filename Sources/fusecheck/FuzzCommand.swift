@@ -41,8 +41,9 @@ struct FuzzCommand: ParsableCommand {
     @Option(name: .long, help: "The folder to write findings into (created if missing).")
     var findings = "findings"
 
-    @Option(name: .long, parsing: .unconditional, help: "Worker threads (each with its own backend).")
-    var jobs = 1
+    @Option(name: .long, parsing: .unconditional,
+            help: "Worker threads, each with its own backend (default: the CPUs this process may use, at most 4; 1 under --shard auto, where the launcher starts a process per slot).")
+    var jobs: Int?
 
     @Option(name: .long, parsing: .unconditional,
             help: "The most multiply-adds one case may cost over the whole world.")
@@ -55,6 +56,14 @@ struct FuzzCommand: ParsableCommand {
     var json: String?
 
     @OptionGroup var htmlOption: HTMLOption
+
+    /// Jobs when `--jobs` is not given: one per CPU this process may use, at most 4 (each job has a
+    /// case in flight and the next being prepared), or 1 under `--shard auto`, whose launcher
+    /// already runs a process per slot. On 2 cores, 2 jobs ran `fuzz --cases 900 --seed 11` at
+    /// 168 cases/s against 137 for 1: one job leaves a core idle while its case's stages hand over.
+    static func defaultJobs(shard: String) -> Int {
+        shard == "auto" ? 1 : min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    }
 
     /// A seed: a whole number that fits 64 bits, said so when it does not.
     @Sendable static func parseSeed(_ text: String) throws -> UInt64 {
@@ -69,7 +78,7 @@ struct FuzzCommand: ParsableCommand {
             throw ValidationError("--seconds must be a finite number of seconds greater than 0, not \(seconds)")
         }
         if let cases, cases < 1 { throw ValidationError("--cases must be at least 1, not \(cases)") }
-        if jobs < 1 { throw ValidationError("--jobs must be at least 1, not \(jobs)") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1, not \(jobs)") }
         if budget < 1 { throw ValidationError("--budget must be at least 1, not \(budget)") }
     }
 
@@ -91,7 +100,7 @@ struct FuzzCommand: ParsableCommand {
         options.shards = assignment.count
         options.seconds = seconds
         options.cases = cases
-        options.jobs = jobs
+        options.jobs = jobs ?? Self.defaultJobs(shard: shard)
         options.budget = budget
         options.strict = strict
         options.findingsFolder = findings
@@ -112,9 +121,9 @@ struct FuzzCommand: ParsableCommand {
         // With the JSON summary on standard output, the human-readable one goes to standard error.
         let say = textPrinter(reportOnStandardOutput: json == OutputLocation.standardOutput)
         let counts = summary.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        say(String(format: "fuzz: %d cases in %.1f s (%.1f cases/s) on %@, seed %llu, shard %d/%d: %@",
+        say(String(format: "fuzz: %d cases in %.1f s (%.1f cases/s) on %@, seed %llu, shard %d/%d, %d job(s): %@",
                    summary.casesRun, summary.seconds, summary.casesPerSecond, summary.backend, summary.seed,
-                   summary.shard, summary.shards, counts))
+                   summary.shard, summary.shards, options.jobs, counts))
         if let checks = summary.goldenChecks, checks > 0 {
             say("golden audit: \(checks) golden(s) recomputed on the naive reference kernel, "
                 + (summary.goldenMismatches?.isEmpty ?? true ? "all identical" : "\(summary.goldenMismatches!.count) differ"))

@@ -37,6 +37,30 @@ struct DTypeTests {
         #expect(log.isEmpty, "\(type): \(log)")
     }
 
+    @Test("rounding a buffer gives each element's round(Float), bit for bit", arguments: DType.allCases)
+    func bufferRounding(dtype: DType) {
+        // Every 16-bit pattern shifted into the top half of a Float (every bf16 value, the fp16
+        // range's neighbours and ties), the same with low bits set (between neighbours, just past
+        // ties), and the specials.
+        var values: [Float] = []
+        for pattern in UInt32(0)...0xFFFF {
+            for low: UInt32 in [0, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x7FFF, 0x8000, 0x8001] {
+                values.append(Float(bitPattern: pattern << 16 | low))
+            }
+        }
+        values += [.infinity, -.infinity, .nan, -.nan, 65519.996, 65520, -65520, 0x1p-25, -0x1p-25, 127.5, -128.5]
+        var rounded = values
+        rounded.withUnsafeMutableBufferPointer { dtype.round($0) }
+        var log = MismatchLog()
+        for (value, got) in zip(values, rounded) {
+            let expected = dtype.round(value)
+            if got.bitPattern != expected.bitPattern {
+                log.record("\(describe(value)): buffer gives \(describe(got)), round(Float) \(describe(expected))")
+            }
+        }
+        #expect(log.isEmpty, "\(dtype): \(log)")
+    }
+
     @Test("represents is false for every Float strictly between two neighbouring values",
           arguments: SixteenBitType.all)
     func representsRejectsInbetweenValues(type: SixteenBitType) {
