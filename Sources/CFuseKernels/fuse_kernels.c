@@ -101,6 +101,41 @@ static void generic_int8_rows(const int8_t *left, ptrdiff_t rows, const int8_t *
     }
 }
 
+// MARK: - Counter-based random streams (the input generator's)
+
+#define RNG_GAMMA 0x9E3779B97F4A7C15ULL
+#define RNG_M1 0xBF58476D1CE4E5B9ULL
+#define RNG_M2 0x94D049BB133111EBULL
+
+static inline uint64_t rng_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * RNG_M1;
+    z = (z ^ (z >> 27)) * RNG_M2;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t rng_word(uint64_t key, uint64_t index) { return rng_mix64(key + (index + 1) * RNG_GAMMA); }
+
+static void generic_rng_uniform(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count, float *out) {
+    for (ptrdiff_t i = 0; i < count; i++) {
+        float u = (float)(uint32_t)(rng_word(key, first + (uint64_t)i * step) >> 40) * 0x1p-24f;
+        out[i] = 2.0f * u - 1.0f;
+    }
+}
+
+static void generic_rng_normal(uint64_t key, uint64_t first_element, ptrdiff_t count, float *out) {
+    for (ptrdiff_t i = 0; i < count; i++) {
+        uint64_t argument = key + ((first_element + (uint64_t)i) * 12 + 1) * RNG_GAMMA;
+        uint64_t sum = 0;
+        for (int j = 0; j < 12; j++) {
+            sum += rng_mix64(argument) >> 40;
+            argument += RNG_GAMMA;
+        }
+        double scaled = (double)sum * 0x1p-24;
+        out[i] = (float)(scaled - 6.0);
+    }
+}
+
+
 #if FUSE_X86
 
 // MARK: - AVX-512: 8 x 48 tiles in 24 zmm accumulators (as OpenBLAS's SKYLAKEX kernels do)
@@ -399,6 +434,120 @@ FUSE_AVX2 static void avx2_int8_rows(const int8_t *left, ptrdiff_t rows, const i
     }
 }
 
+// MARK: - Random streams, vectorized
+
+// A 64-bit product modulo 2^64 from 32-bit halves (AVX-512F and AVX2 have no 64-bit multiply
+// without AVX-512DQ): a * m = a_lo * m_lo + ((a_hi * m_lo + a_lo * m_hi) << 32).
+FUSE_AVX512 static inline __m512i z_mul64(__m512i a, uint64_t m) {
+    const __m512i lo = _mm512_set1_epi64((long long)(m & 0xFFFFFFFFULL));
+    const __m512i hi = _mm512_set1_epi64((long long)(m >> 32));
+    __m512i cross = _mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(a, 32), lo), _mm512_mul_epu32(a, hi));
+    return _mm512_add_epi64(_mm512_mul_epu32(a, lo), _mm512_slli_epi64(cross, 32));
+}
+
+FUSE_AVX512 static inline __m512i z_mix64(__m512i z) {
+    z = z_mul64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)), RNG_M1);
+    z = z_mul64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)), RNG_M2);
+    return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+}
+
+/// Eight arguments key + (first + lane * step + 1) * gamma, as 64-bit lanes.
+FUSE_AVX512 static inline __m512i z_arguments(uint64_t key, uint64_t first, uint64_t step) {
+    uint64_t lanes[8];
+    for (int l = 0; l < 8; l++) lanes[l] = key + (first + (uint64_t)l * step + 1) * RNG_GAMMA;
+    return _mm512_loadu_si512(lanes);
+}
+
+FUSE_AVX512 static void avx512_rng_uniform(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count,
+                                           float *out) {
+    ptrdiff_t i = 0;
+    const __m512i advance = _mm512_set1_epi64((long long)(8 * step * RNG_GAMMA));
+    __m512i argument = z_arguments(key, first, step);
+    for (; i + 8 <= count; i += 8) {
+        __m256i bits = _mm512_cvtepi64_epi32(_mm512_srli_epi64(z_mix64(argument), 40));
+        __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(bits), _mm256_set1_ps(0x1p-24f));
+        _mm256_storeu_ps(out + i, _mm256_sub_ps(_mm256_add_ps(u, u), _mm256_set1_ps(1.0f)));
+        argument = _mm512_add_epi64(argument, advance);
+    }
+    generic_rng_uniform(key, first + (uint64_t)i * step, step, count - i, out + i);
+}
+
+FUSE_AVX512 static void avx512_rng_normal(uint64_t key, uint64_t first_element, ptrdiff_t count, float *out) {
+    ptrdiff_t i = 0;
+    const __m512i gamma = _mm512_set1_epi64((long long)RNG_GAMMA);
+    const __m512i advance = _mm512_set1_epi64((long long)(8 * 12 * RNG_GAMMA));
+    __m512i argument = z_arguments(key, first_element * 12, 12);
+    for (; i + 8 <= count; i += 8) {
+        __m512i sum = _mm512_setzero_si512();
+        __m512i word = argument;
+        for (int j = 0; j < 12; j++) {
+            sum = _mm512_add_epi64(sum, _mm512_srli_epi64(z_mix64(word), 40));
+            word = _mm512_add_epi64(word, gamma);
+        }
+        __m512d scaled = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_cvtepi64_epi32(sum)), _mm512_set1_pd(0x1p-24));
+        _mm256_storeu_ps(out + i, _mm512_cvtpd_ps(_mm512_sub_pd(scaled, _mm512_set1_pd(6.0))));
+        argument = _mm512_add_epi64(argument, advance);
+    }
+    generic_rng_normal(key, first_element + (uint64_t)i, count - i, out + i);
+}
+
+FUSE_AVX2 static inline __m256i y_mul64(__m256i a, uint64_t m) {
+    const __m256i lo = _mm256_set1_epi64x((long long)(m & 0xFFFFFFFFULL));
+    const __m256i hi = _mm256_set1_epi64x((long long)(m >> 32));
+    __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), lo), _mm256_mul_epu32(a, hi));
+    return _mm256_add_epi64(_mm256_mul_epu32(a, lo), _mm256_slli_epi64(cross, 32));
+}
+
+FUSE_AVX2 static inline __m256i y_mix64(__m256i z) {
+    z = y_mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), RNG_M1);
+    z = y_mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), RNG_M2);
+    return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
+}
+
+/// The low 32 bits of four 64-bit lanes, in order.
+FUSE_AVX2 static inline __m128i y_low_halves(__m256i v) {
+    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)));
+}
+
+/// Four arguments key + (first + lane * step + 1) * gamma, as 64-bit lanes.
+FUSE_AVX2 static inline __m256i y_arguments(uint64_t key, uint64_t first, uint64_t step) {
+    uint64_t lanes[4];
+    for (int l = 0; l < 4; l++) lanes[l] = key + (first + (uint64_t)l * step + 1) * RNG_GAMMA;
+    return _mm256_loadu_si256((const __m256i *)lanes);
+}
+
+FUSE_AVX2 static void avx2_rng_uniform(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count, float *out) {
+    ptrdiff_t i = 0;
+    const __m256i advance = _mm256_set1_epi64x((long long)(4 * step * RNG_GAMMA));
+    __m256i argument = y_arguments(key, first, step);
+    for (; i + 4 <= count; i += 4) {
+        __m128i bits = y_low_halves(_mm256_srli_epi64(y_mix64(argument), 40));
+        __m128 u = _mm_mul_ps(_mm_cvtepi32_ps(bits), _mm_set1_ps(0x1p-24f));
+        _mm_storeu_ps(out + i, _mm_sub_ps(_mm_add_ps(u, u), _mm_set1_ps(1.0f)));
+        argument = _mm256_add_epi64(argument, advance);
+    }
+    generic_rng_uniform(key, first + (uint64_t)i * step, step, count - i, out + i);
+}
+
+FUSE_AVX2 static void avx2_rng_normal(uint64_t key, uint64_t first_element, ptrdiff_t count, float *out) {
+    ptrdiff_t i = 0;
+    const __m256i gamma = _mm256_set1_epi64x((long long)RNG_GAMMA);
+    const __m256i advance = _mm256_set1_epi64x((long long)(4 * 12 * RNG_GAMMA));
+    __m256i argument = y_arguments(key, first_element * 12, 12);
+    for (; i + 4 <= count; i += 4) {
+        __m256i sum = _mm256_setzero_si256();
+        __m256i word = argument;
+        for (int j = 0; j < 12; j++) {
+            sum = _mm256_add_epi64(sum, _mm256_srli_epi64(y_mix64(word), 40));
+            word = _mm256_add_epi64(word, gamma);
+        }
+        __m256d scaled = _mm256_mul_pd(_mm256_cvtepi32_pd(y_low_halves(sum)), _mm256_set1_pd(0x1p-24));
+        _mm_storeu_ps(out + i, _mm256_cvtpd_ps(_mm256_sub_pd(scaled, _mm256_set1_pd(6.0))));
+        argument = _mm256_add_epi64(argument, advance);
+    }
+    generic_rng_normal(key, first_element + (uint64_t)i, count - i, out + i);
+}
+
 // MARK: - What the CPU and its OS support
 
 /// The OS saves the ymm (mask 0x6) or zmm and opmask (mask 0xE6) state across context switches.
@@ -427,13 +576,17 @@ static int cpu_has_avx512f(void) {
 
 #endif
 
-static const fuse_kernels generic_kernels = {generic_wide,      generic_narrow,    generic_thin, generic_transpose,
-                                             generic_strip_f32, generic_strip_f64, generic_int8_rows, "generic"};
+static const fuse_kernels generic_kernels = {generic_wide,        generic_narrow,      generic_thin,
+                                             generic_transpose,   generic_strip_f32,   generic_strip_f64,
+                                             generic_int8_rows,   generic_rng_uniform, generic_rng_normal,
+                                             "generic"};
 #if FUSE_X86
-static const fuse_kernels avx2_kernels = {avx2_wide,      avx2_narrow,    avx2_thin, avx_transpose,
-                                          avx2_strip_f32, avx2_strip_f64, avx2_int8_rows, "avx2"};
-static const fuse_kernels avx512_kernels = {avx512_wide,      avx512_narrow,    avx2_thin, avx_transpose,
-                                            avx512_strip_f32, avx512_strip_f64, avx2_int8_rows, "avx512"};
+static const fuse_kernels avx2_kernels = {avx2_wide,       avx2_narrow,    avx2_thin,      avx_transpose,
+                                          avx2_strip_f32,  avx2_strip_f64, avx2_int8_rows, avx2_rng_uniform,
+                                          avx2_rng_normal, "avx2"};
+static const fuse_kernels avx512_kernels = {avx512_wide,       avx512_narrow,    avx2_thin,      avx_transpose,
+                                            avx512_strip_f32,  avx512_strip_f64, avx2_int8_rows, avx512_rng_uniform,
+                                            avx512_rng_normal, "avx512"};
 #endif
 
 int fuse_kernels_supported(fuse_kernel_path path) {

@@ -1,5 +1,6 @@
 import Testing
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 @testable import FuseCheckHarness
 
@@ -37,6 +38,41 @@ struct InputDataTests {
         let alone = InputGenerator.tensor(caseID: testCase.id, mode: .normal, rank: 1, name: "x2", spec: slot.spec,
                                           role: .right(contractionAxis: 0, columnAxis: 1))
         #expect(alone.values == world[1, "x2"]!.values)
+    }
+
+    @Test("the vectorized uniform and normal streams are CounterRNG's words, bit for bit, on every kernel path",
+          arguments: KernelPath.allCases.filter(\.isSupported))
+    func vectorizedStreams(path: KernelPath) {
+        var mismatches: [String] = []
+        for (keyIndex, key) in [UInt64(0), 1, 0x9E37_79B9_7F4A_7C15, .max, 0xDEAD_BEEF_0123_4567].enumerated() {
+            let stream = CounterRNG(key: key)
+            // Every remainder of the 8- and 4-lane loops, a long run, and streams started past 0
+            // (and near the index's wrap-around).
+            for (first, count) in [(0, 0), (0, 1), (0, 7), (0, 9), (0, 31), (0, 1000), (5, 17), (UInt64.max / 16, 23)] {
+                var uniform = [Float](repeating: .nan, count: count)
+                uniform.withUnsafeMutableBufferPointer {
+                    RandomStreams.uniform(key: key, first: UInt64(first) &* 4, step: 4, into: $0, path: path)
+                }
+                var normal = [Float](repeating: .nan, count: count)
+                normal.withUnsafeMutableBufferPointer {
+                    RandomStreams.normal(key: key, firstElement: UInt64(first), into: $0, path: path)
+                }
+                for i in 0..<count {
+                    let element = UInt64(first) &+ UInt64(i)
+                    let expectedUniform = 2 * stream.unit(element &* 4) - 1
+                    if uniform[i].bitPattern != expectedUniform.bitPattern {
+                        mismatches.append("key \(keyIndex) uniform [\(element)]: \(uniform[i]) != \(expectedUniform)")
+                    }
+                    // The scalar definition (a whole-tensor element index, so only from element 0).
+                    guard first < 1 << 40 else { continue }
+                    let expectedNormal = InputGenerator.normal(stream: stream, element: Int(element))
+                    if normal[i].bitPattern != expectedNormal.bitPattern {
+                        mismatches.append("key \(keyIndex) normal [\(element)]: \(normal[i]) != \(expectedNormal)")
+                    }
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(path): \(mismatches.prefix(5))")
     }
 
     @Test("uniform values lie in [-1, 1]; normal values have mean ~0 and variance ~1")

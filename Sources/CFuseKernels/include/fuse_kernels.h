@@ -50,6 +50,20 @@ typedef void (*fuse_strip_f64_fn)(const double *a, ptrdiff_t lda, int rows, cons
 typedef void (*fuse_int8_rows_fn)(const int8_t *left, ptrdiff_t rows, const int8_t *columns, ptrdiff_t depth,
                                   ptrdiff_t n, int32_t *acc);
 
+/// The input generator's counter-based random words (`CounterRNG`): word i of stream `key` is
+///     mix64(key + (i + 1) * 0x9E3779B97F4A7C15)      (SplitMix64's output function)
+/// with integer arithmetic only, and u(w) = (w >> 40) * 2^-24, a Float in [0, 1) with 24 bits.
+///
+/// `uniform`: out[i] = 2 * u(word(first + i * step)) - 1, exact in fp32 (an integer in
+/// [-2^23, 2^23) times 2^-23).
+typedef void (*fuse_rng_uniform_fn)(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count, float *out);
+
+/// `normal`: Irwin-Hall over 12 words, out[i] = (float)((double)S * 2^-24 - 6) with
+/// S = sum over j < 12 of word(12 * (first_element + i) + j) >> 40, an exact integer below 2^28;
+/// the product and the difference are exact in double, so the only rounding is the final one to
+/// float (to nearest, ties to even), the same as Swift's `Float(Double)`.
+typedef void (*fuse_rng_normal_fn)(uint64_t key, uint64_t first_element, ptrdiff_t count, float *out);
+
 /// The code paths, best first.
 typedef enum {
     FUSE_KERNELS_AVX512 = 0,
@@ -57,8 +71,8 @@ typedef enum {
     FUSE_KERNELS_GENERIC = 2,
 } fuse_kernel_path;
 
-/// One path's functions: the 8 x 48, 8 x 16 and 8 x 4 register tiles, the transpose, and the
-/// reference's strips.
+/// One path's functions: the 8 x 48, 8 x 16 and 8 x 4 register tiles, the transpose, the
+/// reference's strips, the int8 rows and the input generator's random streams.
 typedef struct {
     fuse_tile_fn wide;
     fuse_tile_fn narrow;
@@ -67,6 +81,8 @@ typedef struct {
     fuse_strip_f32_fn strip_f32;
     fuse_strip_f64_fn strip_f64;
     fuse_int8_rows_fn int8_rows;
+    fuse_rng_uniform_fn rng_uniform;
+    fuse_rng_normal_fn rng_normal;
     const char *name;
 } fuse_kernels;
 

@@ -1,4 +1,5 @@
 import FuseCheckCore
+import FuseCheckEngines
 import FuseCheckOps
 
 /// Input data as a pure function of (case, rank, tensor name).
@@ -69,9 +70,14 @@ public enum InputGenerator {
             }
             switch (mode, role) {
             case (.uniform, _), (.provenance, .right), (.provenance, .bias), (.special, .bias):
-                fill { i in 2 * stream.unit(index(i)) - 1 }
+                // 2 * unit(4i) - 1, vectorized (`RandomStreams`).
+                let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+                RandomStreams.uniform(key: stream.key, first: 0, step: 4, into: values)
+                dtype.round(values)
             case (.normal, _):
-                fill { i in normal(stream: stream, element: i) }
+                let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+                RandomStreams.normal(key: stream.key, firstElement: 0, into: values)
+                dtype.round(values)
             case (.outliers, _):
                 fill { i in
                     let sign: Float = stream.word(index(i)) & 1 == 0 ? 1 : -1
@@ -118,13 +124,13 @@ public enum InputGenerator {
         return Tensor(dtype: dtype, shape: shape, values: values)
     }
 
-    /// The `normal` mode's element i: Irwin–Hall, the sum of 12 uniforms (words 12i to 12i + 11),
+    /// The `normal` mode's element i (the definition `RandomStreams.normal` computes in bulk, and
+    /// what the tests compare it with): Irwin–Hall, the sum of 12 uniforms (words 12i to 12i + 11),
     /// which has mean 6 and variance 1. Each uniform is a 24-bit fraction, so the sum is exact as
     /// an integer count of 2^-24 and in Double: no platform-dependent libm call, and no rounding
     /// before the final one to Float. Word 12i + j is `mix64(key + (12i + j + 1) * gamma)`; the
     /// argument steps by gamma from one word to the next.
-    @inline(__always)
-    static func normal(stream: CounterRNG, element i: Int) -> Float {
+    public static func normal(stream: CounterRNG, element i: Int) -> Float {
         var argument = stream.key &+ (UInt64(i) &* 12 &+ 1) &* CounterRNG.gamma
         var sum: UInt64 = 0
         for _ in 0..<12 {
@@ -138,9 +144,11 @@ public enum InputGenerator {
     /// (fp16: [2^14, 2^15), so that sums overflow fp16 to inf; bf16: about 2^100, large without
     /// overflowing fp32 in any summation order), 0.5% ±inf, 1% NaN; the rest uniform in [-1, 1).
     static func special(stream: CounterRNG, index: UInt64, dtype: DType, isLeft: Bool) -> Float {
+        // Words index + 1 (the sign) and index + 2 (the fraction) are drawn only where the value
+        // uses them: most elements take the uniform default, which needs no sign.
         let pick = stream.word(index) % 1000
-        let sign: Float = stream.word(index + 1) & 1 == 0 ? 1 : -1
-        let fraction = stream.unit(index + 2)
+        var sign: Float { stream.word(index + 1) & 1 == 0 ? 1 : -1 }
+        var fraction: Float { stream.unit(index + 2) }
         switch pick {
         case 0..<40:
             return 0

@@ -74,6 +74,8 @@ enum Kernels {
     nonisolated(unsafe) static let stripFloat: fuse_strip_f32_fn = KernelPath.active.functions.strip_f32
     nonisolated(unsafe) static let stripDouble: fuse_strip_f64_fn = KernelPath.active.functions.strip_f64
     nonisolated(unsafe) static let int8Rows: fuse_int8_rows_fn = KernelPath.active.functions.int8_rows
+    nonisolated(unsafe) static let rngUniform: fuse_rng_uniform_fn = KernelPath.active.functions.rng_uniform
+    nonisolated(unsafe) static let rngNormal: fuse_rng_normal_fn = KernelPath.active.functions.rng_normal
 }
 
 extension KernelPath {

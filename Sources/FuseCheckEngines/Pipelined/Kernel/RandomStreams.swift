@@ -1,0 +1,26 @@
+import CFuseKernels
+
+/// The input generator's two bulk streams, vectorized per instruction set (`CFuseKernels`,
+/// `KernelPath`): word i of stream `key` is `mix64(key + (i + 1) * 0x9E3779B97F4A7C15)`
+/// (`CounterRNG` in the harness), so every path, and the harness's scalar definition, give the
+/// same bits. The generator spent most of its time in these two modes' mixers, one 64-bit word at a
+/// time (the baseline x86-64 target has no vector 64-bit multiply).
+public enum RandomStreams {
+    /// `values[i] = 2 * u(word(first + i * step)) - 1`, u(w) = (w >> 40) * 2^-24: uniform in
+    /// [-1, 1), exact in fp32.
+    public static func uniform(key: UInt64, first: UInt64, step: UInt64, into values: UnsafeMutableBufferPointer<Float>,
+                               path: KernelPath = .active) {
+        guard let base = values.baseAddress, !values.isEmpty else { return }
+        let fill = path == .active ? Kernels.rngUniform : path.functions.rng_uniform!
+        fill(key, first, step, values.count, base)
+    }
+
+    /// `values[i]` = Irwin–Hall over words 12 (firstElement + i) to 12 (firstElement + i) + 11:
+    /// `Float(Double(S) * 2^-24 - 6)`, S the sum of the words' top 24 bits (exact; one rounding).
+    public static func normal(key: UInt64, firstElement: UInt64, into values: UnsafeMutableBufferPointer<Float>,
+                              path: KernelPath = .active) {
+        guard let base = values.baseAddress, !values.isEmpty else { return }
+        let fill = path == .active ? Kernels.rngNormal : path.functions.rng_normal!
+        fill(key, firstElement, values.count, base)
+    }
+}
