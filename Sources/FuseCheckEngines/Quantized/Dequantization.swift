@@ -47,23 +47,28 @@ public enum QuantizedAccumulation {
         let depth = left.shape[1]
         let columns = right.logicalShape[1]
         let a = left.values.map { Int32($0) }
-        let logicalRight = right.logical.values.map { Int32($0) }
+        let b = right.logical.values.map { Int32($0) }
         var acc = [Int32](repeating: 0, count: rows * columns)
-        for i in 0..<rows {
-            for j in 0..<columns {
-                var sum: Int32 = 0
-                var narrow: Int16 = 0
-                for p in 0..<depth {
-                    let product = a[i * depth + p] * logicalRight[p * columns + j]
-                    if wrapping16 {
-                        narrow = narrow &+ Int16(truncatingIfNeeded: product)
-                    } else {
-                        sum += product
+        // Every sum is exact in Int32 (|product| <= 2^14 and depth <= 65535, so |sum| < 2^31), and
+        // integer addition is associative, so the order of the additions cannot change a bit: the
+        // loops run i, p, j to read a row of b at a time (the inner loop then vectorizes).
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                acc.withUnsafeMutableBufferPointer { acc in
+                    guard let a = a.baseAddress, let b = b.baseAddress, let acc = acc.baseAddress else { return }
+                    for i in 0..<rows {
+                        let row = acc + i * columns
+                        for p in 0..<depth {
+                            let x = a[i * depth + p]
+                            let right = b + p * columns
+                            for j in 0..<columns { row[j] &+= x &* right[j] }
+                        }
                     }
                 }
-                acc[i * columns + j] = wrapping16 ? Int32(narrow) : sum
             }
         }
+        // An int16 accumulator that wraps keeps each sum modulo 2^16: the exact sum's low 16 bits.
+        if wrapping16 { return acc.map { Int32(Int16(truncatingIfNeeded: $0)) } }
         return acc
     }
 }

@@ -80,8 +80,8 @@ public struct Runner: Sendable {
 
     /// The golden of a valid case (nil for an invalid one).
     public static func golden(_ call: any HarnessCall, inputs: WorldTensors) throws -> Golden? {
-        guard case .completed(let outputs) = try ReferenceEngine().run(call, inputs: inputs) else { return nil }
-        return Golden(outputs: outputs, gauge: call.referenceGauge(inputs: inputs))
+        guard let (outputs, gauge) = try call.referenceGoldenAndGauge(inputs: inputs) else { return nil }
+        return Golden(outputs: outputs, gauge: gauge)
     }
 
     /// Runs one case. `expectedRejection` is the constraint an invalid-suite case violates;
