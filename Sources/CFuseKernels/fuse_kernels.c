@@ -434,6 +434,154 @@ FUSE_AVX2 static void avx2_int8_rows(const int8_t *left, ptrdiff_t rows, const i
     }
 }
 
+// MARK: - int8 rows with AVX-512BW: 4 rows x 4 columns per pass
+
+#define FUSE_AVX512BW __attribute__((target("avx,avx2,fma,avx512f,avx512bw")))
+
+/// 32 int8 of each of 4 rows and 4 columns widened to int16 (vpmovsxbw), multiplied and pairwise
+/// added (vpmaddwd) into 16 accumulators of 16 int32 lanes: each loaded row and column is used
+/// four times. The AVX2 kernel streamed every column once per row. Integer sums are exact, so the
+/// grouping of the additions cannot change a bit.
+FUSE_AVX512BW static void avx512bw_int8_block(const int8_t *a, ptrdiff_t depth, const int8_t *b, int32_t *acc,
+                                              ptrdiff_t n) {
+    const ptrdiff_t full = depth / 32 * 32;
+    __m512i s[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int c = 0; c < 4; c++) s[i][c] = _mm512_setzero_si512();
+    for (ptrdiff_t p = 0; p < full; p += 32) {
+        __m512i x[4], y[4];
+        for (int i = 0; i < 4; i++) {
+            x[i] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(a + i * depth + p)));
+        }
+        for (int c = 0; c < 4; c++) {
+            y[c] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + c * depth + p)));
+        }
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 4; c++) s[i][c] = _mm512_add_epi32(s[i][c], _mm512_madd_epi16(x[i], y[c]));
+    }
+    for (int i = 0; i < 4; i++) {
+        for (int c = 0; c < 4; c++) {
+            int32_t sum = _mm512_reduce_add_epi32(s[i][c]);
+            for (ptrdiff_t p = full; p < depth; p++) sum += (int32_t)a[i * depth + p] * b[c * depth + p];
+            acc[i * n + c] = sum;
+        }
+    }
+}
+
+FUSE_AVX512BW static void avx512bw_int8_rows(const int8_t *left, ptrdiff_t rows, const int8_t *columns,
+                                             ptrdiff_t depth, ptrdiff_t n, int32_t *acc) {
+    const ptrdiff_t blockRows = rows / 4 * 4, blockColumns = n / 4 * 4;
+    // Panels of 64 columns (64 x depth bytes: 128 KiB at depth 2048) stay in L2 while every
+    // block of 4 rows passes over them; a block of rows over all n columns streamed them from L3.
+    for (ptrdiff_t j0 = 0; j0 < blockColumns; j0 += 64) {
+        const ptrdiff_t j1 = j0 + 64 < blockColumns ? j0 + 64 : blockColumns;
+        for (ptrdiff_t r = 0; r < blockRows; r += 4) {
+            for (ptrdiff_t j = j0; j < j1; j += 4) {
+                avx512bw_int8_block(left + r * depth, depth, columns + j * depth, acc + r * n + j, n);
+            }
+        }
+    }
+    for (ptrdiff_t r = 0; r < blockRows; r += 4) {
+        for (ptrdiff_t i = r; i < r + 4; i++) {
+            for (ptrdiff_t j = blockColumns; j < n; j++) {
+                int32_t sum = 0;
+                for (ptrdiff_t p = 0; p < depth; p++) sum += (int32_t)left[i * depth + p] * columns[j * depth + p];
+                acc[i * n + j] = sum;
+            }
+        }
+    }
+    if (blockRows < rows) {
+        avx2_int8_rows(left + blockRows * depth, rows - blockRows, columns, depth, n, acc + blockRows * n);
+    }
+}
+
+// MARK: - int8 rows with AVX-512 VNNI: 64 products per instruction
+
+#define FUSE_AVX512VNNI __attribute__((target("avx,avx2,fma,avx512f,avx512bw,avx512vnni")))
+
+/// vpdpbusd multiplies unsigned by signed bytes, four products per int32 lane. With u = a + 128
+/// (the sign bit flipped), sum(a * b) = sum(u * b) - 128 * sum(b): `column_sums` holds sum(b) over
+/// the first `full` k of each column. The lanes wrap modulo 2^32 (vpdpbusd does not saturate), and
+/// so does the correction, so the result is the exact sum, which lies within int32.
+FUSE_AVX512VNNI static void avx512vnni_int8_block(const int8_t *a, ptrdiff_t depth, const int8_t *b,
+                                                  const int32_t *column_sums, int32_t *acc, ptrdiff_t n) {
+    const ptrdiff_t full = depth / 64 * 64;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512i s[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int c = 0; c < 4; c++) s[i][c] = _mm512_setzero_si512();
+    for (ptrdiff_t p = 0; p < full; p += 64) {
+        __m512i x[4], y[4];
+        for (int i = 0; i < 4; i++) x[i] = _mm512_xor_si512(_mm512_loadu_si512(a + i * depth + p), flip);
+        for (int c = 0; c < 4; c++) y[c] = _mm512_loadu_si512(b + c * depth + p);
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 4; c++) s[i][c] = _mm512_dpbusd_epi32(s[i][c], x[i], y[c]);
+    }
+    for (int i = 0; i < 4; i++) {
+        for (int c = 0; c < 4; c++) {
+            uint32_t sum = (uint32_t)_mm512_reduce_add_epi32(s[i][c]) - 128u * (uint32_t)column_sums[c];
+            for (ptrdiff_t p = full; p < depth; p++) sum += (uint32_t)((int32_t)a[i * depth + p] * b[c * depth + p]);
+            acc[i * n + c] = (int32_t)sum;
+        }
+    }
+}
+
+FUSE_AVX512VNNI static void avx512vnni_int8_rows(const int8_t *left, ptrdiff_t rows, const int8_t *columns,
+                                                 ptrdiff_t depth, ptrdiff_t n, int32_t *acc) {
+    const ptrdiff_t blockRows = rows / 4 * 4, blockColumns = n / 4 * 4, full = depth / 64 * 64;
+    int32_t sums[64];
+    // Panels of 64 columns stay in L2 while every block of 4 rows passes over them.
+    for (ptrdiff_t j0 = 0; j0 < blockColumns; j0 += 64) {
+        const ptrdiff_t j1 = j0 + 64 < blockColumns ? j0 + 64 : blockColumns;
+        for (ptrdiff_t j = j0; j < j1; j++) {
+            int32_t sum = 0;
+            for (ptrdiff_t p = 0; p < full; p++) sum += columns[j * depth + p];
+            sums[j - j0] = sum;
+        }
+        for (ptrdiff_t r = 0; r < blockRows; r += 4) {
+            for (ptrdiff_t j = j0; j < j1; j += 4) {
+                avx512vnni_int8_block(left + r * depth, depth, columns + j * depth, sums + (j - j0), acc + r * n + j,
+                                      n);
+            }
+        }
+    }
+    for (ptrdiff_t i = 0; i < blockRows; i++) {
+        for (ptrdiff_t j = blockColumns; j < n; j++) {
+            int32_t sum = 0;
+            for (ptrdiff_t p = 0; p < depth; p++) sum += (int32_t)left[i * depth + p] * columns[j * depth + p];
+            acc[i * n + j] = sum;
+        }
+    }
+    if (blockRows < rows) {
+        avx2_int8_rows(left + blockRows * depth, rows - blockRows, columns, depth, n, acc + blockRows * n);
+    }
+}
+
+static int cpu_has_avx512bw(void);
+static int cpu_has_avx512vnni(void);
+
+/// The AVX-512 path's int8 rows: the VNNI kernel where the CPU has AVX-512 VNNI (Cascade Lake,
+/// Ice Lake, Zen 4 and later), else the AVX-512BW one (every AVX-512 CPU since Skylake-SP), else
+/// the AVX2 one. All give the exact int32 sums.
+static void avx512_int8_rows(const int8_t *left, ptrdiff_t rows, const int8_t *columns, ptrdiff_t depth,
+                             ptrdiff_t n, int32_t *acc) {
+    // 0: AVX2, 1: AVX-512BW, 2: VNNI; -1: not asked yet (read and written atomically: any thread
+    // may ask first).
+    static int level = -1;
+    int known = __atomic_load_n(&level, __ATOMIC_RELAXED);
+    if (known < 0) {
+        known = cpu_has_avx512vnni() ? 2 : (cpu_has_avx512bw() ? 1 : 0);
+        __atomic_store_n(&level, known, __ATOMIC_RELAXED);
+    }
+    if (known == 2) {
+        avx512vnni_int8_rows(left, rows, columns, depth, n, acc);
+    } else if (known == 1) {
+        avx512bw_int8_rows(left, rows, columns, depth, n, acc);
+    } else {
+        avx2_int8_rows(left, rows, columns, depth, n, acc);
+    }
+}
+
 // MARK: - Random streams, vectorized
 
 // A 64-bit product modulo 2^64 from 32-bit halves (AVX-512F and AVX2 have no 64-bit multiply
@@ -574,6 +722,18 @@ static int cpu_has_avx512f(void) {
     return os_saves(0xE6);
 }
 
+static int cpu_has_avx512bw(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!cpu_has_avx512f()) return 0;
+    return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & bit_AVX512BW);
+}
+
+static int cpu_has_avx512vnni(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!cpu_has_avx512bw()) return 0;
+    return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ecx & bit_AVX512VNNI);
+}
+
 #endif
 
 static const fuse_kernels generic_kernels = {generic_wide,        generic_narrow,      generic_thin,
@@ -585,7 +745,7 @@ static const fuse_kernels avx2_kernels = {avx2_wide,       avx2_narrow,    avx2_
                                           avx2_strip_f32,  avx2_strip_f64, avx2_int8_rows, avx2_rng_uniform,
                                           avx2_rng_normal, "avx2"};
 static const fuse_kernels avx512_kernels = {avx512_wide,       avx512_narrow,    avx2_thin,      avx_transpose,
-                                            avx512_strip_f32,  avx512_strip_f64, avx2_int8_rows, avx512_rng_uniform,
+                                            avx512_strip_f32,  avx512_strip_f64, avx512_int8_rows, avx512_rng_uniform,
                                             avx512_rng_normal, "avx512"};
 #endif
 
@@ -614,5 +774,22 @@ const fuse_kernels *fuse_kernels_get(fuse_kernel_path path) {
 #endif
     default:
         return &generic_kernels;
+    }
+}
+
+fuse_int8_rows_fn fuse_int8_rows_variant(int variant) {
+    switch (variant) {
+    case 0:
+        return generic_int8_rows;
+#if FUSE_X86
+    case 1:
+        return cpu_has_avx2_fma() ? avx2_int8_rows : 0;
+    case 2:
+        return cpu_has_avx512bw() ? avx512bw_int8_rows : 0;
+    case 3:
+        return cpu_has_avx512vnni() ? avx512vnni_int8_rows : 0;
+#endif
+    default:
+        return 0;
     }
 }

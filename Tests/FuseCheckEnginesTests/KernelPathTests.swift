@@ -1,4 +1,5 @@
 import Testing
+import CFuseKernels
 @testable import FuseCheckEngines
 
 /// Every register tile and transpose of every kernel path this CPU supports, against the
@@ -121,17 +122,27 @@ struct KernelPathTests {
         }
     }
 
-    @Test("the int8 rows give the exact int32 sums", arguments: supported)
-    func int8Rows(path: KernelPath) {
+    /// Shapes for the int8 kernels: every remainder of the 4 x 4 blocks, of 32 and 64 k and of the
+    /// 64-column panels; `fill` 0 draws random bytes (with -128 often), 1 all -128, 2 rows of 127
+    /// against columns of -128 (the extremes of the sums, and of VNNI's unsigned trick).
+    static let int8Shapes: [(rows: Int, depth: Int, n: Int, fill: Int)] = [
+        (1, 0, 3, 0), (2, 1, 5, 0), (3, 15, 4, 0), (2, 16, 9, 0), (4, 33, 7, 0), (1, 300, 13, 0),
+        (4, 64, 4, 0), (5, 64, 9, 0), (8, 128, 8, 0), (7, 200, 70, 0), (9, 97, 131, 0), (4, 65535, 4, 1),
+        (5, 65535, 5, 2),
+    ]
+
+    static func int8Check(_ rowsKernel: fuse_int8_rows_fn, name: String) {
         var state: UInt64 = 7
-        for (rows, depth, n) in [(1, 0, 3), (2, 1, 5), (3, 15, 4), (2, 16, 9), (4, 33, 7), (1, 300, 13)] {
+        func next() -> Int8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int8(truncatingIfNeeded: state >> 56)
+        }
+        for (rows, depth, n, fill) in int8Shapes {
             let left = (0..<(rows * depth)).map { index -> Int8 in
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return index % 7 == 0 ? -128 : Int8(truncatingIfNeeded: state >> 56)
+                fill == 1 ? -128 : fill == 2 ? 127 : (index % 7 == 0 ? -128 : next())
             }
             let columns = (0..<(n * depth)).map { index -> Int8 in
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return index % 5 == 0 ? -128 : Int8(truncatingIfNeeded: state >> 56)
+                fill != 0 ? -128 : (index % 5 == 0 ? -128 : next())
             }
             var want = [Int32](repeating: 0, count: rows * n)
             for r in 0..<rows {
@@ -142,9 +153,21 @@ struct KernelPathTests {
                 }
             }
             var got = [Int32](repeating: 99, count: rows * n)
-            path.functions.int8_rows!(left, rows, columns, depth, n, &got)
-            #expect(got == want, "\(path) rows \(rows) depth \(depth) n \(n)")
+            rowsKernel(left, rows, columns, depth, n, &got)
+            #expect(got == want, "\(name) rows \(rows) depth \(depth) n \(n) fill \(fill)")
         }
+    }
+
+    @Test("the int8 rows give the exact int32 sums", arguments: supported)
+    func int8Rows(path: KernelPath) {
+        Self.int8Check(path.functions.int8_rows!, name: "\(path)")
+    }
+
+    @Test("every int8 kernel this CPU runs (generic, AVX2, AVX-512BW, VNNI) gives the exact int32 sums",
+          arguments: 0...3)
+    func int8Variants(variant: Int32) {
+        guard let kernel = fuse_int8_rows_variant(variant) else { return }
+        Self.int8Check(kernel, name: "variant \(variant)")
     }
 
     @Test("the 8 x 8 transpose", arguments: supported)

@@ -92,6 +92,10 @@ int fuse_kernels_supported(fuse_kernel_path path);
 /// The functions of `path`; the caller must have checked `fuse_kernels_supported(path)`.
 const fuse_kernels *fuse_kernels_get(fuse_kernel_path path);
 
+/// Every int8 rows kernel, for tests (the AVX-512 path picks the best its CPU runs): 0 generic,
+/// 1 AVX2, 2 AVX-512BW, 3 AVX-512 VNNI; NULL where this CPU cannot run it.
+fuse_int8_rows_fn fuse_int8_rows_variant(int variant);
+
 #ifdef __cplusplus
 }
 #endif

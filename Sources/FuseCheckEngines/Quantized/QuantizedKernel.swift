@@ -13,8 +13,27 @@ public enum QuantizedKernel {
 
     /// The logical right operand (depth x columns) packed as columns x depth, int8.
     static func packedColumns(_ right: StoredOperand) -> [Int8] {
-        // Stored (n, k) is already columns x depth; stored (k, n) is transposed once.
-        int8(right.isTransposed ? right.tensor : right.tensor.transposingLastTwoAxes())
+        // Stored (n, k) is already columns x depth; stored (k, n) is transposed once, straight
+        // into int8 in blocks of 64 x 64 (a transposed Float copy first took more time than the
+        // int8 matmul on the benchmark's row).
+        guard !right.isTransposed else { return int8(right.tensor) }
+        let shape = right.tensor.shape
+        guard shape.count == 2 else { return int8(right.tensor.transposingLastTwoAxes()) }
+        let (depth, columns) = (shape[0], shape[1])
+        let block = 64
+        return [Int8](unsafeUninitializedCapacity: depth * columns) { packed, initialized in
+            right.tensor.values.withUnsafeBufferPointer { stored in
+                guard let from = stored.baseAddress, let to = packed.baseAddress else { return }
+                for p0 in stride(from: 0, to: depth, by: block) {
+                    for j0 in stride(from: 0, to: columns, by: block) {
+                        for p in p0..<min(p0 + block, depth) {
+                            for j in j0..<min(j0 + block, columns) { to[j * depth + p] = Int8(from[p * columns + j]) }
+                        }
+                    }
+                }
+            }
+            initialized = depth * columns
+        }
     }
 
     /// acc for rows `rows` of `left` (row-major, `depth` per row) against `columns` (n x depth),
