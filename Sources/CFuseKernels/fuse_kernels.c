@@ -122,6 +122,10 @@ static void generic_rng_uniform(uint64_t key, uint64_t first, uint64_t step, ptr
     }
 }
 
+static void generic_rng_words(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count, uint64_t *out) {
+    for (ptrdiff_t i = 0; i < count; i++) out[i] = rng_word(key, first + (uint64_t)i * step);
+}
+
 static void generic_rng_normal(uint64_t key, uint64_t first_element, ptrdiff_t count, float *out) {
     for (ptrdiff_t i = 0; i < count; i++) {
         uint64_t argument = key + ((first_element + (uint64_t)i) * 12 + 1) * RNG_GAMMA;
@@ -620,6 +624,18 @@ FUSE_AVX512 static void avx512_rng_uniform(uint64_t key, uint64_t first, uint64_
     generic_rng_uniform(key, first + (uint64_t)i * step, step, count - i, out + i);
 }
 
+FUSE_AVX512 static void avx512_rng_words(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count,
+                                         uint64_t *out) {
+    ptrdiff_t i = 0;
+    const __m512i advance = _mm512_set1_epi64((long long)(8 * step * RNG_GAMMA));
+    __m512i argument = z_arguments(key, first, step);
+    for (; i + 8 <= count; i += 8) {
+        _mm512_storeu_si512(out + i, z_mix64(argument));
+        argument = _mm512_add_epi64(argument, advance);
+    }
+    generic_rng_words(key, first + (uint64_t)i * step, step, count - i, out + i);
+}
+
 FUSE_AVX512 static void avx512_rng_normal(uint64_t key, uint64_t first_element, ptrdiff_t count, float *out) {
     ptrdiff_t i = 0;
     const __m512i gamma = _mm512_set1_epi64((long long)RNG_GAMMA);
@@ -675,6 +691,18 @@ FUSE_AVX2 static void avx2_rng_uniform(uint64_t key, uint64_t first, uint64_t st
         argument = _mm256_add_epi64(argument, advance);
     }
     generic_rng_uniform(key, first + (uint64_t)i * step, step, count - i, out + i);
+}
+
+FUSE_AVX2 static void avx2_rng_words(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count,
+                                     uint64_t *out) {
+    ptrdiff_t i = 0;
+    const __m256i advance = _mm256_set1_epi64x((long long)(4 * step * RNG_GAMMA));
+    __m256i argument = y_arguments(key, first, step);
+    for (; i + 4 <= count; i += 4) {
+        _mm256_storeu_si256((__m256i *)(out + i), y_mix64(argument));
+        argument = _mm256_add_epi64(argument, advance);
+    }
+    generic_rng_words(key, first + (uint64_t)i * step, step, count - i, out + i);
 }
 
 FUSE_AVX2 static void avx2_rng_normal(uint64_t key, uint64_t first_element, ptrdiff_t count, float *out) {
@@ -739,14 +767,14 @@ static int cpu_has_avx512vnni(void) {
 static const fuse_kernels generic_kernels = {generic_wide,        generic_narrow,      generic_thin,
                                              generic_transpose,   generic_strip_f32,   generic_strip_f64,
                                              generic_int8_rows,   generic_rng_uniform, generic_rng_normal,
-                                             "generic"};
+                                             generic_rng_words,   "generic"};
 #if FUSE_X86
 static const fuse_kernels avx2_kernels = {avx2_wide,       avx2_narrow,    avx2_thin,      avx_transpose,
                                           avx2_strip_f32,  avx2_strip_f64, avx2_int8_rows, avx2_rng_uniform,
-                                          avx2_rng_normal, "avx2"};
+                                          avx2_rng_normal, avx2_rng_words, "avx2"};
 static const fuse_kernels avx512_kernels = {avx512_wide,       avx512_narrow,    avx2_thin,      avx_transpose,
                                             avx512_strip_f32,  avx512_strip_f64, avx512_int8_rows, avx512_rng_uniform,
-                                            avx512_rng_normal, "avx512"};
+                                            avx512_rng_normal, avx512_rng_words, "avx512"};
 #endif
 
 int fuse_kernels_supported(fuse_kernel_path path) {

@@ -40,7 +40,7 @@ struct InputDataTests {
         #expect(alone.values == world[1, "x2"]!.values)
     }
 
-    @Test("the vectorized uniform and normal streams are CounterRNG's words, bit for bit, on every kernel path",
+    @Test("the vectorized words, uniform and normal streams are CounterRNG's, bit for bit, on every kernel path",
           arguments: KernelPath.allCases.filter(\.isSupported))
     func vectorizedStreams(path: KernelPath) {
         var mismatches: [String] = []
@@ -52,6 +52,13 @@ struct InputDataTests {
                 var uniform = [Float](repeating: .nan, count: count)
                 uniform.withUnsafeMutableBufferPointer {
                     RandomStreams.uniform(key: key, first: UInt64(first) &* 4, step: 4, into: $0, path: path)
+                }
+                var words = [UInt64](repeating: 0, count: count)
+                words.withUnsafeMutableBufferPointer {
+                    RandomStreams.words(key: key, first: UInt64(first) &* 4 &+ 2, step: 4, into: $0, path: path)
+                }
+                for i in 0..<count where words[i] != stream.word((UInt64(first) &+ UInt64(i)) &* 4 &+ 2) {
+                    mismatches.append("key \(keyIndex) word [\(UInt64(first) &+ UInt64(i))]")
                 }
                 var normal = [Float](repeating: .nan, count: count)
                 normal.withUnsafeMutableBufferPointer {

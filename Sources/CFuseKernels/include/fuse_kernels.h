@@ -58,6 +58,9 @@ typedef void (*fuse_int8_rows_fn)(const int8_t *left, ptrdiff_t rows, const int8
 /// [-2^23, 2^23) times 2^-23).
 typedef void (*fuse_rng_uniform_fn)(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count, float *out);
 
+/// `words`: out[i] = word(first + i * step), the raw 64-bit words.
+typedef void (*fuse_rng_words_fn)(uint64_t key, uint64_t first, uint64_t step, ptrdiff_t count, uint64_t *out);
+
 /// `normal`: Irwin-Hall over 12 words, out[i] = (float)((double)S * 2^-24 - 6) with
 /// S = sum over j < 12 of word(12 * (first_element + i) + j) >> 40, an exact integer below 2^28;
 /// the product and the difference are exact in double, so the only rounding is the final one to
@@ -83,6 +86,7 @@ typedef struct {
     fuse_int8_rows_fn int8_rows;
     fuse_rng_uniform_fn rng_uniform;
     fuse_rng_normal_fn rng_normal;
+    fuse_rng_words_fn rng_words;
     const char *name;
 } fuse_kernels;
 

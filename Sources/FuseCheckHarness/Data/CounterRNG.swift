@@ -35,15 +35,23 @@ public struct CounterRNG: Sendable {
 
     /// A Float uniform in [0, 1) with 24 random bits (exact in Float).
     @inlinable
-    public func unit(_ index: UInt64) -> Float {
-        Float(word(index) >> 40) * 0x1p-24
-    }
+    public func unit(_ index: UInt64) -> Float { Self.unit(ofWord: word(index)) }
 
     /// An integer uniform in `range`.
     @inlinable
     public func integer(_ index: UInt64, in range: ClosedRange<Int>) -> Int {
+        Self.integer(ofWord: word(index), in: range)
+    }
+
+    /// `unit` of a word already drawn: its top 24 bits times 2^-24.
+    @inlinable
+    public static func unit(ofWord word: UInt64) -> Float { Float(word >> 40) * 0x1p-24 }
+
+    /// `integer` of a word already drawn: the word modulo the range's size, from its lower bound.
+    @inlinable
+    public static func integer(ofWord word: UInt64, in range: ClosedRange<Int>) -> Int {
         let span = UInt64(range.upperBound - range.lowerBound + 1)
-        return range.lowerBound + Int(word(index) % span)
+        return range.lowerBound + Int(word % span)
     }
 
     /// A stream key derived from a name and a number: FNV-1a 64 of the name's UTF-8 bytes,

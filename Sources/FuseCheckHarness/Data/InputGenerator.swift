@@ -47,6 +47,28 @@ public enum InputGenerator {
             }
             // Four words per element.
             @inline(__always) func index(_ i: Int) -> UInt64 { UInt64(i) &* 4 }
+            // Element i from its words 4i, 4i + 1 and 4i + 2 (the first `wordCount` of them, the
+            // others 0), drawn in bulk per chunk of elements (`RandomStreams.words`, vectorized),
+            // then rounded. `value` sees the elements in order, once each.
+            @inline(__always) func fillWords(_ wordCount: Int, _ value: (UInt64, UInt64, UInt64) -> Float) {
+                let chunk = min(count, 2048)
+                var words = [UInt64](repeating: 0, count: 3 * chunk)
+                words.withUnsafeMutableBufferPointer { words in
+                    var start = 0
+                    while start < count {
+                        let n = min(chunk, count - start)
+                        for j in 0..<wordCount {
+                            let part = UnsafeMutableBufferPointer(rebasing: words[(j * chunk)..<(j * chunk + n)])
+                            RandomStreams.words(key: stream.key, first: index(start) &+ UInt64(j), step: 4, into: part)
+                        }
+                        for i in 0..<n {
+                            buffer[start + i] = value(words[i], words[chunk + i], words[2 * chunk + i])
+                        }
+                        start += n
+                    }
+                }
+                dtype.round(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+            }
             if case .scale(let perToken, let spread) = role {
                 fill { i in
                     QuantizedData.scale(stream: stream, index: index(i), mode: mode, perToken: perToken,
@@ -79,27 +101,28 @@ public enum InputGenerator {
                 RandomStreams.normal(key: stream.key, firstElement: 0, into: values)
                 dtype.round(values)
             case (.outliers, _):
-                fill { i in
-                    let sign: Float = stream.word(index(i)) & 1 == 0 ? 1 : -1
-                    if stream.word(index(i) + 1) % 512 == 0 { return sign * (8 + 56 * stream.unit(index(i) + 2)) }
-                    return sign * stream.unit(index(i) + 2) * 0x1p-10
+                fillWords(3) { signWord, pick, fractionWord in
+                    let sign: Float = signWord & 1 == 0 ? 1 : -1
+                    let fraction = CounterRNG.unit(ofWord: fractionWord)
+                    return pick % 512 == 0 ? sign * (8 + 56 * fraction) : sign * fraction * 0x1p-10
                 }
             case (.exact, .bias):
-                fill { i in Float(stream.integer(index(i), in: -exact.biasMagnitude...exact.biasMagnitude)) }
+                let magnitude = exact.biasMagnitude
+                fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -magnitude...magnitude)) }
             case (.exact, .left):
-                fill { i in Float(stream.integer(index(i), in: -2...2)) }
+                fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -2...2)) }
             case (.exact, .right(let contractionAxis, let columnAxis)):
                 if contractionAxis < shape.count, columnAxis < shape.count {
                     let depth = shape[contractionAxis]
                     let stride = ExactData.stride(depth: depth, terms: exact.terms)
                     var depthAxis = AxisCounter(strides: strides, shape: shape, axis: contractionAxis)
                     var column = AxisCounter(strides: strides, shape: shape, axis: columnAxis)
-                    fill { i in
+                    fillWords(1) { word, _, _ in
                         let onPattern = exact.terms > 0 && (depthAxis.next() + column.next()) % stride == 0
-                        return onPattern ? Float(stream.integer(index(i), in: -2...2)) : 0
+                        return onPattern ? Float(CounterRNG.integer(ofWord: word, in: -2...2)) : 0
                     }
                 } else {
-                    fill { i in Float(stream.integer(index(i), in: -2...2)) }
+                    fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -2...2)) }
                 }
             case (.provenance, .left(let expertAxis, let rowAxis)):
                 guard rowAxis < shape.count, expertAxis.map({ $0 < shape.count }) ?? true else {
@@ -117,7 +140,9 @@ public enum InputGenerator {
             case (.special, _), (_, .scale):
                 let isLeft: Bool
                 if case .left = role { isLeft = true } else { isLeft = false }
-                fill { i in special(stream: stream, index: index(i), dtype: dtype, isLeft: isLeft) }
+                fillWords(3) { pick, signWord, fractionWord in
+                    special(pick: pick, signWord: signWord, fractionWord: fractionWord, dtype: dtype, isLeft: isLeft)
+                }
             }
             initialized = count
         }
@@ -143,12 +168,12 @@ public enum InputGenerator {
     /// The `special` mode: 4% +0, 4% -0, 6% subnormals, on the left operand 3% huge values
     /// (fp16: [2^14, 2^15), so that sums overflow fp16 to inf; bf16: about 2^100, large without
     /// overflowing fp32 in any summation order), 0.5% ±inf, 1% NaN; the rest uniform in [-1, 1).
-    static func special(stream: CounterRNG, index: UInt64, dtype: DType, isLeft: Bool) -> Float {
-        // Words index + 1 (the sign) and index + 2 (the fraction) are drawn only where the value
-        // uses them: most elements take the uniform default, which needs no sign.
-        let pick = stream.word(index) % 1000
-        var sign: Float { stream.word(index + 1) & 1 == 0 ? 1 : -1 }
-        var fraction: Float { stream.unit(index + 2) }
+    /// Element i comes from its words 4i (`pick`), 4i + 1 (`signWord`) and 4i + 2 (`fractionWord`).
+    static func special(pick pickWord: UInt64, signWord: UInt64, fractionWord: UInt64, dtype: DType,
+                        isLeft: Bool) -> Float {
+        let pick = pickWord % 1000
+        let sign: Float = signWord & 1 == 0 ? 1 : -1
+        let fraction = CounterRNG.unit(ofWord: fractionWord)
         switch pick {
         case 0..<40:
             return 0

@@ -76,6 +76,7 @@ enum Kernels {
     nonisolated(unsafe) static let int8Rows: fuse_int8_rows_fn = KernelPath.active.functions.int8_rows
     nonisolated(unsafe) static let rngUniform: fuse_rng_uniform_fn = KernelPath.active.functions.rng_uniform
     nonisolated(unsafe) static let rngNormal: fuse_rng_normal_fn = KernelPath.active.functions.rng_normal
+    nonisolated(unsafe) static let rngWords: fuse_rng_words_fn = KernelPath.active.functions.rng_words
 }
 
 extension KernelPath {

@@ -15,6 +15,14 @@ public enum RandomStreams {
         fill(key, first, step, values.count, base)
     }
 
+    /// `words[i] = word(first + i * step)`, the raw words.
+    public static func words(key: UInt64, first: UInt64, step: UInt64, into words: UnsafeMutableBufferPointer<UInt64>,
+                             path: KernelPath = .active) {
+        guard let base = words.baseAddress, !words.isEmpty else { return }
+        let fill = path == .active ? Kernels.rngWords : path.functions.rng_words!
+        fill(key, first, step, words.count, base)
+    }
+
     /// `values[i]` = Irwin–Hall over words 12 (firstElement + i) to 12 (firstElement + i) + 11:
     /// `Float(Double(S) * 2^-24 - 6)`, S the sum of the words' top 24 bits (exact; one rounding).
     public static func normal(key: UInt64, firstElement: UInt64, into values: UnsafeMutableBufferPointer<Float>,
