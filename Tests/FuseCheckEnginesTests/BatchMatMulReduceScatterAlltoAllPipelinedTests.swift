@@ -104,6 +104,14 @@ struct BatchMatMulReduceScatterAlltoAllPipelinedTests {
         }
     }
 
+    @Test("a world of 64 ranks (TP groups run in batches of stage threads)", arguments: ScatterShardType.allCases)
+    func largeWorld(shard: ScatterShardType) throws {
+        let call = Call(dtype: .bfloat16, ep: 8, tp: 8, experts: 16, capacity: 8, contraction: 16, outputWidth: 16,
+                        shard: shard, biasRank: 2)
+        try Self.check(call, engine: PipelinedEngine(tiling: .finest), seed: 31)
+        try Self.check(call, engine: PipelinedEngine(), seed: 32)
+    }
+
     @Test("pieces grouped into tiles: one piece per tile up to all in one", arguments: [1, 500, 2000, 7000, 1 << 30])
     func groupedTiles(minimumTileWork: Int) throws {
         for shard in ScatterShardType.allCases {

@@ -526,3 +526,35 @@ struct PipelineRuntimeComputeCoresTests {
         #expect(holders.value.now == 0)
     }
 }
+
+@Suite("PipelineRuntime: stage threads in groups")
+struct PipelineRuntimeStageGroupTests {
+    @Test("groups run in batches of at most the limit (a larger group alone), every body once, a group's bodies together")
+    func batches() {
+        let sizes = [3, 5, 8, 2, 11, 1, 4]
+        let limit = 8
+        // Each body counts itself, tracks how many run at once, and waits at its group's barrier:
+        // a group split across batches would never pass it (the test would time out instead).
+        let running = PipelineRuntimeLocked((now: 0, most: 0, runs: [Int](repeating: 0, count: sizes.count)))
+        let passed = PipelineRuntimeLocked(0)
+        let barriers = sizes.map { PipelineRuntimeRendezvous(parties: $0) }
+        let groups = sizes.indices.map { group in
+            (0..<sizes[group]).map { _ -> @Sendable () -> Void in
+                {
+                    running.update { state in
+                        state.now += 1
+                        state.most = max(state.most, state.now)
+                        state.runs[group] += 1
+                    }
+                    if barriers[group].arriveAndWait(timeout: 10) { passed.update { $0 += 1 } }
+                    running.update { $0.now -= 1 }
+                }
+            }
+        }
+        StageThreads.run(groups: groups, maximumConcurrentBodies: limit)
+        #expect(running.value.runs == sizes)
+        #expect(passed.value == sizes.reduce(0, +), "a group's bodies did not all run together")
+        #expect(running.value.most <= sizes.max()!, "\(running.value.most) bodies at once")
+        #expect(running.value.most > 1)
+    }
+}

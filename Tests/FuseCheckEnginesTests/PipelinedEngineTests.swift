@@ -129,6 +129,16 @@ struct PipelinedEngineTests {
         }
     }
 
+    @Test("AlltoAllAllGatherBatchMatMul on a world of 64 ranks (TP groups run in batches of stage threads)",
+          arguments: [ShardType.gatherH, .gatherC])
+    func batchMatMulLargeWorld(shard: ShardType) throws {
+        let call = AlltoAllAllGatherBatchMatMulCall(
+            dtype: .float16, ep: 8, tp: 8, experts: 8, capacity: 8, hidden: 16, outputWidth: 16, shard: shard,
+            activation: .silu, weightTransposed: shard == .gatherC, biasRank: 2, y2Requested: true, y3Requested: true)
+        try Self.check(call, engine: PipelinedEngine(tiling: .finest), seed: 21)
+        try Self.check(call, engine: PipelinedEngine(), seed: 22)
+    }
+
     @Test("AlltoAllAllGatherBatchMatMul with pieces grouped into tiles: one piece per tile up to all in one",
           arguments: [1, 300, 1000, 2500, 1 << 30])
     func batchMatMulGroupedTiles(minimumTileWork: Int) throws {

@@ -5,7 +5,9 @@ import FuseCheckOps
 /// The second implementation, built the way fused kernels are: the collectives move data in
 /// chunks, and each rank multiplies the chunks it already has while the next ones move.
 ///
-/// Every rank runs two stage threads, a transport and a compute stage, and all ranks run at once.
+/// Every rank runs two stage threads, a transport and a compute stage, and all ranks run at once;
+/// the expert operators' TP groups, which never wait for one another, run in batches of at most
+/// 64 stage threads (`StageThreads.run(groups:)`).
 /// Compute stages share `computeSlots` cores (one slot per chunk computed), so the per-rank
 /// stage times in `PipelineProfile` measure work, not waiting. With `.sequential` accumulation
 /// the outputs are bit-identical to `ReferenceEngine(epilogue: .ideal)`: the matmul keeps the

@@ -30,8 +30,12 @@ extension AlltoAllAllGatherBatchMatMulCall: PipelinedComputable {
                 call: self, inputs: inputs, engine: engine, staged: stagedBuffers,
                 y2: scratchY2 ?? Array(spans[0..<rankCount]), y1: Array(spans[rankCount..<2 * rankCount]),
                 y3: Array(spans[2 * rankCount..<3 * rankCount]), timeline: timeline)
-            StageThreads.run((0..<rankCount).flatMap { rank -> [@Sendable () -> Void] in
-                [{ pipeline.transport(rank: rank) }, { pipeline.compute(rank: rank) }]
+            // A transport waits only for its own TP group's staged slices (the all-to-all reads
+            // inputs): the groups run in batches.
+            StageThreads.run(groups: (0..<ep).map { e in
+                (e * tp..<(e + 1) * tp).flatMap { rank -> [@Sendable () -> Void] in
+                    [{ pipeline.transport(rank: rank) }, { pipeline.compute(rank: rank) }]
+                }
             })
         }
 

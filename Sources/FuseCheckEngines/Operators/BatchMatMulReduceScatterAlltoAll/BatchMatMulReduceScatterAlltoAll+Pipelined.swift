@@ -34,8 +34,11 @@ extension BatchMatMulReduceScatterAlltoAllCall: PipelinedComputable {
         let arrays = StageThreads.makeArrays(counts: Array(repeating: yCount, count: count)) { ys in
             let pipeline = BatchMatMulReduceScatterAlltoAllPipeline(
                 call: self, inputs: inputs, engine: engine, partials: partials, outputs: ys, timeline: timeline)
-            StageThreads.run((0..<count).flatMap { rank -> [@Sendable () -> Void] in
-                [{ pipeline.transport(rank: rank) }, { pipeline.compute(rank: rank) }]
+            // A transport waits only for its own TP group's partials: the groups run in batches.
+            StageThreads.run(groups: (0..<ep).map { s in
+                (s * tp..<(s + 1) * tp).flatMap { rank -> [@Sendable () -> Void] in
+                    [{ pipeline.transport(rank: rank) }, { pipeline.compute(rank: rank) }]
+                }
             })
         }
         for rank in 0..<count {
