@@ -71,11 +71,11 @@ enum StageThreads {
 /// A parked thread that runs one stage body at a time; idle workers wait in a process-wide pool.
 private final class StageWorker: @unchecked Sendable {
     /// At most this many idle workers are kept; a worker finding the pool full ends its thread.
-    /// 2048 is two stages for each of the largest world's ranks (ep = tp = 32 on A3). With 64, the
-    /// fuzzer's worlds of 128 to 512 ranks created their threads anew on every call: 7,185 thread
-    /// creations in 900 cases, and 55,000 of the 265,000 page faults (each new thread's TLS).
-    /// An idle worker costs its stack's touched pages; the fuzzer's peak RSS stayed at 0.5 GB.
-    private static let poolCapacity = 2048
+    /// A call runs at most 64 bodies at once (32 ranks, or a batch of TP groups), and up to 4 fuzz
+    /// jobs may share a process (`--in-process`): 256. With 64, and before the expert operators'
+    /// TP groups ran in batches, the fuzzer's worlds of 128 to 1,024 ranks created their threads
+    /// anew on every call (7,185 thread creations in 900 cases; each new thread's TLS faulted in).
+    private static let poolCapacity = 256
     private static let lock = NSLock()
     // Guarded by `lock`.
     nonisolated(unsafe) private static var idle: [StageWorker] = []
