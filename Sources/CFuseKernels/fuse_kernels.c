@@ -140,6 +140,55 @@ static void generic_rng_normal(uint64_t key, uint64_t first_element, ptrdiff_t c
 }
 
 
+
+// MARK: - Rounding fp32 values to bf16 and fp16 in place (the input generator's)
+
+static inline uint32_t round_bits(float value) {
+    uint32_t bits;
+    __builtin_memcpy(&bits, &value, 4);
+    return bits;
+}
+
+static inline float round_float(uint32_t bits) {
+    float value;
+    __builtin_memcpy(&value, &bits, 4);
+    return value;
+}
+
+/// bf16, ties to even, as FuseCheckCore's `BFloat16(Float)`: the top 16 bits after adding 0x7FFF
+/// plus the lowest kept bit; a NaN keeps its top bits with the quiet bit set.
+static inline float round_bf16_one(float value) {
+    uint32_t bits = round_bits(value);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return round_float((bits & 0xFFFF0000u) | 0x00400000u);
+    return round_float((bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u);
+}
+
+/// fp16, ties to even, as FuseCheckCore's `Float.roundedToFloat16`: subnormal results through
+/// fp32's own rounding of |x| * 2^24 + 2^23, normal ones on the bit pattern, overflow to
+/// infinity from 65520, and a NaN as the library's conversion there and back gives it (quiet, the
+/// top 9 bits of its payload kept).
+static inline float round_f16_one(float value) {
+    uint32_t bits = round_bits(value);
+    uint32_t sign = bits & 0x80000000u;
+    float magnitude = round_float(bits & 0x7FFFFFFFu);
+    if (magnitude < 0x1p-14f) {
+        float shifted = magnitude * 0x1p24f + 0x1p23f;  // the product is exact: an FMA gives the same
+        float integer = shifted - 0x1p23f;
+        return round_float(round_bits(integer * 0x1p-24f) | sign);
+    }
+    if (magnitude < 65520.0f) return round_float((bits + 0x0FFFu + ((bits >> 13) & 1u)) & ~0x1FFFu);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return round_float(sign | 0x7FC00000u | (bits & 0x003FE000u));
+    return round_float(sign | 0x7F800000u);
+}
+
+static void generic_round_bf16(float *values, ptrdiff_t count) {
+    for (ptrdiff_t i = 0; i < count; i++) values[i] = round_bf16_one(values[i]);
+}
+
+static void generic_round_f16(float *values, ptrdiff_t count) {
+    for (ptrdiff_t i = 0; i < count; i++) values[i] = round_f16_one(values[i]);
+}
+
 #if FUSE_X86
 
 // MARK: - AVX-512: 8 x 48 tiles in 24 zmm accumulators (as OpenBLAS's SKYLAKEX kernels do)
@@ -586,6 +635,55 @@ static void avx512_int8_rows(const int8_t *left, ptrdiff_t rows, const int8_t *c
     }
 }
 
+// MARK: - Rounding to bf16 and fp16, vectorized (the same bits as the scalar functions)
+
+FUSE_AVX512 static void avx512_round_bf16(float *values, ptrdiff_t count) {
+    ptrdiff_t i = 0;
+    const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u), quiet = _mm512_set1_epi32(0x00400000);
+    const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1);
+    for (; i + 16 <= count; i += 16) {
+        __m512i bits = _mm512_loadu_si512(values + i);
+        __m512i lowest = _mm512_and_si512(_mm512_srli_epi32(bits, 16), one);
+        __m512i rounded = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(bits, bias), lowest), high);
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(bits, abs_mask), inf);
+        __m512i quieted = _mm512_or_si512(_mm512_and_si512(bits, high), quiet);
+        _mm512_storeu_si512(values + i, _mm512_mask_blend_epi32(nan, rounded, quieted));
+    }
+    generic_round_bf16(values + i, count - i);
+}
+
+FUSE_AVX512 static void avx512_round_f16(float *values, ptrdiff_t count) {
+    ptrdiff_t i = 0;
+    const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF), sign_mask = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i inf = _mm512_set1_epi32(0x7F800000), one = _mm512_set1_epi32(1);
+    const __m512i bias = _mm512_set1_epi32(0x0FFF), keep = _mm512_set1_epi32((int)~0x1FFFu);
+    const __m512i nan_payload = _mm512_set1_epi32(0x003FE000), quiet_nan = _mm512_set1_epi32(0x7FC00000);
+    for (; i + 16 <= count; i += 16) {
+        __m512i bits = _mm512_loadu_si512(values + i);
+        __m512i sign = _mm512_and_si512(bits, sign_mask);
+        __m512i magnitude_bits = _mm512_and_si512(bits, abs_mask);
+        __m512 magnitude = _mm512_castsi512_ps(magnitude_bits);
+        // Subnormal results: (|x| * 2^24 + 2^23) - 2^23, each step rounded (no FMA), times 2^-24.
+        __m512 shifted = _mm512_add_ps(_mm512_mul_ps(magnitude, _mm512_set1_ps(0x1p24f)), _mm512_set1_ps(0x1p23f));
+        __m512 integer = _mm512_sub_ps(shifted, _mm512_set1_ps(0x1p23f));
+        __m512i subnormal = _mm512_or_si512(_mm512_castps_si512(_mm512_mul_ps(integer, _mm512_set1_ps(0x1p-24f))),
+                                            sign);
+        __m512i lowest = _mm512_and_si512(_mm512_srli_epi32(bits, 13), one);
+        __m512i normal = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(bits, bias), lowest), keep);
+        __m512i nan_value = _mm512_or_si512(_mm512_or_si512(sign, quiet_nan), _mm512_and_si512(bits, nan_payload));
+        __m512i infinity = _mm512_or_si512(sign, inf);
+        __mmask16 is_subnormal = _mm512_cmp_ps_mask(magnitude, _mm512_set1_ps(0x1p-14f), _CMP_LT_OQ);
+        __mmask16 is_normal = _mm512_cmp_ps_mask(magnitude, _mm512_set1_ps(65520.0f), _CMP_LT_OQ);
+        __mmask16 is_nan = _mm512_cmpgt_epi32_mask(magnitude_bits, inf);
+        __m512i result = _mm512_mask_blend_epi32(is_nan, infinity, nan_value);
+        result = _mm512_mask_blend_epi32(is_normal, result, normal);
+        result = _mm512_mask_blend_epi32(is_subnormal, result, subnormal);
+        _mm512_storeu_si512(values + i, result);
+    }
+    generic_round_f16(values + i, count - i);
+}
+
 // MARK: - Random streams, vectorized
 
 // A 64-bit product modulo 2^64 from 32-bit halves (AVX-512F and AVX2 have no 64-bit multiply
@@ -767,14 +865,17 @@ static int cpu_has_avx512vnni(void) {
 static const fuse_kernels generic_kernels = {generic_wide,        generic_narrow,      generic_thin,
                                              generic_transpose,   generic_strip_f32,   generic_strip_f64,
                                              generic_int8_rows,   generic_rng_uniform, generic_rng_normal,
-                                             generic_rng_words,   "generic"};
+                                             generic_rng_words,   generic_round_bf16,  generic_round_f16,
+                                             "generic"};
 #if FUSE_X86
 static const fuse_kernels avx2_kernels = {avx2_wide,       avx2_narrow,    avx2_thin,      avx_transpose,
                                           avx2_strip_f32,  avx2_strip_f64, avx2_int8_rows, avx2_rng_uniform,
-                                          avx2_rng_normal, avx2_rng_words, "avx2"};
+                                          avx2_rng_normal, avx2_rng_words, generic_round_bf16, generic_round_f16,
+                                          "avx2"};
 static const fuse_kernels avx512_kernels = {avx512_wide,       avx512_narrow,    avx2_thin,      avx_transpose,
                                             avx512_strip_f32,  avx512_strip_f64, avx512_int8_rows, avx512_rng_uniform,
-                                            avx512_rng_normal, avx512_rng_words, "avx512"};
+                                            avx512_rng_normal, avx512_rng_words, avx512_round_bf16, avx512_round_f16,
+                                            "avx512"};
 #endif
 
 int fuse_kernels_supported(fuse_kernel_path path) {

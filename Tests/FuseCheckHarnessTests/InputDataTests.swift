@@ -82,6 +82,32 @@ struct InputDataTests {
         #expect(mismatches.isEmpty, "\(path): \(mismatches.prefix(5))")
     }
 
+    @Test("the vectorized fp16 and bf16 rounding gives DType.round's bits, NaN payloads included, on every path",
+          arguments: KernelPath.allCases.filter(\.isSupported))
+    func vectorizedRounding(path: KernelPath) {
+        // Every 16-bit pattern in the top half of a Float with low halves around every rounding
+        // boundary (ties, just past them, between neighbours), so every bf16 value, every fp16
+        // neighbour and tie, subnormals, overflow, infinities and NaNs with payloads; then specials.
+        var values: [Float] = []
+        for pattern in UInt32(0)...0xFFFF {
+            for low: UInt32 in [0, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x2000, 0x3000, 0x7FFF, 0x8000, 0x8001, 0xFFFF] {
+                values.append(Float(bitPattern: pattern << 16 | low))
+            }
+        }
+        values += [65519.996, 65520, -65520, 0x1p-25, -0x1p-25, 0x1.8p-25, 0x1p-24, -0x1.8p-24, .nan, -.nan]
+        for dtype in [DType.float16, .bfloat16] {
+            var rounded = values
+            rounded.withUnsafeMutableBufferPointer { RandomStreams.round($0, to: dtype, path: path) }
+            var mismatches: [String] = []
+            for (value, got) in zip(values, rounded) where got.bitPattern != dtype.round(value).bitPattern {
+                let expected = dtype.round(value).bitPattern
+                mismatches.append("\(String(value.bitPattern, radix: 16)) -> \(String(got.bitPattern, radix: 16)), "
+                                  + "DType.round \(String(expected, radix: 16))")
+            }
+            #expect(mismatches.isEmpty, "\(path) \(dtype): \(mismatches.count) differ, e.g. \(mismatches.prefix(4))")
+        }
+    }
+
     @Test("uniform values lie in [-1, 1]; normal values have mean ~0 and variance ~1")
     func distributions() throws {
         let uniform = try Self.big(.uniform).1[0, "x1"]!.values

@@ -67,6 +67,10 @@ typedef void (*fuse_rng_words_fn)(uint64_t key, uint64_t first, uint64_t step, p
 /// float (to nearest, ties to even), the same as Swift's `Float(Double)`.
 typedef void (*fuse_rng_normal_fn)(uint64_t key, uint64_t first_element, ptrdiff_t count, float *out);
 
+/// Every value rounded in place to bf16 or fp16 (ties to even) and widened back: the same bits as
+/// FuseCheckCore's `DType.round(Float)`, NaN payloads included.
+typedef void (*fuse_round_fn)(float *values, ptrdiff_t count);
+
 /// The code paths, best first.
 typedef enum {
     FUSE_KERNELS_AVX512 = 0,
@@ -87,6 +91,8 @@ typedef struct {
     fuse_rng_uniform_fn rng_uniform;
     fuse_rng_normal_fn rng_normal;
     fuse_rng_words_fn rng_words;
+    fuse_round_fn round_bf16;
+    fuse_round_fn round_f16;
     const char *name;
 } fuse_kernels;
 

@@ -43,7 +43,7 @@ public enum InputGenerator {
         let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             @inline(__always) func fill(_ value: (Int) -> Float) {
                 for i in 0..<count { buffer[i] = value(i) }
-                dtype.round(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+                RandomStreams.round(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), to: dtype)
             }
             // Four words per element.
             @inline(__always) func index(_ i: Int) -> UInt64 { UInt64(i) &* 4 }
@@ -67,7 +67,7 @@ public enum InputGenerator {
                         start += n
                     }
                 }
-                dtype.round(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+                RandomStreams.round(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), to: dtype)
             }
             if case .scale(let perToken, let spread) = role {
                 fill { i in
@@ -95,11 +95,11 @@ public enum InputGenerator {
                 // 2 * unit(4i) - 1, vectorized (`RandomStreams`).
                 let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
                 RandomStreams.uniform(key: stream.key, first: 0, step: 4, into: values)
-                dtype.round(values)
+                RandomStreams.round(values, to: dtype)
             case (.normal, _):
                 let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
                 RandomStreams.normal(key: stream.key, firstElement: 0, into: values)
-                dtype.round(values)
+                RandomStreams.round(values, to: dtype)
             case (.outliers, _):
                 fillWords(3) { signWord, pick, fractionWord in
                     let sign: Float = signWord & 1 == 0 ? 1 : -1

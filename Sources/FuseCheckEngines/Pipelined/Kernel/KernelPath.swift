@@ -77,6 +77,8 @@ enum Kernels {
     nonisolated(unsafe) static let rngUniform: fuse_rng_uniform_fn = KernelPath.active.functions.rng_uniform
     nonisolated(unsafe) static let rngNormal: fuse_rng_normal_fn = KernelPath.active.functions.rng_normal
     nonisolated(unsafe) static let rngWords: fuse_rng_words_fn = KernelPath.active.functions.rng_words
+    nonisolated(unsafe) static let roundBFloat16: fuse_round_fn = KernelPath.active.functions.round_bf16
+    nonisolated(unsafe) static let roundFloat16: fuse_round_fn = KernelPath.active.functions.round_f16
 }
 
 extension KernelPath {

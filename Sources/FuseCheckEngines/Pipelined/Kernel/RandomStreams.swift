@@ -1,4 +1,5 @@
 import CFuseKernels
+import FuseCheckCore
 
 /// The input generator's two bulk streams, vectorized per instruction set (`CFuseKernels`,
 /// `KernelPath`): word i of stream `key` is `mix64(key + (i + 1) * 0x9E3779B97F4A7C15)`
@@ -30,5 +31,21 @@ public enum RandomStreams {
         guard let base = values.baseAddress, !values.isEmpty else { return }
         let fill = path == .active ? Kernels.rngNormal : path.functions.rng_normal!
         fill(key, firstElement, values.count, base)
+    }
+
+    /// Every value rounded in place to `dtype`, the same bits as `dtype.round(_:)` (fp16 and bf16
+    /// vectorized per kernel path; other types through `DType.round`).
+    public static func round(_ values: UnsafeMutableBufferPointer<Float>, to dtype: DType, path: KernelPath = .active) {
+        guard let base = values.baseAddress, !values.isEmpty else { return }
+        switch dtype {
+        case .bfloat16:
+            let round = path == .active ? Kernels.roundBFloat16 : path.functions.round_bf16!
+            round(base, values.count)
+        case .float16:
+            let round = path == .active ? Kernels.roundFloat16 : path.functions.round_f16!
+            round(base, values.count)
+        default:
+            dtype.round(values)
+        }
     }
 }
