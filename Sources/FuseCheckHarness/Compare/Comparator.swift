@@ -88,6 +88,7 @@ public struct Comparator: Sendable {
         var maxRelative = 0.0
         var histogram = UlpHistogram()
         var implementationDefined: [String: Int] = [:]
+        var equal = 0  // counted into the histogram once, not per element
         for rank in 0..<call.rankCount {
             let want = expected[rank, slot.name]!
             let have = got[rank, slot.name]!
@@ -103,7 +104,7 @@ public struct Comparator: Sendable {
                     implementationDefined[ImplementationDefinedBehaviour.signOfExactZero.rawValue, default: 0] += 1
                     same = !fails(.signOfExactZero)
                 }
-                guard !same else { histogram.add(distance: 0); continue }
+                guard !same else { equal += 1; continue }
                 mismatches += 1
                 if e.isFinite && a.isFinite {
                     let absolute = Double(abs(a - e))
@@ -119,6 +120,7 @@ public struct Comparator: Sendable {
                 }
             }
         }
+        histogram.add(distance: 0, count: equal)
         var message = ""
         if let first {
             message = "\(mismatches) of \(elements) elements differ; first at \(first)"
@@ -204,24 +206,38 @@ public struct Comparator: Sendable {
             }
             // Looked up once per rank, not per element.
             let rankGauge = RankGauge(gauge: gauge, rank: rank, name: slot.name, activation: subject.activation)
-            let (wanted, had) = (want.values, have.values)
             let smallestNormal = subject.dtype.smallestNormal
-            for index in 0..<want.count {
-                let (e, a) = (wanted[index], had[index])
-                // The common case, the golden's own bits: what `compareFinite` does with a zero
-                // error, without building the element's context.
-                if a.bitPattern == e.bitPattern, e.isFinite {
-                    tally.histogram.add(distance: 0)
-                    if e != 0, abs(e) >= smallestNormal { tally.signedErrors.add(0) }
-                    tally.accepted.append(false)
-                    continue
-                }
-                let context = ElementContext(rankGauge, rank: rank, index: index)
-                // The element's multi-index is computed only for a report (it allocates).
-                if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
-                    compareSpecial(a, e, context: context, in: want, subject, &tally)
-                } else {
-                    compareFinite(a, e, context: context, in: want, subject, &tally)
+            want.values.withUnsafeBufferPointer { wanted in
+                have.values.withUnsafeBufferPointer { had in
+                    var index = 0
+                    while index < wanted.count {
+                        // The common case, runs of the golden's own finite bits: counted as
+                        // `compareFinite` counts a zero error, without an element context.
+                        var run = 0, normal = 0
+                        while index < wanted.count, had[index].bitPattern == wanted[index].bitPattern,
+                              wanted[index].isFinite {
+                            if wanted[index] != 0, abs(wanted[index]) >= smallestNormal { normal += 1 }
+                            run += 1
+                            index += 1
+                        }
+                        if run > 0 {
+                            tally.histogram.add(distance: 0, count: run)
+                            tally.signedErrors.addZeros(normal)
+                            if computesVendorCriteria {
+                                tally.accepted.append(contentsOf: repeatElement(false, count: run))
+                            }
+                        }
+                        guard index < wanted.count else { break }
+                        let (e, a) = (wanted[index], had[index])
+                        let context = ElementContext(rankGauge, rank: rank, index: index)
+                        // The element's multi-index is computed only for a report (it allocates).
+                        if e.isNaN || a.isNaN || e.isInfinite || a.isInfinite {
+                            compareSpecial(a, e, context: context, in: want, subject, &tally)
+                        } else {
+                            compareFinite(a, e, context: context, in: want, subject, &tally)
+                        }
+                        index += 1
+                    }
                 }
             }
         }

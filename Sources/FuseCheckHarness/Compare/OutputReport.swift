@@ -91,6 +91,9 @@ struct UlpHistogram {
     /// One more element at `distance` ulps.
     mutating func add(distance: Int) { counts[Self.bucketIndex(distance)] += 1 }
 
+    /// `count` more elements at `distance` ulps.
+    mutating func add(distance: Int, count: Int) { counts[Self.bucketIndex(distance)] += count }
+
     /// One more element that is (or is compared with) NaN or inf.
     mutating func addSpecial() { counts[Self.names.count - 1] += 1 }
 

@@ -140,6 +140,9 @@ public struct TolerancePolicy: Sendable {
             squares += ulps * ulps
             count += 1
         }
+
+        /// `count` more errors of 0 ulps (the sums do not change).
+        mutating func addZeros(_ count: Int) { self.count += count }
     }
 
     /// The mean signed error and its z score, and whether they show a systematic rounding bias.
