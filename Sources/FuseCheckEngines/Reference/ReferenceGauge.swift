@@ -54,8 +54,19 @@ extension WorldTensors {
     /// Every tensor replaced by its element-wise absolute value, as fp32.
     func magnitudes() -> WorldTensors {
         WorldTensors(ranks: ranks.map { rank in
-            rank.mapValues { Tensor(dtype: .float32, shape: $0.shape, values: $0.values.map { abs($0) }) }
+            rank.mapValues { Tensor(dtype: .float32, shape: $0.shape, values: Self.magnitudes($0.values)) }
         })
+    }
+
+    /// |v| of every element (the sign bit cleared, so -0 and -NaN lose theirs as `abs` does), in a
+    /// loop the compiler vectorizes (`map { abs($0) }` was 2.4% of the fuzzer's CPU).
+    static func magnitudes(_ values: [Float]) -> [Float] {
+        [Float](unsafeUninitializedCapacity: values.count) { output, initialized in
+            values.withUnsafeBufferPointer { input in
+                for i in input.indices { output[i] = Float(bitPattern: input[i].bitPattern & 0x7FFF_FFFF) }
+            }
+            initialized = values.count
+        }
     }
 
     /// Every tensor relabelled fp32 (values unchanged: fp16/bf16 values are exact in fp32).
