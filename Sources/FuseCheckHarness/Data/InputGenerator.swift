@@ -37,116 +37,85 @@ public enum InputGenerator {
         let strides = rowMajorStrides(shape)
         func coordinate(_ flat: Int, _ axis: Int) -> Int { (flat / strides[axis]) % max(shape[axis], 1) }
         // The mode is chosen once per tensor, not per element; element i's value depends on i alone.
-        // Each mode's loop writes raw values and one pass rounds them to the dtype (`DType.round`
-        // over the buffer): the type is not switched on per element. Measured on the fuzzer's
-        // stream, generation was 17% of its CPU with a rounding call per element.
         let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            @inline(__always) func fill(_ value: (Int) -> Float) {
-                for i in 0..<count { buffer[i] = value(i) }
-                RandomStreams.round(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), to: dtype)
-            }
-            // Four words per element.
-            @inline(__always) func index(_ i: Int) -> UInt64 { UInt64(i) &* 4 }
-            // Element i from its words 4i, 4i + 1 and 4i + 2 (the first `wordCount` of them, the
-            // others 0), drawn in bulk per chunk of elements (`RandomStreams.words`, vectorized),
-            // then rounded. `value` sees the elements in order, once each.
-            @inline(__always) func fillWords(_ wordCount: Int, _ value: (UInt64, UInt64, UInt64) -> Float) {
-                let chunk = min(count, 2048)
-                var words = [UInt64](repeating: 0, count: 3 * chunk)
-                words.withUnsafeMutableBufferPointer { words in
-                    var start = 0
-                    while start < count {
-                        let n = min(chunk, count - start)
-                        for j in 0..<wordCount {
-                            let part = UnsafeMutableBufferPointer(rebasing: words[(j * chunk)..<(j * chunk + n)])
-                            RandomStreams.words(key: stream.key, first: index(start) &+ UInt64(j), step: 4, into: part)
-                        }
-                        for i in 0..<n {
-                            buffer[start + i] = value(words[i], words[chunk + i], words[2 * chunk + i])
-                        }
-                        start += n
-                    }
-                }
-                RandomStreams.round(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), to: dtype)
-            }
+            let elements = ElementFill(buffer: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]), stream: stream,
+                                       dtype: dtype)
             if case .scale(let perToken, let spread) = role {
-                fill { i in
-                    QuantizedData.scale(stream: stream, index: index(i), mode: mode, perToken: perToken,
+                elements.fill { i in
+                    QuantizedData.scale(stream: stream, index: ElementFill.index(i), mode: mode, perToken: perToken,
                                         exactSpread: spread)
                 }
-                initialized = count
-                return
-            }
-            // int8 operands have modes of their own (QuantizedData.int8 answers every mode but exact,
-            // whose small integers are the same as for floating-point operands).
-            if dtype == .int8, mode != .exact {
+            } else if dtype == .int8, mode != .exact {
+                // int8 operands have modes of their own (QuantizedData.int8 answers every mode but
+                // exact, whose small integers are the same as for floating-point operands).
                 for i in 0..<count {
-                    guard let value = QuantizedData.int8(stream: stream, index: index(i), element: i, mode: mode,
-                                                         role: role, rank: rank, coordinate: coordinate) else {
+                    guard let value = QuantizedData.int8(stream: stream, index: ElementFill.index(i), element: i,
+                                                         mode: mode, role: role, rank: rank,
+                                                         coordinate: coordinate) else {
                         preconditionFailure("QuantizedData.int8 has no value for \(mode)")
                     }
                     buffer[i] = value
                 }
-                initialized = count
-                return
-            }
-            switch (mode, role) {
-            case (.uniform, _), (.provenance, .right), (.provenance, .bias), (.special, .bias):
-                // 2 * unit(4i) - 1, vectorized (`RandomStreams`).
-                let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
-                RandomStreams.uniform(key: stream.key, first: 0, step: 4, into: values)
-                RandomStreams.round(values, to: dtype)
-            case (.normal, _):
-                let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
-                RandomStreams.normal(key: stream.key, firstElement: 0, into: values)
-                RandomStreams.round(values, to: dtype)
-            case (.outliers, _):
-                fillWords(3) { signWord, pick, fractionWord in
-                    let sign: Float = signWord & 1 == 0 ? 1 : -1
-                    let fraction = CounterRNG.unit(ofWord: fractionWord)
-                    return pick % 512 == 0 ? sign * (8 + 56 * fraction) : sign * fraction * 0x1p-10
-                }
-            case (.exact, .bias):
-                let magnitude = exact.biasMagnitude
-                fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -magnitude...magnitude)) }
-            case (.exact, .left):
-                fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -2...2)) }
-            case (.exact, .right(let contractionAxis, let columnAxis)):
-                if contractionAxis < shape.count, columnAxis < shape.count {
-                    let depth = shape[contractionAxis]
-                    let stride = ExactData.stride(depth: depth, terms: exact.terms)
-                    var depthAxis = AxisCounter(strides: strides, shape: shape, axis: contractionAxis)
-                    var column = AxisCounter(strides: strides, shape: shape, axis: columnAxis)
-                    fillWords(1) { word, _, _ in
-                        let onPattern = exact.terms > 0 && (depthAxis.next() + column.next()) % stride == 0
-                        return onPattern ? Float(CounterRNG.integer(ofWord: word, in: -2...2)) : 0
-                    }
-                } else {
-                    fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -2...2)) }
-                }
-            case (.provenance, .left(let expertAxis, let rowAxis)):
-                guard rowAxis < shape.count, expertAxis.map({ $0 < shape.count }) ?? true else {
-                    fill { i in 2 * stream.unit(index(i)) - 1 }
-                    break
-                }
-                let experts = expertAxis.map { shape[$0] } ?? 1
-                let rows = shape[rowAxis]
-                var expert = expertAxis.map { AxisCounter(strides: strides, shape: shape, axis: $0) }
-                var row = AxisCounter(strides: strides, shape: shape, axis: rowAxis)
-                fill { _ in
-                    let source = (rank * experts + (expert?.next() ?? 0)) * rows + row.next()
-                    return ProvenanceCode.value(source, dtype: dtype)
-                }
-            case (.special, _), (_, .scale):
-                let isLeft: Bool
-                if case .left = role { isLeft = true } else { isLeft = false }
-                fillWords(3) { pick, signWord, fractionWord in
-                    special(pick: pick, signWord: signWord, fractionWord: fractionWord, dtype: dtype, isLeft: isLeft)
-                }
+            } else {
+                draw(elements, mode: mode, role: role, rank: rank, shape: shape, exact: exact)
             }
             initialized = count
         }
         return Tensor(dtype: dtype, shape: shape, values: values)
+    }
+
+    /// The floating-point modes (and exact integers of any type): each draws every element of
+    /// `elements` and rounds it.
+    private static func draw(_ elements: ElementFill, mode: DataMode, role: InputRole, rank: Int, shape: [Int],
+                             exact: ExactData.Limits) {
+        let (dtype, strides) = (elements.dtype, rowMajorStrides(shape))
+        switch (mode, role) {
+        case (.uniform, _), (.provenance, .right), (.provenance, .bias), (.special, .bias):
+            elements.uniform()
+        case (.normal, _):
+            elements.normal()
+        case (.outliers, _):
+            elements.fillWords(3) { signWord, pick, fractionWord in
+                let sign: Float = signWord & 1 == 0 ? 1 : -1
+                let fraction = CounterRNG.unit(ofWord: fractionWord)
+                return pick % 512 == 0 ? sign * (8 + 56 * fraction) : sign * fraction * 0x1p-10
+            }
+        case (.exact, .bias):
+            let magnitude = exact.biasMagnitude
+            elements.fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -magnitude...magnitude)) }
+        case (.exact, .left):
+            elements.fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -2...2)) }
+        case (.exact, .right(let contractionAxis, let columnAxis)):
+            guard contractionAxis < shape.count, columnAxis < shape.count else {
+                elements.fillWords(1) { word, _, _ in Float(CounterRNG.integer(ofWord: word, in: -2...2)) }
+                return
+            }
+            let stride = ExactData.stride(depth: shape[contractionAxis], terms: exact.terms)
+            var depthAxis = AxisCounter(strides: strides, shape: shape, axis: contractionAxis)
+            var column = AxisCounter(strides: strides, shape: shape, axis: columnAxis)
+            elements.fillWords(1) { word, _, _ in
+                let onPattern = exact.terms > 0 && (depthAxis.next() + column.next()) % stride == 0
+                return onPattern ? Float(CounterRNG.integer(ofWord: word, in: -2...2)) : 0
+            }
+        case (.provenance, .left(let expertAxis, let rowAxis)):
+            guard rowAxis < shape.count, expertAxis.map({ $0 < shape.count }) ?? true else {
+                elements.uniform()
+                return
+            }
+            let experts = expertAxis.map { shape[$0] } ?? 1
+            let rows = shape[rowAxis]
+            var expert = expertAxis.map { AxisCounter(strides: strides, shape: shape, axis: $0) }
+            var row = AxisCounter(strides: strides, shape: shape, axis: rowAxis)
+            elements.fill { _ in
+                ProvenanceCode.value((rank * experts + (expert?.next() ?? 0)) * rows + row.next(), dtype: dtype)
+            }
+        case (.special, _), (_, .scale):
+            let isLeft: Bool
+            if case .left = role { isLeft = true } else { isLeft = false }
+            elements.fillWords(3) { pick, signWord, fractionWord in
+                special(pick: pick, signWord: signWord, fractionWord: fractionWord, dtype: dtype, isLeft: isLeft)
+            }
+        }
     }
 
     /// The `normal` mode's element i (the definition `RandomStreams.normal` computes in bulk, and
