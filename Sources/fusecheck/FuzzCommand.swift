@@ -42,7 +42,9 @@ struct FuzzCommand: ParsableCommand {
     var findings = "findings"
 
     @Option(name: .long, parsing: .unconditional,
-            help: "Worker threads, each with its own backend (default: the CPUs this process may use, at most 4; 1 under --shard auto, where the launcher starts a process per slot).")
+            help: ArgumentHelp(
+                "Worker threads, each with its own backend (default: the CPUs this process may use, "
+                    + "at most 4; 1 under --shard auto, where the launcher starts a process per slot)."))
     var jobs: Int?
 
     @Option(name: .long, parsing: .unconditional,

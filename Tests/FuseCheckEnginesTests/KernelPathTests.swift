@@ -163,10 +163,16 @@ struct KernelPathTests {
         Self.int8Check(path.functions.int8_rows!, name: "\(path)")
     }
 
-    @Test("every int8 kernel this CPU runs (generic, AVX2, AVX-512BW, VNNI) gives the exact int32 sums",
-          arguments: 0...3)
-    func int8Variants(variant: Int32) {
-        guard let kernel = fuse_int8_rows_variant(variant) else { return }
+    @Test("every int8 kernel this CPU runs (0 generic, 1 AVX2, 2 AVX-512BW, 3 VNNI) gives the exact int32 sums",
+          arguments: Int32(0)...3)
+    func int8Variants(variant: Int32) throws {
+        // A variant this CPU cannot run is reported as a known issue, not passed silently.
+        guard let kernel = fuse_int8_rows_variant(variant) else {
+            withKnownIssue("int8 kernel variant \(variant) needs instructions this CPU lacks") {
+                Issue.record("not run here")
+            }
+            return
+        }
         Self.int8Check(kernel, name: "variant \(variant)")
     }
 

@@ -529,32 +529,43 @@ struct PipelineRuntimeComputeCoresTests {
 
 @Suite("PipelineRuntime: stage threads in groups")
 struct PipelineRuntimeStageGroupTests {
-    @Test("groups run in batches of at most the limit (a larger group alone), every body once, a group's bodies together")
-    func batches() {
-        let sizes = [3, 5, 8, 2, 11, 1, 4]
+    @Test("groups run in batches of consecutive groups up to the limit (a larger group alone), each batch together",
+          arguments: [
+              // (group sizes, the batches they must form) with a limit of 8.
+              ([3, 5, 8, 2, 1, 4], [[0, 1], [2], [3, 4, 5]]),
+              ([2, 11, 3, 6], [[0], [1], [2], [3]]),
+          ])
+    func batches(sizes: [Int], expected: [[Int]]) {
+        // Every body waits at its expected batch's rendezvous: a batch that did not run all its
+        // bodies at once (or ran others with them) times out there.
         let limit = 8
-        // Each body counts itself, tracks how many run at once, and waits at its group's barrier:
-        // a group split across batches would never pass it (the test would time out instead).
-        let running = PipelineRuntimeLocked((now: 0, most: 0, runs: [Int](repeating: 0, count: sizes.count)))
-        let passed = PipelineRuntimeLocked(0)
-        let barriers = sizes.map { PipelineRuntimeRendezvous(parties: $0) }
+        let batchOf = expected.enumerated().reduce(into: [Int: Int]()) { map, batch in
+            for group in batch.element { map[group] = batch.offset }
+        }
+        let rendezvous = expected.map { batch in
+            PipelineRuntimeRendezvous(parties: batch.reduce(0) { $0 + sizes[$1] })
+        }
+        let state = PipelineRuntimeLocked((now: 0, most: 0, runs: [Int](repeating: 0, count: sizes.count), met: 0))
         let groups = sizes.indices.map { group in
             (0..<sizes[group]).map { _ -> @Sendable () -> Void in
                 {
-                    running.update { state in
+                    state.update { state in
                         state.now += 1
                         state.most = max(state.most, state.now)
                         state.runs[group] += 1
                     }
-                    if barriers[group].arriveAndWait(timeout: 10) { passed.update { $0 += 1 } }
-                    running.update { $0.now -= 1 }
+                    let met = rendezvous[batchOf[group]!].arriveAndWait(timeout: 10)
+                    state.update { state in
+                        state.now -= 1
+                        if met { state.met += 1 }
+                    }
                 }
             }
         }
         StageThreads.run(groups: groups, maximumConcurrentBodies: limit)
-        #expect(running.value.runs == sizes)
-        #expect(passed.value == sizes.reduce(0, +), "a group's bodies did not all run together")
-        #expect(running.value.most <= sizes.max()!, "\(running.value.most) bodies at once")
-        #expect(running.value.most > 1)
+        #expect(state.value.runs == sizes, "every body once")
+        #expect(state.value.met == sizes.reduce(0, +), "a batch's bodies did not all run together")
+        let largest = max(limit, sizes.max()!)
+        #expect(state.value.most <= largest, "\(state.value.most) bodies at once")
     }
 }

@@ -10,7 +10,7 @@ struct GoldenGaugeSharingTests {
         (0..<world.rankCount).map { world[$0, name]?.values.map(\.bitPattern) ?? [] }
     }
 
-    @Test("AlltoAllAllGatherBatchMatMul: the shared pass gives the golden and gauge of the separate passes, bit for bit")
+    @Test("AlltoAllAllGatherBatchMatMul: the shared pass gives the separate passes' golden and gauge, bit for bit")
     func sharedPreActivation() throws {
         let cases = smokeSuite.cases.filter { $0.op == AlltoAllAllGatherBatchMatMulCall.operatorID }
         var activated = 0

@@ -48,7 +48,8 @@ struct InputDataTests {
             let stream = CounterRNG(key: key)
             // Every remainder of the 8- and 4-lane loops, a long run, and streams started past 0
             // (and near the index's wrap-around).
-            for (first, count) in [(0, 0), (0, 1), (0, 7), (0, 9), (0, 31), (0, 1000), (5, 17), (UInt64.max / 16, 23)] {
+            let runs: [(UInt64, Int)] = [(0, 0), (0, 1), (0, 7), (0, 9), (0, 31), (0, 1000), (5, 17), (.max / 16, 23)]
+            for (first, count) in runs {
                 var uniform = [Float](repeating: .nan, count: count)
                 uniform.withUnsafeMutableBufferPointer {
                     RandomStreams.uniform(key: key, first: UInt64(first) &* 4, step: 4, into: $0, path: path)

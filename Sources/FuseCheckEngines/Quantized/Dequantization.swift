@@ -51,7 +51,8 @@ public enum QuantizedAccumulation {
         var acc = [Int32](repeating: 0, count: rows * columns)
         // Every sum is exact in Int32 (|product| <= 2^14 and depth <= 65535, so |sum| < 2^31), and
         // integer addition is associative, so the order of the additions cannot change a bit: the
-        // loops run i, p, j to read a row of b at a time (the inner loop then vectorizes).
+        // loops run i, p, j to read a row of b at a time (the inner loop then vectorizes). The
+        // wrapping operators cannot wrap within that bound, which the operators' K limit keeps.
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 acc.withUnsafeMutableBufferPointer { acc in

@@ -2,11 +2,12 @@ import Dispatch
 import FuseCheckCore
 import FuseCheckOps
 
-/// The pipelined engine's int8 matmul: widening int8 x int8 -> int32 dot products over
-/// contiguous rows (the right operand packed as (n, k) once), in C with the vector unit's
-/// multiply-add of 16-bit pairs (`CFuseKernels`). Integer accumulation is exact, so any order gives
-/// the reference's int32 sums, and the dequantization is the reference's (`Dequantization`):
-/// the outputs are bit-identical to the golden.
+/// The pipelined engine's int8 matmul: int8 x int8 -> int32 dot products over contiguous rows
+/// (the right operand packed as (n, k) once), in C (`CFuseKernels`): on the `avx512` path the
+/// VNNI kernel (`vpdpbusd`, 64 products per instruction) or the AVX-512BW one, both over blocks of
+/// 4 rows x 4 columns; on the `avx2` path 16-bit pairs (`vpmaddwd`). Integer accumulation is
+/// exact, so any order gives the reference's int32 sums, and the dequantization is the
+/// reference's (`Dequantization`): the outputs are bit-identical to the golden.
 public enum QuantizedKernel {
     /// int8 values of a tensor (its Float elements are int8 by the tensor's invariant).
     static func int8(_ tensor: Tensor) -> [Int8] { tensor.values.map { Int8($0) } }
@@ -40,9 +41,8 @@ public enum QuantizedKernel {
     /// written to `acc` (rows.count x n).
     static func accumulate(left: UnsafeBufferPointer<Int8>, rows: Range<Int>, columns: UnsafeBufferPointer<Int8>,
                            depth: Int, n: Int, into acc: UnsafeMutableBufferPointer<Int32>) {
-        // C (`CFuseKernels.int8_rows`, the active kernel path): 16 int8 at a time widened to
-        // int16, multiplied and pairwise added in int32 lanes (vpmaddwd), four columns per pass
-        // sharing each load of the left row. Integer sums are exact: the order does not matter.
+        // C (`CFuseKernels.int8_rows`, the active kernel path's best kernel for this CPU: VNNI,
+        // AVX-512BW or AVX2). Integer sums are exact: the order does not matter.
         guard !rows.isEmpty, n > 0, let output = acc.baseAddress else { return }
         guard depth > 0, let a = left.baseAddress, let b = columns.baseAddress else {
             output.update(repeating: 0, count: rows.count * n)

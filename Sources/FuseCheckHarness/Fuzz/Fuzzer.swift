@@ -96,8 +96,8 @@ public enum Fuzzer {
             var runner = Runner(backend: backends[job], strict: options.strict,
                                 reproBackendArguments: reproBackendArguments ?? "--backend '\(backendName)'")
             runner.goldenAudit = audit
-            // Findings are replayed for the full report; the informational vendor criteria are
-            // left out of the campaign's comparisons.
+            // The informational vendor criteria are left out of the campaign's comparisons (and of
+            // the reports in its findings); `fusecheck replay` of a finding computes them.
             runner.comparator.reportsVendorCriteria = false
             // The next case is claimed, and its inputs generated and its golden started on other
             // threads, while the backend runs this one: neither is then on the critical path. A

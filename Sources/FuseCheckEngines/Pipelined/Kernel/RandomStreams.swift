@@ -1,16 +1,16 @@
 import CFuseKernels
 import FuseCheckCore
 
-/// The input generator's two bulk streams, vectorized per instruction set (`CFuseKernels`,
-/// `KernelPath`): word i of stream `key` is `mix64(key + (i + 1) * 0x9E3779B97F4A7C15)`
-/// (`CounterRNG` in the harness), so every path, and the harness's scalar definition, give the
-/// same bits. The generator spent most of its time in these two modes' mixers, one 64-bit word at a
-/// time (the baseline x86-64 target has no vector 64-bit multiply).
+/// The input generator's bulk work, vectorized per instruction set (`CFuseKernels`, `KernelPath`):
+/// raw words, the uniform and normal streams, and the rounding to fp16 and bf16. Word i of stream
+/// `key` is `mix64(key + (i + 1) * 0x9E3779B97F4A7C15)` (`CounterRNG` in the harness), so every
+/// path, and the harness's scalar definitions, give the same bits. The generator spent most of its
+/// time in the mixers, one 64-bit word at a time (baseline x86-64 has no vector 64-bit multiply).
 public enum RandomStreams {
     /// `values[i] = 2 * u(word(first + i * step)) - 1`, u(w) = (w >> 40) * 2^-24: uniform in
     /// [-1, 1), exact in fp32.
-    public static func uniform(key: UInt64, first: UInt64, step: UInt64, into values: UnsafeMutableBufferPointer<Float>,
-                               path: KernelPath = .active) {
+    public static func uniform(key: UInt64, first: UInt64, step: UInt64,
+                               into values: UnsafeMutableBufferPointer<Float>, path: KernelPath = .active) {
         guard let base = values.baseAddress, !values.isEmpty else { return }
         let fill = path == .active ? Kernels.rngUniform : path.functions.rng_uniform!
         fill(key, first, step, values.count, base)
@@ -35,7 +35,8 @@ public enum RandomStreams {
 
     /// Every value rounded in place to `dtype`, the same bits as `dtype.round(_:)` (fp16 and bf16
     /// vectorized per kernel path; other types through `DType.round`).
-    public static func round(_ values: UnsafeMutableBufferPointer<Float>, to dtype: DType, path: KernelPath = .active) {
+    public static func round(_ values: UnsafeMutableBufferPointer<Float>, to dtype: DType,
+                             path: KernelPath = .active) {
         guard let base = values.baseAddress, !values.isEmpty else { return }
         switch dtype {
         case .bfloat16:
