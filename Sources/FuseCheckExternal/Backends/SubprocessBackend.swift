@@ -94,6 +94,10 @@ public final class SubprocessBackend: StderrReportingBackend, Sendable {
     /// How many backend processes have been started so far (1 plus the restarts).
     public var processStarts: Int { state.withLock { $0.processStarts } }
 
+    /// This backend's scratch root in `/dev/shm`, once a case folder went there (nil before, and
+    /// after `shutDown()` removed it).
+    var memoryScratchFolder: String? { state.withLock { $0.memoryScratchRoot } }
+
     /// Ends the backend process (closing its stdin, then killing it after a grace second) and
     /// removes the scratch folder. A later `run` starts a fresh process.
     public func shutDown() {
