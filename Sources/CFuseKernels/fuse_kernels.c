@@ -4,6 +4,7 @@
 #include "fuse_kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #define FUSE_X86 1
@@ -862,20 +863,95 @@ static int cpu_has_avx512vnni(void) {
 
 #endif
 
+// MARK: - The transport's streaming copy
+
+static void generic_stream_copy(float *dst, const float *src, ptrdiff_t count) {
+    if (count > 0) memcpy(dst, src, (size_t)count * sizeof(float));
+}
+
+// MARK: - Packing a right panel's k-block from a row-major operand
+
+static void generic_pack_rows(const float *src, ptrdiff_t ld, ptrdiff_t valid, ptrdiff_t width, ptrdiff_t count,
+                              float *dst) {
+    for (ptrdiff_t k = 0; k < count; k++) {
+        const float *row = src + k * ld;
+        float *to = dst + k * width;
+        for (ptrdiff_t c = 0; c < valid; c++) to[c] = row[c];
+        for (ptrdiff_t c = valid; c < width; c++) to[c] = 0;
+    }
+}
+
+#if FUSE_X86
+/// Plain stores up to the first 64-byte boundary of `dst`, then whole lines through
+/// `_mm512_stream_ps`, then the tail; the fence orders the streaming stores before whatever the
+/// caller publishes next (an arrival flag).
+FUSE_AVX512 static void avx512_stream_copy(float *dst, const float *src, ptrdiff_t count) {
+    ptrdiff_t i = 0;
+    while (i < count && ((uintptr_t)(dst + i) & 63) != 0) {
+        dst[i] = src[i];
+        i++;
+    }
+    for (; i + 16 <= count; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+    for (; i < count; i++) dst[i] = src[i];
+    _mm_sfence();
+}
+
+/// Each row as up to four 16-lane pieces, masked loads for a ragged end (which read nothing past
+/// `valid`) and zeros beyond it: a library memmove per 48-float row cost more in calls than in
+/// bytes (15% of an AlltoAll combine's CPU time, its experts' weights used by few rows each).
+FUSE_AVX512 static void avx512_pack_rows(const float *src, ptrdiff_t ld, ptrdiff_t valid, ptrdiff_t width,
+                                         ptrdiff_t count, float *dst) {
+    if (valid == 48 && width == 48) {
+        for (ptrdiff_t k = 0; k < count; k++) {
+            const float *row = src + k * ld;
+            float *to = dst + k * 48;
+            const __m512 v0 = _mm512_loadu_ps(row), v1 = _mm512_loadu_ps(row + 16), v2 = _mm512_loadu_ps(row + 32);
+            _mm512_storeu_ps(to, v0);
+            _mm512_storeu_ps(to + 16, v1);
+            _mm512_storeu_ps(to + 32, v2);
+        }
+        return;
+    }
+    for (ptrdiff_t k = 0; k < count; k++) {
+        const float *row = src + k * ld;
+        float *to = dst + k * width;
+        ptrdiff_t c = 0;
+        for (; c + 16 <= width; c += 16) {
+            const ptrdiff_t left = valid - c;
+            const __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            _mm512_storeu_ps(to + c, _mm512_maskz_loadu_ps(mask, row + c));
+        }
+        for (; c < width; c++) to[c] = c < valid ? row[c] : 0;
+    }
+}
+
+/// The same with 32-byte streaming stores.
+FUSE_AVX2 static void avx2_stream_copy(float *dst, const float *src, ptrdiff_t count) {
+    ptrdiff_t i = 0;
+    while (i < count && ((uintptr_t)(dst + i) & 31) != 0) {
+        dst[i] = src[i];
+        i++;
+    }
+    for (; i + 8 <= count; i += 8) _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+    for (; i < count; i++) dst[i] = src[i];
+    _mm_sfence();
+}
+#endif
+
 static const fuse_kernels generic_kernels = {generic_wide,        generic_narrow,      generic_thin,
                                              generic_transpose,   generic_strip_f32,   generic_strip_f64,
                                              generic_int8_rows,   generic_rng_uniform, generic_rng_normal,
                                              generic_rng_words,   generic_round_bf16,  generic_round_f16,
-                                             "generic"};
+                                             generic_stream_copy, generic_pack_rows, "generic"};
 #if FUSE_X86
 static const fuse_kernels avx2_kernels = {avx2_wide,       avx2_narrow,    avx2_thin,      avx_transpose,
                                           avx2_strip_f32,  avx2_strip_f64, avx2_int8_rows, avx2_rng_uniform,
                                           avx2_rng_normal, avx2_rng_words, generic_round_bf16, generic_round_f16,
-                                          "avx2"};
+                                          avx2_stream_copy, generic_pack_rows, "avx2"};
 static const fuse_kernels avx512_kernels = {avx512_wide,       avx512_narrow,    avx2_thin,      avx_transpose,
                                             avx512_strip_f32,  avx512_strip_f64, avx512_int8_rows, avx512_rng_uniform,
                                             avx512_rng_normal, avx512_rng_words, avx512_round_bf16, avx512_round_f16,
-                                            "avx512"};
+                                            avx512_stream_copy, avx512_pack_rows, "avx512"};
 #endif
 
 int fuse_kernels_supported(fuse_kernel_path path) {

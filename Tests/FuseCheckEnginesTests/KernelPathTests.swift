@@ -193,4 +193,53 @@ struct KernelPathTests {
             }
         }
     }
+
+    @Test("packing a right panel's k-block copies the valid columns and zeros the rest", arguments: supported)
+    func packRows(path: KernelPath) {
+        let pack = path.functions.pack_rows!
+        let ld = 101
+        let source = Self.values(40 * ld, seed: 17)
+        for (valid, width) in [(48, 48), (37, 48), (16, 16), (9, 16), (4, 4), (1, 4), (0, 16)] {
+            for count in [0, 1, 7, 40] {
+                let offset = 3
+                var target = [Float](repeating: .nan, count: max(count * width, 1))
+                source.withUnsafeBufferPointer { src in
+                    target.withUnsafeMutableBufferPointer { dst in
+                        pack(src.baseAddress! + offset, ld, valid, width, count, dst.baseAddress!)
+                    }
+                }
+                for k in 0..<count {
+                    for c in 0..<width {
+                        let expected = c < valid ? source[offset + k * ld + c] : 0
+                        #expect(target[k * width + c].bitPattern == expected.bitPattern,
+                                "\(path) valid \(valid) width \(width) k \(k) c \(c)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("the streaming copy copies every element, whatever the alignment and length", arguments: supported)
+    func streamCopy(path: KernelPath) {
+        let copy = path.functions.stream_copy!
+        let source = Self.values(1_000, seed: 23)
+        for sourceOffset in [0, 1, 5] {
+            for targetOffset in [0, 1, 3, 15, 16] {
+                for count in [0, 1, 15, 16, 17, 63, 64, 65, 500] {
+                    var target = [Float](repeating: -1, count: 600)
+                    source.withUnsafeBufferPointer { src in
+                        target.withUnsafeMutableBufferPointer { dst in
+                            copy(dst.baseAddress! + targetOffset, src.baseAddress! + sourceOffset, count)
+                        }
+                    }
+                    let copied = (0..<600).allSatisfy { index in
+                        let inside = index >= targetOffset && index < targetOffset + count
+                        let expected = inside ? source[sourceOffset + index - targetOffset] : -1
+                        return target[index].bitPattern == expected.bitPattern
+                    }
+                    #expect(copied, "\(path) source +\(sourceOffset) target +\(targetOffset) count \(count)")
+                }
+            }
+        }
+    }
 }

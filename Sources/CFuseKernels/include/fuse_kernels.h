@@ -71,6 +71,18 @@ typedef void (*fuse_rng_normal_fn)(uint64_t key, uint64_t first_element, ptrdiff
 /// FuseCheckCore's `DType.round(Float)`, NaN payloads included.
 typedef void (*fuse_round_fn)(float *values, ptrdiff_t count);
 
+/// `dst[i] = src[i]` for i < count (the buffers do not overlap), with stores that bypass the caches
+/// where the path has them (AVX-512 and AVX2: aligned non-temporal stores, then a store fence;
+/// generic: memcpy). For a copy whose destination nobody reads soon: it neither reads the
+/// destination's lines first nor evicts the reader's working set to hold them.
+typedef void (*fuse_copy_fn)(float *dst, const float *src, ptrdiff_t count);
+
+/// A right panel's k-block packed from a row-major operand: for k < count,
+///     dst[k * width + c] = src[k * ld + c]   for c < valid,   0 for valid <= c < width
+/// (valid <= width <= 64).
+typedef void (*fuse_pack_rows_fn)(const float *src, ptrdiff_t ld, ptrdiff_t valid, ptrdiff_t width, ptrdiff_t count,
+                                  float *dst);
+
 /// The code paths, best first.
 typedef enum {
     FUSE_KERNELS_AVX512 = 0,
@@ -79,7 +91,8 @@ typedef enum {
 } fuse_kernel_path;
 
 /// One path's functions: the 8 x 48, 8 x 16 and 8 x 4 register tiles, the transpose, the
-/// reference's strips, the int8 rows and the input generator's random streams.
+/// reference's strips, the int8 rows, the input generator's random streams and roundings, and
+/// the transport's streaming copy.
 typedef struct {
     fuse_tile_fn wide;
     fuse_tile_fn narrow;
@@ -93,6 +106,8 @@ typedef struct {
     fuse_rng_words_fn rng_words;
     fuse_round_fn round_bf16;
     fuse_round_fn round_f16;
+    fuse_copy_fn stream_copy;
+    fuse_pack_rows_fn pack_rows;
     const char *name;
 } fuse_kernels;
 

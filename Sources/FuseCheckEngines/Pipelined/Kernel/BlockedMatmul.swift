@@ -110,7 +110,14 @@ enum BlockedMatmul {
     /// used again.
     static func accumulate(left: UnsafePointer<Float>, rowOffsets: [Int], right: RightPanels,
                            order: AccumulationOrder, workspace: MatmulWorkspace) -> AccumulatorTiles {
-        let microPanels = (rowOffsets.count + MicroKernel.rows - 1) / MicroKernel.rows
+        accumulate(rows: rowOffsets.map { left + $0 }, right: right, order: order, workspace: workspace)
+    }
+
+    /// The same for rows anywhere in memory: row i starts at `rows[i]` (a batch may take its rows
+    /// from several ranks' buffers).
+    static func accumulate(rows: [UnsafePointer<Float>], right: RightPanels, order: AccumulationOrder,
+                           workspace: MatmulWorkspace) -> AccumulatorTiles {
+        let microPanels = (rows.count + MicroKernel.rows - 1) / MicroKernel.rows
         let stride = right.paddedColumns
         let count = microPanels * MicroKernel.rows * stride
         workspace.reserve(accumulators: count,
@@ -118,12 +125,12 @@ enum BlockedMatmul {
         let depth = right.depth
         switch order {
         case .sequential:
-            run(left, rowOffsets, right, 0..<depth, into: workspace.accumulators, workspace)
+            run(rows, right, 0..<depth, into: workspace.accumulators, workspace)
         case .splitK(let parts):
             let ranges = splitRanges(depth, parts: parts)
-            run(left, rowOffsets, right, ranges[0], into: workspace.accumulators, workspace)
+            run(rows, right, ranges[0], into: workspace.accumulators, workspace)
             for range in ranges.dropFirst() {
-                run(left, rowOffsets, right, range, into: workspace.partials, workspace)
+                run(rows, right, range, into: workspace.partials, workspace)
                 let total = workspace.accumulators
                 let partial = workspace.partials
                 for index in 0..<count {
@@ -144,10 +151,10 @@ enum BlockedMatmul {
     }
 
     /// accumulators = rows x right over `kRange`, starting from +0.
-    private static func run(_ left: UnsafePointer<Float>, _ rowOffsets: [Int], _ right: RightPanels,
+    private static func run(_ rows: [UnsafePointer<Float>], _ right: RightPanels,
                             _ kRange: Range<Int>, into accumulators: UnsafeMutablePointer<Float>,
                             _ workspace: MatmulWorkspace) {
-        let rowCount = rowOffsets.count
+        let rowCount = rows.count
         let microPanels = (rowCount + MicroKernel.rows - 1) / MicroKernel.rows
         let stride = right.paddedColumns
         guard !kRange.isEmpty else {
@@ -163,7 +170,7 @@ enum BlockedMatmul {
             while blockStart < kRange.upperBound {
                 let blockDepth = min(depthBlock, kRange.upperBound - blockStart)
                 let continuing = blockStart != kRange.lowerBound
-                packLeft(left, rowOffsets, from: blockStart, depth: blockDepth, into: packed)
+                packLeft(rows, from: blockStart, depth: blockDepth, into: packed)
                 for panelIndex in widths.indices {
                     let width = widths[panelIndex]
                     let firstColumn = firstColumns[panelIndex]
@@ -203,22 +210,22 @@ enum BlockedMatmul {
         }
     }
 
-    /// Packs columns `[start, start + depth)` of the rows into 8-row micro-panels, k-major
-    /// (`packed[(p * depth + k) * 8 + i]`), zero rows padding the last micro-panel.
-    private static func packLeft(_ left: UnsafePointer<Float>, _ rowOffsets: [Int], from start: Int, depth: Int,
+    /// Packs columns `[start, start + depth)` of the rows (row i at `rowStarts[i]`) into 8-row
+    /// micro-panels, k-major (`packed[(p * depth + k) * 8 + i]`), zero rows padding the last one.
+    private static func packLeft(_ rowStarts: [UnsafePointer<Float>], from start: Int, depth: Int,
                                  into packed: UnsafeMutablePointer<Float>) {
         let rows = MicroKernel.rows
-        let microPanels = (rowOffsets.count + rows - 1) / rows
-        rowOffsets.withUnsafeBufferPointer { offsets in
+        let microPanels = (rowStarts.count + rows - 1) / rows
+        rowStarts.withUnsafeBufferPointer { starts in
             for microPanel in 0..<microPanels {
                 let target = packed + microPanel * rows * depth
                 let first = microPanel * rows
-                if first + rows <= offsets.count {
+                if first + rows <= starts.count {
                     // A full micro-panel: 8 x 8 blocks transposed in registers, one 8-lane column per k.
-                    let r0 = left + offsets[first] + start, r1 = left + offsets[first + 1] + start
-                    let r2 = left + offsets[first + 2] + start, r3 = left + offsets[first + 3] + start
-                    let r4 = left + offsets[first + 4] + start, r5 = left + offsets[first + 5] + start
-                    let r6 = left + offsets[first + 6] + start, r7 = left + offsets[first + 7] + start
+                    let r0 = starts[first] + start, r1 = starts[first + 1] + start
+                    let r2 = starts[first + 2] + start, r3 = starts[first + 3] + start
+                    let r4 = starts[first + 4] + start, r5 = starts[first + 5] + start
+                    let r6 = starts[first + 6] + start, r7 = starts[first + 7] + start
                     // Two blocks per step, so that each row's cache line is used whole at once.
                     let fullDepth = depth / 16 * 16
                     for k in stride(from: 0, to: fullDepth, by: 16) {
@@ -237,8 +244,8 @@ enum BlockedMatmul {
                 }
                 for lane in 0..<rows {
                     let row = first + lane
-                    if row < offsets.count {
-                        let source = left + offsets[row] + start
+                    if row < starts.count {
+                        let source = starts[row] + start
                         for k in 0..<depth {
                             target[k * rows + lane] = source[k]
                         }

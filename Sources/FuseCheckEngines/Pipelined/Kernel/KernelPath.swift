@@ -79,6 +79,8 @@ enum Kernels {
     nonisolated(unsafe) static let rngWords: fuse_rng_words_fn = KernelPath.active.functions.rng_words
     nonisolated(unsafe) static let roundBFloat16: fuse_round_fn = KernelPath.active.functions.round_bf16
     nonisolated(unsafe) static let roundFloat16: fuse_round_fn = KernelPath.active.functions.round_f16
+    nonisolated(unsafe) static let streamCopy: fuse_copy_fn = KernelPath.active.functions.stream_copy
+    nonisolated(unsafe) static let packRows: fuse_pack_rows_fn = KernelPath.active.functions.pack_rows
 }
 
 extension KernelPath {

@@ -109,16 +109,7 @@ struct RightPanels {
             }
         } else {
             // Each storage row hands the panel a contiguous piece of `valid` elements.
-            for k in 0..<count {
-                let row = source + (start + k) * columns + first
-                let to = target + k * width
-                if valid == width {
-                    Transpose.copy(row, into: to, count: width)
-                } else {
-                    to.update(from: row, count: valid)
-                    (to + valid).update(repeating: 0, count: width - valid)
-                }
-            }
+            Kernels.packRows(source + start * columns + first, columns, valid, width, count, target)
         }
     }
 }

@@ -19,10 +19,4 @@ enum Transpose {
                              into target: UnsafeMutablePointer<Float>, targetStride: Int) {
         Kernels.transpose(r0, r1, r2, r3, r4, r5, r6, r7, target, targetStride)
     }
-
-    /// `target[0..<count] = source[0..<count]` (the regions do not overlap).
-    @inline(__always)
-    static func copy(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
-        target.update(from: source, count: count)
-    }
 }
