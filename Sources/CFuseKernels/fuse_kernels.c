@@ -954,6 +954,29 @@ static const fuse_kernels avx512_kernels = {avx512_wide,       avx512_narrow,   
                                             avx512_stream_copy, avx512_pack_rows, "avx512"};
 #endif
 
+void fuse_convert_int8(const float *src, ptrdiff_t count, int8_t *dst) {
+    for (ptrdiff_t i = 0; i < count; i++) dst[i] = (int8_t)(int32_t)src[i];
+}
+
+void fuse_pack_int8_columns(const float *src, ptrdiff_t depth, ptrdiff_t columns, int8_t *dst) {
+    enum { BLOCK = 64 };
+    int8_t tile[BLOCK][BLOCK];
+    for (ptrdiff_t p0 = 0; p0 < depth; p0 += BLOCK) {
+        const ptrdiff_t rows = depth - p0 < BLOCK ? depth - p0 : BLOCK;
+        for (ptrdiff_t j0 = 0; j0 < columns; j0 += BLOCK) {
+            const ptrdiff_t width = columns - j0 < BLOCK ? columns - j0 : BLOCK;
+            for (ptrdiff_t p = 0; p < rows; p++) {
+                const float *row = src + (p0 + p) * columns + j0;
+                for (ptrdiff_t j = 0; j < width; j++) tile[p][j] = (int8_t)(int32_t)row[j];
+            }
+            for (ptrdiff_t j = 0; j < width; j++) {
+                int8_t *column = dst + (j0 + j) * depth + p0;
+                for (ptrdiff_t p = 0; p < rows; p++) column[p] = tile[p][j];
+            }
+        }
+    }
+}
+
 int fuse_kernels_supported(fuse_kernel_path path) {
     switch (path) {
     case FUSE_KERNELS_GENERIC:

@@ -242,4 +242,26 @@ struct KernelPathTests {
             }
         }
     }
+
+    @Test("int8 conversion and column packing keep every value, at sizes off the 64 x 64 blocks")
+    func int8Packing() {
+        for (depth, columns) in [(1, 1), (63, 65), (64, 64), (130, 70), (7, 200)] {
+            let source: [Float] = (0..<depth * columns).map { Float(($0 * 37 + depth) % 256 - 128) }
+            var packed = [Int8](repeating: 0, count: depth * columns)
+            var converted = [Int8](repeating: 0, count: depth * columns)
+            source.withUnsafeBufferPointer { src in
+                packed.withUnsafeMutableBufferPointer { target in
+                    fuse_pack_int8_columns(src.baseAddress!, depth, columns, target.baseAddress!)
+                }
+                converted.withUnsafeMutableBufferPointer { target in
+                    fuse_convert_int8(src.baseAddress!, src.count, target.baseAddress!)
+                }
+            }
+            let packedRight = (0..<depth).allSatisfy { p in
+                (0..<columns).allSatisfy { j in Float(packed[j * depth + p]) == source[p * columns + j] }
+            }
+            #expect(packedRight, "\(depth) x \(columns)")
+            #expect(converted.map { Float($0) } == source, "\(depth) x \(columns)")
+        }
+    }
 }

@@ -111,6 +111,16 @@ typedef struct {
     const char *name;
 } fuse_kernels;
 
+/// `dst[i] = (int8_t)src[i]` for i < count; every `src[i]` must be an integer in [-128, 127]
+/// (an int8 tensor's elements), which the conversion keeps exactly. Plain C, vectorized by the
+/// compiler for the baseline instruction set: the same on every path.
+void fuse_convert_int8(const float *src, ptrdiff_t count, int8_t *dst);
+
+/// The quantized path's right operand, stored (depth, columns) row-major, packed as int8
+/// columns x depth: `dst[j * depth + p] = (int8_t)src[p * columns + j]` (the same precondition
+/// on the values), through 64 x 64 blocks converted row by row and then transposed.
+void fuse_pack_int8_columns(const float *src, ptrdiff_t depth, ptrdiff_t columns, int8_t *dst);
+
 /// Whether this CPU (and its OS) can run `path`.
 int fuse_kernels_supported(fuse_kernel_path path);
 

@@ -1,3 +1,4 @@
+import CFuseKernels
 import Dispatch
 import FuseCheckCore
 import FuseCheckOps
@@ -9,29 +10,32 @@ import FuseCheckOps
 /// exact, so any order gives the reference's int32 sums, and the dequantization is the
 /// reference's (`Dequantization`): the outputs are bit-identical to the golden.
 public enum QuantizedKernel {
-    /// int8 values of a tensor (its Float elements are int8 by the tensor's invariant).
-    static func int8(_ tensor: Tensor) -> [Int8] { tensor.values.map { Int8($0) } }
+    /// int8 values of a tensor (its Float elements are int8 by the tensor's invariant), converted
+    /// in C (a trapping `Int8(Float)` per element was a tenth of the quantized row's time).
+    static func int8(_ tensor: Tensor) -> [Int8] {
+        let count = tensor.values.count
+        return [Int8](unsafeUninitializedCapacity: count) { converted, initialized in
+            tensor.values.withUnsafeBufferPointer { values in
+                if let from = values.baseAddress, let to = converted.baseAddress { fuse_convert_int8(from, count, to) }
+            }
+            initialized = count
+        }
+    }
 
     /// The logical right operand (depth x columns) packed as columns x depth, int8.
     static func packedColumns(_ right: StoredOperand) -> [Int8] {
         // Stored (n, k) is already columns x depth; stored (k, n) is transposed once, straight
-        // into int8 in blocks of 64 x 64 (a transposed Float copy first took more time than the
-        // int8 matmul on the benchmark's row).
+        // into int8 in blocks of 64 x 64, in C (a transposed Float copy first took more time than
+        // the int8 matmul on the benchmark's row; the same blocks in Swift, with a trapping
+        // conversion per element, still took most of the matmul's time).
         guard !right.isTransposed else { return int8(right.tensor) }
         let shape = right.tensor.shape
         guard shape.count == 2 else { return int8(right.tensor.transposingLastTwoAxes()) }
         let (depth, columns) = (shape[0], shape[1])
-        let block = 64
         return [Int8](unsafeUninitializedCapacity: depth * columns) { packed, initialized in
             right.tensor.values.withUnsafeBufferPointer { stored in
                 guard let from = stored.baseAddress, let to = packed.baseAddress else { return }
-                for p0 in stride(from: 0, to: depth, by: block) {
-                    for j0 in stride(from: 0, to: columns, by: block) {
-                        for p in p0..<min(p0 + block, depth) {
-                            for j in j0..<min(j0 + block, columns) { to[j * depth + p] = Int8(from[p * columns + j]) }
-                        }
-                    }
-                }
+                fuse_pack_int8_columns(from, depth, columns, to)
             }
             initialized = depth * columns
         }
@@ -68,49 +72,77 @@ final class RankSlots<Element>: @unchecked Sendable {
 }
 
 extension AllGatherMatmulCall {
-    /// The quantized path of the pipelined engine: rank r gathers source `(r + j) % ws`'s x1 and
-    /// x1_scale rows step by step (the full-mesh order), and multiplies each arrived block with
-    /// the int8 kernel, dequantizing as the golden does.
+    /// The quantized path of the pipelined engine: rank r multiplies source `(r + j) % ws`'s int8
+    /// x1 rows step by step (the full-mesh order), reading them where they lie, with the int8
+    /// kernel, dequantizing as the golden does (`.vector`) straight into its output rows, which
+    /// are then rounded in place by the kernel path's vectorized rounding. gather_out, the
+    /// concatenated x1 of every rank, is built once and shared by the ranks' output tensors
+    /// (copying it per rank, and widening int8 back to Float, took a fifth of the call).
     func quantizedPipelinedOutputs(inputs: WorldTensors) -> (WorldTensors, PipelineProfile) {
         let (ws, m, k, n, dtype) = (worldSize, self.m, self.k, self.n, outputDType)
         let timeline = StageTimeline(ranks: ws)
         let sources = (0..<ws).map { QuantizedKernel.int8(inputs[$0, "x1"]!) }
-        let results = RankSlots<(output: [Float], gather: [Int8])>(count: ws)
+        let results = RankSlots<[Float]>(count: ws)
         QuantizedKernel.perRank(ws) { rank in
             let columns = QuantizedKernel.packedColumns(StoredOperand(inputs[rank, "x2"]!, isTransposed: x2Transposed))
-            let channel = inputs[rank, "x2_scale"]!
-            var gather = [Int8](repeating: 0, count: m * ws * k)
-            var output = [Float](repeating: 0, count: m * ws * n)
+            let channel = inputs[rank, "x2_scale"]!.values
             var acc = [Int32](repeating: 0, count: m * n)
-            for step in 0..<ws {
-                let source = (rank + step) % ws
-                timeline.measure(rank, .communication) {
-                    gather.replaceSubrange((source * m * k)..<((source + 1) * m * k), with: sources[source])
-                }
-                timeline.measure(rank, .compute) {
-                    gather.withUnsafeBufferPointer { left in
-                        columns.withUnsafeBufferPointer { right in
-                            acc.withUnsafeMutableBufferPointer { accumulators in
-                                QuantizedKernel.accumulate(left: left, rows: (source * m)..<((source + 1) * m),
-                                                           columns: right, depth: k, n: n, into: accumulators)
+            results[rank] = [Float](unsafeUninitializedCapacity: m * ws * n) { output, initialized in
+                for step in 0..<ws {
+                    let source = (rank + step) % ws
+                    timeline.measure(rank, .compute) {
+                        sources[source].withUnsafeBufferPointer { left in
+                            columns.withUnsafeBufferPointer { right in
+                                acc.withUnsafeMutableBufferPointer { accumulators in
+                                    QuantizedKernel.accumulate(left: left, rows: 0..<m, columns: right, depth: k, n: n,
+                                                               into: accumulators)
+                                }
                             }
                         }
+                        let rows = (source * m * n)..<((source + 1) * m * n)
+                        let block = UnsafeMutableBufferPointer(rebasing: output[rows])
+                        QuantizedKernel.dequantize(acc, rows: m, columns: n, channelScale: channel,
+                                                   tokenScale: inputs[source, "x1_scale"]?.values, into: block)
+                        RandomStreams.round(block, to: dtype)
                     }
-                    let tokens = inputs[source, "x1_scale"]
-                    let values = dequantized(acc, rows: m, x2Scale: channel, x1Scale: tokens, as: .vector)
-                    for index in values.indices { output[source * m * n + index] = dtype.round(values[index]) }
                 }
+                initialized = m * ws * n
             }
-            results[rank] = (output, gather)
         }
+        let gathered = gatherOutput
+            ? Tensor(dtype: .int8, shape: [m * ws, k], values: (0..<ws).flatMap { inputs[$0, "x1"]!.values })
+            : .empty(.int8)
         var outputs = WorldTensors(rankCount: ws)
         for rank in 0..<ws {
-            outputs[rank, "output"] = Tensor(dtype: dtype, shape: [m * ws, n], values: results[rank].output)
-            outputs[rank, "gather_out"] = gatherOutput
-                ? Tensor(dtype: .int8, shape: [m * ws, k], values: results[rank].gather.map { Float($0) })
-                : .empty(.int8)
+            outputs[rank, "output"] = Tensor(dtype: dtype, shape: [m * ws, n], values: results[rank])
+            outputs[rank, "gather_out"] = gathered
         }
         return (outputs, timeline.profile())
+    }
+}
+
+extension QuantizedKernel {
+    /// The golden's dequantization (`Dequantization.vector`) of `rows` x `columns` accumulators:
+    /// `b = f32(acc) * x2s[j]`, then `b * x1s[i]` when there is a per-token scale, each in fp32,
+    /// written to `output` (the same operations as `Dequantization.dequantize`, in a loop the
+    /// compiler vectorizes).
+    static func dequantize(_ acc: [Int32], rows: Int, columns: Int, channelScale: [Float], tokenScale: [Float]?,
+                           into output: UnsafeMutableBufferPointer<Float>) {
+        guard let out = output.baseAddress else { return }
+        acc.withUnsafeBufferPointer { accumulators in
+            channelScale.withUnsafeBufferPointer { channel in
+                guard let acc = accumulators.baseAddress, let x2s = channel.baseAddress else { return }
+                for i in 0..<rows {
+                    let row = acc + i * columns
+                    let target = out + i * columns
+                    if let token = tokenScale?[i] {
+                        for j in 0..<columns { target[j] = (Float(row[j]) * x2s[j]) * token }
+                    } else {
+                        for j in 0..<columns { target[j] = Float(row[j]) * x2s[j] }
+                    }
+                }
+            }
+        }
     }
 }
 
