@@ -24,6 +24,17 @@ static inline int fusecheck_set_affinity(const fusecheck_cpu_mask *mask) {
     return syscall(SYS_sched_setaffinity, 0, sizeof mask->bits, mask->bits) < 0 ? -1 : 0;
 }
 
+/// The calling thread's kernel thread id (gettid).
+static inline int fusecheck_thread_id(void) {
+    return (int)syscall(SYS_gettid);
+}
+
+/// Restricts thread `tid` of this process to `mask` (the kernel moves it to an allowed CPU, even
+/// while it sleeps); returns 0 on success, -1 when refused.
+static inline int fusecheck_set_thread_affinity(int tid, const fusecheck_cpu_mask *mask) {
+    return syscall(SYS_sched_setaffinity, tid, sizeof mask->bits, mask->bits) < 0 ? -1 : 0;
+}
+
 /// Whether CPU `cpu` (0..1023) is in `mask`.
 static inline int fusecheck_mask_has(const fusecheck_cpu_mask *mask, int cpu) {
     return cpu >= 0 && cpu < 1024 && ((mask->bits[cpu / 64] >> (cpu % 64)) & 1UL);

@@ -18,14 +18,16 @@ struct PipelinedTilingTests {
         }
     }
 
-    @Test("the finest tiling cuts m into min(16, m) tiles; the default keeps tiles of 96 rows or more")
+    @Test("the finest tiling cuts m into min(16, m) tiles; the default keeps tiles of 512 matmul rows or more")
     func tileCounts() {
         #expect(PipelineTiling.finest.tiles(rows: 37).count == 16)
         #expect(PipelineTiling.finest.tiles(rows: 5).count == 5)
         #expect(PipelineTiling().tiles(rows: 128).count == 1)
-        #expect(PipelineTiling().tiles(rows: 256).count == 2)
-        #expect(PipelineTiling().tiles(rows: 4096).count == 16)
-        #expect(PipelineTiling().tiles(rows: 16, matmulRowsPerRow: 16).count == 2)
+        #expect(PipelineTiling().tiles(rows: 1023).count == 1)
+        #expect(PipelineTiling().tiles(rows: 1024).count == 2)
+        #expect(PipelineTiling().tiles(rows: 8192).count == 16)
+        #expect(PipelineTiling().tiles(rows: 128, matmulRowsPerRow: 4).count == 1)
+        #expect(PipelineTiling().tiles(rows: 64, matmulRowsPerRow: 16).count == 2)
     }
 
     @Test("grouping keeps every unit once, in order, each group but the last reaching the work floor")

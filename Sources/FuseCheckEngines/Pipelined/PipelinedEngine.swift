@@ -51,8 +51,11 @@ public struct PipelinedEngine: Engine {
 ///
 /// The vendor AllGatherMatmul kernel splits M into at most 16 tiles (spec §1). Thin tiles starve
 /// the matmul: each tile streams the whole right operand from L3 through L1 once per k-block, so
-/// a tile also gets at least `minimumTileRows` matmul rows when there are enough (96 measured
-/// better than 48 on the benchmark's shapes: twelve 8-row micro-panels share each panel load).
+/// a tile also gets at least `minimumTileRows` matmul rows when there are enough. 512: on the
+/// benchmark's MatmulReduceScatter (4 x 128 output rows per rank) 96-row tiles cut each rank's
+/// matmul into five passes over x2 and ran at 178 to 183 GFLOP/s, 256 at 193, one 512-row tile
+/// at 197 to 200 (the reduce-scatter still overlaps the other ranks' matmuls). 96 had measured
+/// better than 48 before, when a tile was packed and multiplied on its own.
 public struct PipelineTiling: Sendable, Hashable {
     /// The most tiles a rank's rows are cut into.
     public var maxTiles: Int
@@ -68,9 +71,10 @@ public struct PipelineTiling: Sendable, Hashable {
     /// (`group(_:work:)`); 0 keeps every tile on its own.
     public var minimumTileWork: Int
 
-    /// A tiling; the defaults are the vendor's 16 tiles, tiles of at least 96 rows, batches of up
-    /// to 512 rows, and no grouping of the expert operators' tiles.
-    public init(maxTiles: Int = 16, minimumTileRows: Int = 96, maximumBatchRows: Int = 512, minimumTileWork: Int = 0) {
+    /// A tiling; the defaults are the vendor's 16 tiles, tiles of at least 512 matmul rows,
+    /// batches of up to 512 rows, and no grouping of the expert operators' tiles.
+    public init(maxTiles: Int = 16, minimumTileRows: Int = 512, maximumBatchRows: Int = 512,
+                minimumTileWork: Int = 0) {
         precondition(maxTiles >= 1 && minimumTileRows >= 1, "a tiling needs at least one tile of one row")
         self.maxTiles = maxTiles
         self.minimumTileRows = minimumTileRows

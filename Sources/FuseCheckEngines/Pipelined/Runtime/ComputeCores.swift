@@ -17,11 +17,22 @@ import Foundation
 /// 2^22 multiply-adds) pinning took 3% of the samples in `sched_setaffinity` alone and doubled
 /// the CPU migrations.
 final class ComputeCores: @unchecked Sendable {
-    private let condition = NSCondition()
-    // Guarded by `condition`: the numbers of the cores no stage holds, lowest last.
+    private let lock = NSLock()
+    // Guarded by `lock`: the numbers of the cores no stage holds, lowest last, and the stages
+    // waiting for one, first come first.
     private var free: [Int]
+    private var waiting: [Waiter] = []
     /// The CPU of each core, or nil when the stages are not pinned.
     private let cpus: [Int32]?
+
+    /// A stage waiting for a core: the core is handed to it directly by the stage giving one back.
+    private final class Waiter: @unchecked Sendable {
+        let thread = fusecheck_thread_id()
+        let ready = DispatchSemaphore(value: 0)
+        // Written under the cores' lock before `ready` is signalled, read after the wait.
+        var core = -1
+        var pinned = false
+    }
 
     /// `count` cores for a call of `multiplyAdds` (all ranks together), pinned when `pinned` and
     /// the call has at least `pinningThreshold` of them.
@@ -50,29 +61,46 @@ final class ComputeCores: @unchecked Sendable {
         return (0..<1024).filter { fusecheck_mask_has(&mask, $0) != 0 }
     }
 
-    /// Takes a free core (waiting for one) and pins the calling thread to its CPU. Returns the
-    /// core and the thread's previous affinity.
+    /// Takes a free core, or waits for one to be handed over, and runs pinned to its CPU. Returns
+    /// the core and the thread's previous affinity.
     fileprivate func take() -> (core: Int, previous: fusecheck_cpu_mask?) {
-        condition.lock()
-        while free.isEmpty { condition.wait() }
-        let core = free.removeLast()
-        condition.unlock()
-        guard let cpus else { return (core, nil) }
         var previous = fusecheck_cpu_mask()
-        guard fusecheck_get_affinity(&previous) == 0 else { return (core, nil) }
-        var pinned = fusecheck_mask_of(cpus[core])
-        return (core, fusecheck_set_affinity(&pinned) == 0 ? previous : nil)
+        let saved = cpus != nil && fusecheck_get_affinity(&previous) == 0
+        lock.lock()
+        if let core = free.popLast() {
+            lock.unlock()
+            guard saved, let cpus else { return (core, nil) }
+            var pinned = fusecheck_mask_of(cpus[core])
+            return (core, fusecheck_set_affinity(&pinned) == 0 ? previous : nil)
+        }
+        let waiter = Waiter()
+        waiting.append(waiter)
+        lock.unlock()
+        waiter.ready.wait()
+        return (waiter.core, saved && waiter.pinned ? previous : nil)
     }
 
-    /// Gives `core` back, restoring the thread's previous affinity.
+    /// Gives `core` back, restoring the thread's previous affinity: straight to the longest
+    /// waiting stage if there is one, pinned to the core's CPU by this thread before it is woken.
+    /// (Woken first and left to pin itself, the waiter was queued behind the pinned stage on the
+    /// CPU it had slept on, and the freed CPU idled for milliseconds until the scheduler let it
+    /// run: up to 3 ms of a 25 ms MatmulReduceScatter call.)
     fileprivate func give(_ core: Int, previous: fusecheck_cpu_mask?) {
         if var previous { _ = fusecheck_set_affinity(&previous) }
-        condition.lock()
-        free.append(core)
-        condition.unlock()
-        // Signalled after unlocking: a waiter woken while the lock was still held went straight
-        // back to sleep on the mutex (a second context switch per hand-over).
-        condition.signal()
+        lock.lock()
+        guard !waiting.isEmpty else {
+            free.append(core)
+            lock.unlock()
+            return
+        }
+        let waiter = waiting.removeFirst()
+        waiter.core = core
+        if let cpus {
+            var pinned = fusecheck_mask_of(cpus[core])
+            waiter.pinned = fusecheck_set_thread_affinity(waiter.thread, &pinned) == 0
+        }
+        lock.unlock()
+        waiter.ready.signal()
     }
 
     /// One stage thread's hold on at most one core; used by that thread only.
