@@ -104,6 +104,16 @@ struct BatchMatMulReduceScatterAlltoAllPipelinedTests {
         }
     }
 
+    @Test("tiles batched into one matmul per expert, up to a batch of 1, 5, 24 or 512 rows", arguments: [1, 5, 24, 512])
+    func batchedTiles(maximumBatchRows: Int) throws {
+        for shard in ScatterShardType.allCases {
+            let call = Call(dtype: .bfloat16, ep: 2, tp: 2, experts: 4, capacity: 12, contraction: 20, outputWidth: 50,
+                            shard: shard, weightTransposed: shard == .scatterH, biasRank: 2)
+            let tiling = PipelineTiling(maxTiles: 3, minimumTileRows: 1, maximumBatchRows: maximumBatchRows)
+            try Self.check(call, engine: PipelinedEngine(tiling: tiling), seed: UInt64(maximumBatchRows + 40))
+        }
+    }
+
     @Test("a world of 64 ranks (TP groups run in batches of stage threads)", arguments: ScatterShardType.allCases)
     func largeWorld(shard: ScatterShardType) throws {
         let call = Call(dtype: .bfloat16, ep: 8, tp: 8, experts: 16, capacity: 8, contraction: 16, outputWidth: 16,
