@@ -127,6 +127,22 @@ struct PipelineRuntimeChunkBoardTests {
         #expect(board.hasArrived(slot), "publishing twice unmarked chunk \(slot)")
     }
 
+    @Test("of threads racing to claim each chunk, exactly one wins it")
+    func claimOnce() {
+        let board = ChunkBoard(slots: 32)
+        let wins = PipelineRuntimeLocked([Int](repeating: 0, count: 32))
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<4 {
+            startThread {
+                for slot in 0..<32 where board.claim(slot) { wins.update { $0[slot] += 1 } }
+                done.signal()
+            }
+        }
+        #expect((0..<4).allSatisfy { _ in signalled(done, within: 10) })
+        #expect(wins.value == [Int](repeating: 1, count: 32))
+        #expect(!board.hasArrived(0), "claiming a chunk is not publishing it")
+    }
+
     @Test("waiting for a published chunk returns at once")
     func waitForPublishedChunkReturns() {
         let board = ChunkBoard(slots: 4)
@@ -416,6 +432,46 @@ struct PipelineRuntimeComputeCoresTests {
         #expect(events.value == ["first releases", "second holds"])
     }
 
+    @Test("a core given back goes to the longest-waiting stage, pinned to the core's CPU before it wakes",
+          .enabled(if: !ComputeCores.allowedCPUs().isEmpty, "needs an allowed CPU"))
+    func handOverInArrivalOrder() {
+        let cores = ComputeCores(count: 1, pinned: true)
+        let cpu = ComputeCores.allowedCPUs()[0]
+        let order = PipelineRuntimeLocked<[Int]>([])
+        let pinnedOnWake = PipelineRuntimeLocked<[Bool]>([])
+        let firstHolds = DispatchSemaphore(value: 0)
+        let letFirstGo = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        startThread {
+            let hold = cores.hold()
+            hold.acquire()
+            firstHolds.signal()
+            letFirstGo.wait()
+            hold.release()
+            done.signal()
+        }
+        #expect(signalled(firstHolds, within: 5))
+        for waiter in 1...3 {
+            startThread {
+                let hold = cores.hold()
+                hold.acquire()
+                var mask = fusecheck_cpu_mask()
+                let pinned = fusecheck_get_affinity(&mask) == 0
+                    && (0..<1024).filter { fusecheck_mask_has(&mask, Int32($0)) != 0 } == [Int(cpu)]
+                order.update { $0.append(waiter) }
+                pinnedOnWake.update { $0.append(pinned) }
+                hold.release()
+                done.signal()
+            }
+            // Each waiter is queued before the next starts.
+            usleep(100_000)
+        }
+        letFirstGo.signal()
+        #expect((0..<4).allSatisfy { _ in signalled(done, within: 10) })
+        #expect(order.value == [1, 2, 3], "the waiters got the core in the order \(order.value)")
+        #expect(pinnedOnWake.value == [true, true, true], "pinned to the core's CPU when they got it")
+    }
+
     @Test("acquiring twice holds one core, and releasing gives it back")
     func acquireIsIdempotent() {
         let cores = ComputeCores(count: 1)
@@ -529,6 +585,16 @@ struct PipelineRuntimeComputeCoresTests {
 
 @Suite("PipelineRuntime: stage threads in groups")
 struct PipelineRuntimeStageGroupTests {
+    @Test("a gated run starts every body, all of them running together", arguments: [false, true])
+    func gatedRun(gated: Bool) {
+        let rendezvous = PipelineRuntimeRendezvous(parties: 12)
+        let met = PipelineRuntimeLocked(0)
+        StageThreads.run((0..<12).map { _ -> @Sendable () -> Void in
+            { if rendezvous.arriveAndWait(timeout: 10) { met.update { $0 += 1 } } }
+        }, gated: gated)
+        #expect(met.value == 12)
+    }
+
     @Test("groups run in batches of consecutive groups up to the limit (a larger group alone), each batch together",
           arguments: [
               // (group sizes, the batches they must form) with a limit of 8.

@@ -25,7 +25,7 @@ extension AllGatherMatmulCall: PipelinedComputable {
                                                    outputs: Array(spans[ws...]), timeline: timeline)
             StageThreads.run((0..<ws).flatMap { rank -> [@Sendable () -> Void] in
                 [{ pipeline.transport(rank: rank) }, { pipeline.compute(rank: rank) }]
-            })
+            }, gated: pipeline.cores.isPinned)
         }
 
         let dtype = x1.dtype

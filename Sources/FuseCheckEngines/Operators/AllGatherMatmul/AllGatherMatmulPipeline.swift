@@ -77,21 +77,28 @@ struct AllGatherMatmulPipeline: Sendable {
 
     /// Rank `rank`'s all-gather, tile by tile: its own rows first (only when gather_out is an
     /// output: the compute stage reads them from x1), then the peers in (rank + j) % ws order.
-    /// The stage never waits, so small tiles are published a few at a time (`ChunkPublisher`).
+    /// A chunk the rank's compute stage has already claimed (and moved itself) is skipped. The
+    /// stage never waits, so small tiles are published a few at a time (`ChunkPublisher`).
     func transport(rank: Int) {
-        let gather = gathers[rank]
         var publisher = ChunkPublisher(board: board)
         defer { publisher.flush() }
         for step in (gatherOutput ? 0 : 1)..<worldSize {
-            let source = (rank + step) % worldSize
-            x1s[source].values.withUnsafeBufferPointer { x1 in
-                for (index, tile) in tiles.enumerated() {
-                    timeline.measure(rank, .communication) {
-                        Kernels.streamCopy(gather.base + (source * m + tile.lowerBound) * k,
-                                           x1.baseAddress! + tile.lowerBound * k, tile.count * k)
-                    }
-                    publisher.complete(slot(rank: rank, step: step, tile: index), work: tile.count * k * n)
-                }
+            for index in tiles.indices where board.claim(slot(rank: rank, step: step, tile: index)) {
+                deliver(rank: rank, step: step, tile: index)
+                publisher.complete(slot(rank: rank, step: step, tile: index), work: tiles[index].count * k * n)
+            }
+        }
+    }
+
+    /// Moves chunk (rank, step, tile), the tile of source (rank + step) % ws, into rank `rank`'s
+    /// gather buffer with streaming stores; the caller has claimed it and publishes it.
+    func deliver(rank: Int, step: Int, tile index: Int) {
+        let source = (rank + step) % worldSize
+        let tile = tiles[index]
+        x1s[source].values.withUnsafeBufferPointer { x1 in
+            timeline.measure(rank, .communication) {
+                Kernels.streamCopy(gathers[rank].base + (source * m + tile.lowerBound) * k,
+                                   x1.baseAddress! + tile.lowerBound * k, tile.count * k)
             }
         }
     }
@@ -130,8 +137,17 @@ struct AllGatherMatmulPipeline: Sendable {
         let sequence = (0..<worldSize).flatMap { step in tiles.indices.map { (step: step, tile: $0) } }
         var next = 0
         while next < sequence.count {
-            if sequence[next].step != 0 {
-                core.waitFor(slot(rank: rank, step: sequence[next].step, tile: sequence[next].tile), on: board)
+            let (step, tile) = sequence[next]
+            if step != 0 && !board.hasArrived(slot(rank: rank, step: step, tile: tile)) {
+                if board.claim(slot(rank: rank, step: step, tile: tile)) {
+                    // The transport has not reached this chunk: move it here rather than give the
+                    // core away and wait for a transport thread that may not get a CPU for
+                    // milliseconds (both CPUs run pinned compute stages).
+                    deliver(rank: rank, step: step, tile: tile)
+                    board.publish(slot(rank: rank, step: step, tile: tile))
+                } else {
+                    core.waitFor(slot(rank: rank, step: step, tile: tile), on: board)
+                }
             }
             var rows: [Int] = []
             repeat {

@@ -36,7 +36,7 @@ extension AlltoAllAllGatherBatchMatMulCall: PipelinedComputable {
                 (e * tp..<(e + 1) * tp).flatMap { rank -> [@Sendable () -> Void] in
                     [{ pipeline.transport(rank: rank) }, { pipeline.compute(rank: rank) }]
                 }
-            })
+            }, gated: pipeline.cores.isPinned)
         }
 
         var outputs = WorldTensors(rankCount: rankCount)

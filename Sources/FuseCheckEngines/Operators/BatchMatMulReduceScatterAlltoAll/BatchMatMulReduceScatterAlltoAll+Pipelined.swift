@@ -39,7 +39,7 @@ extension BatchMatMulReduceScatterAlltoAllCall: PipelinedComputable {
                 (s * tp..<(s + 1) * tp).flatMap { rank -> [@Sendable () -> Void] in
                     [{ pipeline.transport(rank: rank) }, { pipeline.compute(rank: rank) }]
                 }
-            })
+            }, gated: pipeline.cores.isPinned)
         }
         for rank in 0..<count {
             outputs[rank, "y"] = Tensor(dtype: dtype, shape: yShape, values: arrays[rank])

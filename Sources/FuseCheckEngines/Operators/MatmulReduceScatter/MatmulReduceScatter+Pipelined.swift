@@ -40,7 +40,7 @@ extension MatmulReduceScatterCall: PipelinedComputable {
                 timeline: timeline)
             StageThreads.run((0..<ws).flatMap { rank -> [@Sendable () -> Void] in
                 [{ pipeline.transport(destination: rank) }, { pipeline.compute(rank: rank) }]
-            })
+            }, gated: pipeline.cores.isPinned)
         }
         for rank in 0..<ws {
             outputs[rank, "output"] = Tensor(dtype: dtype, shape: [blockRows, n], values: arrays[rank])

@@ -18,6 +18,8 @@ import Synchronization
 final class ChunkBoard: Sendable {
     private final class Chunk: Sendable {
         let arrived = Atomic<Bool>(false)
+        /// Set by the one stage that moves the chunk, where more than one may (`claim`).
+        let claimed = Atomic<Bool>(false)
         /// Guards the sleep of this chunk's waiters; the flag is set while it is held.
         let condition = NSCondition()
     }
@@ -40,6 +42,13 @@ final class ChunkBoard: Sendable {
         // sleep). No wake-up is lost: a waiter tests the flag and goes to sleep under the lock, so
         // it is either already waiting here or sees the flag set.
         chunk.condition.broadcast()
+    }
+
+    /// Takes on moving chunk `slot`: true for the first caller only. Where two stages may move a
+    /// chunk (AllGatherMatmul's transport, or the compute stage that needs it and finds it not
+    /// yet claimed), each claims it first and only the winner moves and publishes it.
+    func claim(_ slot: Int) -> Bool {
+        !chunks[slot].claimed.exchange(true, ordering: .acquiringAndReleasing)
     }
 
     /// Whether chunk `slot` has arrived (without waiting).
