@@ -5,19 +5,20 @@ import FuseCheckOps
 /// per rank, meeting on a `ChunkBoard`.
 ///
 /// ```
-/// transport(rank: r)   for j = 0 (only with gather_out), 1, ..., ws - 1, for each tile: copy
-///                      tile of x1_((r + j) % ws) into r's gather buffer; publish (r, j, tile)
-/// compute(rank: r)     the local block, then the arrived tiles in transport order, several at
-///                      once when they have already arrived; each batch multiplied by x2_r, the
-///                      epilogue written into output_r
+/// transport(rank: s)   for each tile of x1_s: put it into block s of the gathered buffer (the
+///                      all-gather's shared window); publish (s, tile)
+/// compute(rank: r)     the local block, then the tiles of source (r + j) % ws, j = 1, ..., ws - 1,
+///                      as they arrive, several at once when they have already arrived; each
+///                      batch multiplied by x2_r, the epilogue written into output_r
 /// ```
 ///
-/// The compute stage reads an arrived tile from its source's x1, as a kernel reading its peers'
-/// memory directly does, not from the gather buffer: the transport's copy (gather_out, when it
-/// is an output) then goes out with streaming stores (`Kernels.streamCopy`) that neither read the
-/// buffer's lines first nor evict the compute stages' packed operands from the caches, and the
-/// packing reads clean lines instead of lines the other core has just written. (On the
-/// benchmark's AllGatherMatmul the copy took 7% of the engine's CPU time before.)
+/// A compute stage that needs a tile its source's transport has not claimed yet moves it itself
+/// (`obtain`), rather than give its core away and wait for a transport thread that may not get a
+/// CPU for milliseconds while both CPUs run pinned compute stages. The compute stage reads a
+/// tile from its source's x1, as a kernel reading its peers' memory directly does, not from the
+/// gathered buffer: the puts then go out with streaming stores (`Kernels.streamCopy`) that
+/// neither read the buffer's lines first nor evict the compute stages' packed operands from the
+/// caches, and the packing reads clean lines instead of lines another core has just written.
 ///
 /// Output rows are written by source rank, never reordered.
 struct AllGatherMatmulPipeline: Sendable {
@@ -26,7 +27,6 @@ struct AllGatherMatmulPipeline: Sendable {
     let m: Int
     let k: Int
     let n: Int
-    let gatherOutput: Bool
     let x1s: [Tensor]
     let x2s: [Tensor]
     let biases: [Tensor?]
@@ -36,15 +36,16 @@ struct AllGatherMatmulPipeline: Sendable {
     let tiles: [Range<Int>]
     /// The most rows one matmul of the compute stage takes.
     let batchRows: Int
-    /// Rank r's gather buffer, (m * ws, k): written by r's transport, read by r's compute stage.
-    let gathers: [SharedFloats]
+    /// The gathered x1, (m * ws, k): block s put by rank s's transport (or by the compute stage
+    /// that needed a tile first).
+    let gathered: SharedFloats
     /// Rank r's output, (m * ws, n).
     let outputs: [SharedFloats]
     let board: ChunkBoard
     let timeline: StageTimeline
     let cores: ComputeCores
 
-    init(call: AllGatherMatmulCall, inputs: WorldTensors, engine: PipelinedEngine, gathers: [SharedFloats],
+    init(call: AllGatherMatmulCall, inputs: WorldTensors, engine: PipelinedEngine, gathered: SharedFloats,
          outputs: [SharedFloats], timeline: StageTimeline) {
         let ws = call.worldSize
         dtype = call.x1.dtype
@@ -52,7 +53,6 @@ struct AllGatherMatmulPipeline: Sendable {
         m = call.m
         k = call.k
         n = call.n
-        gatherOutput = call.gatherOutput
         x1s = (0..<ws).map { inputs[$0, "x1"]! }
         x2s = (0..<ws).map { inputs[$0, "x2"]! }
         biases = (0..<ws).map { inputs[$0, "bias"] }
@@ -61,43 +61,39 @@ struct AllGatherMatmulPipeline: Sendable {
         let tiles = engine.tiling.tiles(rows: call.m)
         self.tiles = tiles
         batchRows = max(engine.tiling.maximumBatchRows, tiles.map(\.count).max() ?? 0)
-        self.gathers = gathers
+        self.gathered = gathered
         self.outputs = outputs
-        board = ChunkBoard(slots: ws * ws * tiles.count)
+        board = ChunkBoard(slots: ws * tiles.count)
         self.timeline = timeline
         cores = ComputeCores(count: engine.computeSlots, multiplyAdds: ws * call.m * ws * call.k * call.n)
     }
 
-    /// The board slot of rank `rank`'s chunk: the tile of the source `step` hops away.
-    func slot(rank: Int, step: Int, tile: Int) -> Int {
-        (rank * worldSize + step) * tiles.count + tile
+    /// The board slot of tile `tile` of source rank `source`.
+    func slot(source: Int, tile: Int) -> Int {
+        source * tiles.count + tile
     }
 
     // MARK: - Transport (the all-gather)
 
-    /// Rank `rank`'s all-gather, tile by tile: its own rows first (only when gather_out is an
-    /// output: the compute stage reads them from x1), then the peers in (rank + j) % ws order.
-    /// A chunk the rank's compute stage has already claimed (and moved itself) is skipped. The
-    /// stage never waits, so small tiles are published a few at a time (`ChunkPublisher`).
+    /// Rank `rank`'s part of the all-gather: its tiles put into its block of the gathered buffer,
+    /// each unless a compute stage has claimed (and moved) it first. The stage never waits, so
+    /// small tiles are published a few at a time (`ChunkPublisher`).
     func transport(rank: Int) {
         var publisher = ChunkPublisher(board: board)
         defer { publisher.flush() }
-        for step in (gatherOutput ? 0 : 1)..<worldSize {
-            for index in tiles.indices where board.claim(slot(rank: rank, step: step, tile: index)) {
-                deliver(rank: rank, step: step, tile: index)
-                publisher.complete(slot(rank: rank, step: step, tile: index), work: tiles[index].count * k * n)
-            }
+        for index in tiles.indices where board.claim(slot(source: rank, tile: index)) {
+            put(source: rank, tile: index, by: rank)
+            publisher.complete(slot(source: rank, tile: index), work: (worldSize - 1) * tiles[index].count * k * n)
         }
     }
 
-    /// Moves chunk (rank, step, tile), the tile of source (rank + step) % ws, into rank `rank`'s
-    /// gather buffer with streaming stores; the caller has claimed it and publishes it.
-    func deliver(rank: Int, step: Int, tile index: Int) {
-        let source = (rank + step) % worldSize
+    /// Moves tile `tile` of source `source` into the gathered buffer with streaming stores, timed
+    /// as rank `mover`'s communication; the caller has claimed the chunk and publishes it.
+    func put(source: Int, tile index: Int, by mover: Int) {
         let tile = tiles[index]
         x1s[source].values.withUnsafeBufferPointer { x1 in
-            timeline.measure(rank, .communication) {
-                Kernels.streamCopy(gathers[rank].base + (source * m + tile.lowerBound) * k,
+            timeline.measure(mover, .communication) {
+                Kernels.streamCopy(gathered.base + (source * m + tile.lowerBound) * k,
                                    x1.baseAddress! + tile.lowerBound * k, tile.count * k)
             }
         }
@@ -138,16 +134,8 @@ struct AllGatherMatmulPipeline: Sendable {
         var next = 0
         while next < sequence.count {
             let (step, tile) = sequence[next]
-            if step != 0 && !board.hasArrived(slot(rank: rank, step: step, tile: tile)) {
-                if board.claim(slot(rank: rank, step: step, tile: tile)) {
-                    // The transport has not reached this chunk: move it here rather than give the
-                    // core away and wait for a transport thread that may not get a CPU for
-                    // milliseconds (both CPUs run pinned compute stages).
-                    deliver(rank: rank, step: step, tile: tile)
-                    board.publish(slot(rank: rank, step: step, tile: tile))
-                } else {
-                    core.waitFor(slot(rank: rank, step: step, tile: tile), on: board)
-                }
+            if !obtain(rank: rank, step: step, tile: tile) {
+                core.waitFor(slot(source: (rank + step) % worldSize, tile: tile), on: board)
             }
             var rows: [Int] = []
             repeat {
@@ -157,9 +145,23 @@ struct AllGatherMatmulPipeline: Sendable {
             } while next < sequence.count
                 && rows.count + tiles[sequence[next].tile].count <= batchRows
                 && (sequence[next].step == 0
-                    || board.hasArrived(slot(rank: rank, step: sequence[next].step, tile: sequence[next].tile)))
+                    || board.hasArrived(slot(source: (rank + sequence[next].step) % worldSize,
+                                             tile: sequence[next].tile)))
             body(rows)
         }
+    }
+
+    /// Whether rank `rank`'s compute stage can use the tile `step` hops away now: a local tile,
+    /// one that has arrived, or one its source's transport has not claimed yet, which the stage
+    /// then puts and publishes itself. False when a transport is moving it.
+    func obtain(rank: Int, step: Int, tile: Int) -> Bool {
+        let source = (rank + step) % worldSize
+        let chunk = slot(source: source, tile: tile)
+        guard step != 0 && !board.hasArrived(chunk) else { return true }
+        guard board.claim(chunk) else { return false }
+        put(source: source, tile: tile, by: rank)
+        board.publish(chunk)
+        return true
     }
 
     /// Output rows `rows` (gathered row indices) of rank `rank`, row i's x1 row at `rowStarts[i]`:
