@@ -236,12 +236,24 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
     /// `OutputRounding.matmulOutput` with the ideal epilogue.
     static func reduce(_ sources: [UnsafePointer<Float>], offset: Int, count: Int, bias: UnsafePointer<Float>?,
                        dtype: DType, into output: UnsafeMutablePointer<Float>) {
+        // Each element: ((s_0 + s_1) + ...) + bias in fp32, then rounded once, as before; the
+        // passes run over the whole row so that they vectorize, and the nearest-even rounding is
+        // the kernel path's vectorized one (the same bits as `dtype.round`).
         let rounding = ReferenceNumerics.golden.rounding
-        for h in 0..<count {
-            var sum = sources[0][offset + h]
-            for source in sources.dropFirst() { sum = sum + source[offset + h] }
-            if let bias { sum = sum + bias[h] }
-            output[h] = rounding.apply(sum, dtype)
+        guard let first = sources.first else { return }
+        output.update(from: first + offset, count: count)
+        for source in sources.dropFirst() {
+            let values = source + offset
+            for h in 0..<count { output[h] = output[h] + values[h] }
+        }
+        if let bias {
+            for h in 0..<count { output[h] = output[h] + bias[h] }
+        }
+        if rounding == .nearestEven {
+            RandomStreams.round(UnsafeMutableBufferPointer(start: output, count: count), to: dtype)
+        } else {
+            for h in 0..<count { output[h] = rounding.apply(output[h], dtype) }
         }
     }
+
 }

@@ -210,12 +210,11 @@ struct MatmulReduceScatterPipeline: Sendable {
             }
             if let output {
                 let out = output + start
-                switch dtype {
-                case .float16:
-                    for i in 0..<length { out[i] = rounding.apply(sum[i], .float16) }
-                case .bfloat16:
-                    for i in 0..<length { out[i] = rounding.apply(sum[i], .bfloat16) }
-                default:
+                if rounding == .nearestEven {
+                    // The kernel path's vectorized rounding: the same bits as `dtype.round`.
+                    out.update(from: sum, count: length)
+                    RandomStreams.round(UnsafeMutableBufferPointer(start: out, count: length), to: dtype)
+                } else {
                     for i in 0..<length { out[i] = rounding.apply(sum[i], dtype) }
                 }
             }
