@@ -28,15 +28,32 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "A case id to measure instead of the standard table (repeatable).")
     var `case`: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Time only the pipelined engine (no reference, no OpenBLAS, no pauses): this many calls back to back "
+            + "per row after 5 untimed ones; prints the median and fastest seconds and GFLOP/s.",
+        valueName: "runs"))
+    var engineOnly: Int?
+
     @Flag(name: .long, help: "Do not pin the compute stages to the first allowed CPUs (also FUSECHECK_PIN=off).")
     var noPin = false
 
     @OptionGroup var htmlOption: HTMLOption
 
+    func validate() throws {
+        if let engineOnly, engineOnly < 1 { throw ValidationError("--engine-only needs at least 1 run") }
+        if engineOnly != nil && htmlOption.html != nil {
+            throw ValidationError("--engine-only has no HTML report; drop --html")
+        }
+    }
+
     func run() throws {
         try htmlOption.checkLocation()
         if noPin { CorePinning.isEnabled = false }
         let interactive = isatty(STDERR_FILENO) != 0
+        if let engineOnly {
+            try runEngineOnly(runs: engineOnly, interactive: interactive)
+            return
+        }
         // The anchor first: its version, build and kernel, and whether the environment forced the kernel.
         let say = json ? printError : { print($0) }
         OpenBLAS.anchorDescription(environment: ProcessInfo.processInfo.environment).forEach(say)
@@ -57,6 +74,21 @@ struct BenchCommand: ParsableCommand {
         if results.contains(where: { !$0.identical }) {
             printError("bench: the pipelined outputs differ from the reference's")
             throw ExitStatus.checkFailed
+        }
+    }
+
+    /// `--engine-only`: the pipelined engine alone, as a table or JSON.
+    func runEngineOnly(runs: Int, interactive: Bool) throws {
+        let results = try Benchmark.engineOnly(caseIDs: `case`.isEmpty ? Benchmark.standardCases : `case`, runs: runs,
+                                               progress: { if interactive { printError("bench: \($0)") } })
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+        } else {
+            print(Benchmark.engineTable(results))
+            print("pipelined engine's kernels: \(KernelPath.active); compute stages "
+                  + (CorePinning.isEnabled ? "pinned" : "not pinned"))
         }
     }
 }

@@ -25,6 +25,7 @@ struct CommandLineTests {
         (["frobnicate"], 2),
         (["run", "--help"], 0),
         (["golden", "record"], 2),
+        (["bench", "--engine-only", "0"], 2),
     ]
 
     @Test("exit 0 when everything passes, 1 when a check fails, 2 on a usage or harness error", arguments: exitCases)
@@ -45,5 +46,20 @@ struct CommandLineTests {
     func help(command: String) throws {
         let (status, output) = try fusecheck([command, "--help"])
         #expect(status == 0 && output.contains("USAGE"), "\(command)")
+    }
+
+    @Test("bench --engine-only times the pipelined engine alone: median and fastest, as JSON")
+    func benchEngineOnly() throws {
+        let id = "agmm:a3:fp16:ws=2:m=8:k=256:n=16:data=uniform:seed=1"
+        let (status, output) = try fusecheck(["bench", "--engine-only", "3", "--case", id, "--json"])
+        #expect(status == 0)
+        let rows = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]] ?? []
+        #expect(rows.count == 1)
+        let row = try #require(rows.first)
+        #expect(row["case"] as? String == id && row["runs"] as? Int == 3)
+        let median = row["median_s"] as? Double ?? -1
+        let fastest = row["fastest_s"] as? Double ?? -1
+        #expect(fastest > 0 && fastest <= median)
+        #expect((row["median_gflops"] as? Double ?? 0) > 0)
     }
 }
