@@ -39,7 +39,9 @@ extension Benchmark {
             let work = try MatmulWork(call: call, inputs: inputs)
             let engine = PipelinedEngine()
             progress("\(id): \(runs) timed runs")
-            for _ in 0..<EngineTiming.untimedRuns { _ = try completedOutputs(try engine.run(call, inputs: inputs), testCase) }
+            for _ in 0..<EngineTiming.untimedRuns {
+                _ = try completedOutputs(try engine.run(call, inputs: inputs), testCase)
+            }
             var seconds: [Double] = []
             for _ in 0..<max(1, runs) {
                 let (outcome, elapsed) = try timed { try engine.run(call, inputs: inputs) }
