@@ -203,6 +203,16 @@ public enum Benchmark {
              String(format: "%.4f", result.communicationSeconds), String(format: "%.4f", result.computeSeconds),
              result.peakMemoryMiB.map { String(format: "%.0f", $0) } ?? "-", result.identical ? "yes" : "NO"]
         }
+        var lines = alignedLines(header: header, rows: rows)
+        lines.append(String(format: "median speedup %.1fx, median ratio vs OpenBLAS %.2f (OpenBLAS on %d threads)",
+                            median(results.map(\.speedup)), median(results.map(\.ratioVsOpenblas)),
+                            OpenBLAS.threadCount))
+        return lines.joined(separator: "\n")
+    }
+
+    /// The header and rows as lines of aligned columns: the first two (op, shape) left-aligned,
+    /// the numbers right-aligned.
+    static func alignedLines(header: [String], rows: [[String]]) -> [String] {
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { column, cell in
@@ -210,10 +220,6 @@ public enum Benchmark {
                            : String(repeating: " ", count: widths[column] - cell.count) + cell
             }.joined(separator: "  ")
         }
-        var lines = [line(header)] + rows.map(line)
-        lines.append(String(format: "median speedup %.1fx, median ratio vs OpenBLAS %.2f (OpenBLAS on %d threads)",
-                            median(results.map(\.speedup)), median(results.map(\.ratioVsOpenblas)),
-                            OpenBLAS.threadCount))
-        return lines.joined(separator: "\n")
+        return [line(header)] + rows.map(line)
     }
 }

@@ -64,13 +64,6 @@ extension Benchmark {
              String(format: "%.5f", result.fastestSeconds), String(format: "%.1f", result.medianGflops),
              String(format: "%.1f", result.fastestGflops)]
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { column, cell in
-                column < 2 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-                           : String(repeating: " ", count: widths[column] - cell.count) + cell
-            }.joined(separator: "  ")
-        }
-        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+        return alignedLines(header: header, rows: rows).joined(separator: "\n")
     }
 }

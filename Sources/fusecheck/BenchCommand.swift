@@ -60,16 +60,9 @@ struct BenchCommand: ParsableCommand {
         let results = try Benchmark.run(caseIDs: `case`.isEmpty ? Benchmark.standardCases : `case`,
                                         repetitions: repetitions, referenceRepetitions: referenceRepetitions,
                                         progress: { if interactive { printError("bench: \($0)") } })
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
-        } else {
-            print(Benchmark.table(results))
-            print("pipelined engine's kernels: \(KernelPath.active) (best on this CPU: \(KernelPath.best); "
-                  + "\(KernelPath.environmentVariable) forces one); compute stages "
-                  + (CorePinning.isEnabled ? "pinned" : "not pinned"))
-        }
+        try report(results, table: Benchmark.table(results),
+                   kernels: "\(KernelPath.active) (best on this CPU: \(KernelPath.best); "
+                       + "\(KernelPath.environmentVariable) forces one)")
         guard htmlOption.write(.bench(results, context: HTMLOption.context())) else { throw ExitStatus.harnessError }
         if results.contains(where: { !$0.identical }) {
             printError("bench: the pipelined outputs differ from the reference's")
@@ -81,13 +74,18 @@ struct BenchCommand: ParsableCommand {
     func runEngineOnly(runs: Int, interactive: Bool) throws {
         let results = try Benchmark.engineOnly(caseIDs: `case`.isEmpty ? Benchmark.standardCases : `case`, runs: runs,
                                                progress: { if interactive { printError("bench: \($0)") } })
+        try report(results, table: Benchmark.engineTable(results), kernels: "\(KernelPath.active)")
+    }
+
+    /// The results as JSON (`--json`), or the table and a line naming the kernel path and pinning.
+    func report(_ results: some Encodable, table: String, kernels: String) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
         } else {
-            print(Benchmark.engineTable(results))
-            print("pipelined engine's kernels: \(KernelPath.active); compute stages "
+            print(table)
+            print("pipelined engine's kernels: \(kernels); compute stages "
                   + (CorePinning.isEnabled ? "pinned" : "not pinned"))
         }
     }
