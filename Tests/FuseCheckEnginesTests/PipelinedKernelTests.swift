@@ -90,6 +90,40 @@ struct PipelinedKernelTests {
         #expect(expected.indices.allSatisfy { expected[$0].bitPattern == actual[$0].bitPattern })
     }
 
+    @Test("rows read in pieces (LeftRows) give the same bits as whole rows, sequential and split-K",
+          arguments: [1, 7, 16, 128, 130, 300])
+    func rowsInPieces(segmentLength: Int) {
+        let size = Size(rows: 13, depth: 300, columns: 53)
+        let (left, right) = Self.operands(size, transposed: segmentLength % 2 == 0, special: true, seed: 71)
+        // Each row's pieces copied to buffers of their own, far from each other.
+        let pieceCount = (size.depth + segmentLength - 1) / segmentLength
+        let pieces: [[Float]] = (0..<pieceCount).map { piece in
+            let first = piece * segmentLength
+            let length = min(segmentLength, size.depth - first)
+            return (0..<size.rows).flatMap { row in
+                (0..<segmentLength).map { $0 < length ? left.values[row * size.depth + first + $0] : .nan }
+            }
+        }
+        for order in [AccumulationOrder.sequential, .splitK(parts: 3)] {
+            let expected = Self.blocked(left, right, order: order)
+            let workspace = MatmulWorkspace()
+            let actual: [Float] = withElementPointers(pieces) { bases in
+                right.tensor.values.withUnsafeBufferPointer { b in
+                    let panels = RightPanels(storage: b, offset: 0, depth: size.depth, columns: size.columns,
+                                             transposed: right.isTransposed)
+                    let segments = bases.map { base in (0..<size.rows).map { base + $0 * segmentLength } }
+                    let accumulators = BlockedMatmul.accumulate(
+                        left: LeftRows(segments: segments, segmentLength: segmentLength), right: panels,
+                        order: order, workspace: workspace)
+                    return (0..<size.rows).flatMap { row in
+                        (0..<size.columns).map { accumulators.element(row: row, column: $0) }
+                    }
+                }
+            }
+            #expect(expected.indices.allSatisfy { expected[$0].bitPattern == actual[$0].bitPattern }, "\(order)")
+        }
+    }
+
     @Test("split-K differs from the sequential order on real-valued data, and only in the last bits")
     func splitKDiffers() {
         let (left, right) = Self.operands(Size(rows: 16, depth: 2048, columns: 48), transposed: false, seed: 11)

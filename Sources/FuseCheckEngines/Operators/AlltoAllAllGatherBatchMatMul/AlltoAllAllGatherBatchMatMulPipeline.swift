@@ -12,10 +12,16 @@ import FuseCheckOps
 /// transport(rank: (e, t))  for each tile: the all-to-all hop (its pieces from every EP
 ///                          source (s, t) into its staging buffer), publish it; then the
 ///                          all-gather hop (each TP peer's staged slice, once published, into y2
-///                          at the spec's positions), publish the gathered tile
-/// compute(rank: (e, t))    for each gathered tile: its rows of y2 times the expert's weight,
+///                          at the spec's positions, when y2 is an output), publish the gathered tile
+/// compute(rank: (e, t))    for each gathered tile: its gathered rows times the expert's weight,
 ///                          then the epilogue (bias, activation, rounding) into y1 and y3
 /// ```
+///
+/// The compute stage reads the gathered rows from the TP peers' staging buffers, where the
+/// all-gather hop found them (a gathered row of shard 0 is the peers' slices side by side, read
+/// as pieces: `LeftRows`), so without y2 as an output the hop moves nothing: it publishes the
+/// gathered tile once every peer's slice is staged. (Copying them into a y2 nobody reads was 3 to
+/// 4% of the benchmark row's CPU time.)
 ///
 /// Staging layout after the all-to-all, as `SimulatedCollectives.allToAll`:
 ///
@@ -55,8 +61,10 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
     /// Rank r's staging buffer, (E/ep, ep * rows, width): written by r's transport, read by its TP
     /// peers' transports.
     let staged: [SharedFloats]
-    /// Rank r's y2, (E/ep, ep * C, H): written by r's transport, read by r's compute stage.
+    /// Rank r's y2, (E/ep, ep * C, H), written by r's transport when y2 is an output
+    /// (`y2Written`); empty spans otherwise.
     let y2: [SharedFloats]
+    let y2Written: Bool
     let y1: [SharedFloats]
     /// Empty spans when y3 is not produced.
     let y3: [SharedFloats]
@@ -65,7 +73,7 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
     let cores: ComputeCores
 
     init(call: AlltoAllAllGatherBatchMatMulCall, inputs: WorldTensors, engine: PipelinedEngine,
-         staged: [SharedFloats], y2: [SharedFloats], y1: [SharedFloats], y3: [SharedFloats],
+         staged: [SharedFloats], y2: [SharedFloats], y2Written: Bool, y1: [SharedFloats], y3: [SharedFloats],
          timeline: StageTimeline) {
         let rankCount = call.ep * call.tp
         dtype = call.x.dtype
@@ -94,6 +102,7 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
         self.tiles = tiles
         self.staged = staged
         self.y2 = y2
+        self.y2Written = y2Written
         self.y1 = y1
         self.y3 = y3
         board = ChunkBoard(slots: rankCount * 2 * tiles.count)
@@ -146,8 +155,10 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
                 let peerT = (t + step) % tp
                 let peer = e * tp + peerT
                 board.wait(stagedSlot(rank: peer, tile: index))
-                timeline.measure(rank, .communication) {
-                    for piece in tile { allGatherHop(rank: rank, from: peer, peerT: peerT, piece: piece) }
+                if y2Written {
+                    timeline.measure(rank, .communication) {
+                        for piece in tile { allGatherHop(rank: rank, from: peer, peerT: peerT, piece: piece) }
+                    }
                 }
             }
             let work = tile.reduce(0) { $0 + $1.slice.count } * matmulRowsPerRow * hidden * columns
@@ -207,8 +218,8 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
                                 columns: columns, transposed: weightTransposed)
                             let rows = tileRows(piece.slice).map { piece.expert * expertRows + $0 }
                             let accumulators = BlockedMatmul.accumulate(
-                                left: UnsafePointer(y2[rank].base), rowOffsets: rows.map { $0 * hidden },
-                                right: expertPanels, order: order, workspace: workspace)
+                                left: gatheredRows(rank: rank, piece: piece), right: expertPanels, order: order,
+                                workspace: workspace)
                             PipelinedEpilogue.write(
                                 accumulators: accumulators, columns: columns, outputOffsets: rows.map { $0 * columns },
                                 bias: bias.map { $0 + piece.expert * columns }, dtype: dtype, activation: activation,
@@ -217,6 +228,28 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// The gathered rows of `piece` for rank (e, t)'s matmul, in `tileRows` order, read from the
+    /// TP peers' staging buffers: shard 0's row (s, c) is peer t' = 0, 1, ...'s staged row
+    /// `(expert * ep + s) * C + c` side by side (pieces of `width` = H/tp columns); shard 1's row
+    /// (s, t', c) is peer t''s staged row `(expert * ep + s) * C/tp + c`, whole.
+    func gatheredRows(rank: Int, piece: Piece) -> LeftRows {
+        let e = rank / tp
+        func staged(_ peerT: Int, _ s: Int, _ c: Int) -> UnsafePointer<Float> {
+            UnsafePointer(self.staged[e * tp + peerT].base + ((piece.expert * ep + s) * sourceRows + c) * width)
+        }
+        switch shard {
+        case .gatherH:
+            let segments = (0..<tp).map { peerT in
+                (0..<ep).flatMap { s in piece.slice.map { c in staged(peerT, s, c) } }
+            }
+            return LeftRows(segments: segments, segmentLength: width)
+        case .gatherC:
+            return LeftRows((0..<ep).flatMap { s in
+                (0..<tp).flatMap { peerT in piece.slice.map { c in staged(peerT, s, c) } }
+            })
         }
     }
 }

@@ -117,7 +117,14 @@ enum BlockedMatmul {
     /// from several ranks' buffers).
     static func accumulate(rows: [UnsafePointer<Float>], right: RightPanels, order: AccumulationOrder,
                            workspace: MatmulWorkspace) -> AccumulatorTiles {
-        let microPanels = (rows.count + MicroKernel.rows - 1) / MicroKernel.rows
+        accumulate(left: LeftRows(rows), right: right, order: order, workspace: workspace)
+    }
+
+    /// The same for rows stored in pieces (`LeftRows`): row i's columns
+    /// `[s * length, (s + 1) * length)` start at `segments[s][i]`.
+    static func accumulate(left: LeftRows, right: RightPanels, order: AccumulationOrder,
+                           workspace: MatmulWorkspace) -> AccumulatorTiles {
+        let microPanels = (left.count + MicroKernel.rows - 1) / MicroKernel.rows
         let stride = right.paddedColumns
         let count = microPanels * MicroKernel.rows * stride
         workspace.reserve(accumulators: count,
@@ -125,12 +132,12 @@ enum BlockedMatmul {
         let depth = right.depth
         switch order {
         case .sequential:
-            run(rows, right, 0..<depth, into: workspace.accumulators, workspace)
+            run(left, right, 0..<depth, into: workspace.accumulators, workspace)
         case .splitK(let parts):
             let ranges = splitRanges(depth, parts: parts)
-            run(rows, right, ranges[0], into: workspace.accumulators, workspace)
+            run(left, right, ranges[0], into: workspace.accumulators, workspace)
             for range in ranges.dropFirst() {
-                run(rows, right, range, into: workspace.partials, workspace)
+                run(left, right, range, into: workspace.partials, workspace)
                 let total = workspace.accumulators
                 let partial = workspace.partials
                 for index in 0..<count {
@@ -151,10 +158,10 @@ enum BlockedMatmul {
     }
 
     /// accumulators = rows x right over `kRange`, starting from +0.
-    private static func run(_ rows: [UnsafePointer<Float>], _ right: RightPanels,
+    private static func run(_ left: LeftRows, _ right: RightPanels,
                             _ kRange: Range<Int>, into accumulators: UnsafeMutablePointer<Float>,
                             _ workspace: MatmulWorkspace) {
-        let rowCount = rows.count
+        let rowCount = left.count
         let microPanels = (rowCount + MicroKernel.rows - 1) / MicroKernel.rows
         let stride = right.paddedColumns
         guard !kRange.isEmpty else {
@@ -168,9 +175,13 @@ enum BlockedMatmul {
         do {
             var blockStart = kRange.lowerBound
             while blockStart < kRange.upperBound {
-                let blockDepth = min(depthBlock, kRange.upperBound - blockStart)
+                // A k-block never crosses from one piece of the rows to the next (a shorter block
+                // carries its partial sums like any other: the FMA order per element is unchanged).
+                let (segment, segmentEnd) = left.segment(containing: blockStart)
+                let blockDepth = min(depthBlock, kRange.upperBound - blockStart, segmentEnd - blockStart)
                 let continuing = blockStart != kRange.lowerBound
-                packLeft(rows, from: blockStart, depth: blockDepth, into: packed)
+                packLeft(left.segments[segment], from: blockStart - segment * left.segmentLength, depth: blockDepth,
+                         into: packed)
                 for panelIndex in widths.indices {
                     let width = widths[panelIndex]
                     let firstColumn = firstColumns[panelIndex]
@@ -257,6 +268,38 @@ enum BlockedMatmul {
                 }
             }
         }
+    }
+}
+
+/// The left rows of a matmul, each stored in pieces of `segmentLength` columns: row i's columns
+/// `[s * segmentLength, (s + 1) * segmentLength)` start at `segments[s][i]` (the last piece may be
+/// shorter). Whole rows are one piece. AlltoAllAllGatherBatchMatMul's gathered rows are the TP
+/// peers' staged slices side by side, read where they lie.
+struct LeftRows {
+    let segments: [[UnsafePointer<Float>]]
+    let segmentLength: Int
+
+    /// Whole rows, row i at `rows[i]`.
+    init(_ rows: [UnsafePointer<Float>]) {
+        segments = [rows]
+        segmentLength = Int.max
+    }
+
+    /// Rows in pieces; every piece lists the same number of rows.
+    init(segments: [[UnsafePointer<Float>]], segmentLength: Int) {
+        precondition(Set(segments.map(\.count)).count <= 1, "pieces of different row counts")
+        self.segments = segments
+        // Pieces of no columns hold no k at all (a matmul of depth 0 never asks for one).
+        self.segmentLength = max(segmentLength, 1)
+    }
+
+    var count: Int { segments.first?.count ?? 0 }
+
+    /// The piece holding column `k`, and the column where it ends.
+    func segment(containing k: Int) -> (index: Int, end: Int) {
+        guard segmentLength != Int.max else { return (0, Int.max) }
+        let index = k / segmentLength
+        return (index, (index + 1) * segmentLength)
     }
 }
 
