@@ -29,6 +29,12 @@ static inline int fusecheck_thread_id(void) {
     return (int)syscall(SYS_gettid);
 }
 
+/// Thread `tid`'s allowed CPUs; returns 0 on success, -1 on failure (mask left empty).
+static inline int fusecheck_get_thread_affinity(int tid, fusecheck_cpu_mask *mask) {
+    for (int i = 0; i < 16; i++) mask->bits[i] = 0;
+    return syscall(SYS_sched_getaffinity, tid, sizeof mask->bits, mask->bits) < 0 ? -1 : 0;
+}
+
 /// Restricts thread `tid` of this process to `mask` (the kernel moves it to an allowed CPU, even
 /// while it sleeps); returns 0 on success, -1 when refused.
 static inline int fusecheck_set_thread_affinity(int tid, const fusecheck_cpu_mask *mask) {

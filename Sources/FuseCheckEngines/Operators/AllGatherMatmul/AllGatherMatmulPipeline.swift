@@ -123,11 +123,12 @@ struct AllGatherMatmulPipeline: Sendable {
     }
 
     /// Hands rank `rank`'s output rows to `body` batch by batch, in the order the transport moves
-    /// the tiles, the local ones first. Each batch is the next tile (waited for, the core given
-    /// back meanwhile) plus the tiles after it that have already arrived, up to `batchRows`: the
-    /// compute stage catches up on whatever the transport has delivered in one matmul, which
-    /// shares each packed right panel among more rows (a compute stage that starts late, after
-    /// the transport has finished, multiplies all its rows in one pass over the right operand).
+    /// the tiles, the local ones first. Each batch is the next tile (put by the stage itself when
+    /// no transport has claimed it, else waited for, the core given back meanwhile) plus the tiles
+    /// after it that have already arrived, up to `batchRows`: the compute stage catches up on
+    /// whatever the transports have delivered in one matmul, which shares each packed right panel
+    /// among more rows (a compute stage that starts late, after the transports have finished,
+    /// multiplies all its rows in one pass over the right operand).
     /// `body` gets the batch's gathered row indices.
     func batches(rank: Int, core: ComputeCores.Hold, _ body: (_ rows: [Int]) -> Void) {
         let sequence = (0..<worldSize).flatMap { step in tiles.indices.map { (step: step, tile: $0) } }

@@ -59,7 +59,8 @@ struct AlltoAllAllGatherBatchMatMulPipeline: Sendable {
     /// The tiles in order, each a run of pieces, expert-major.
     let tiles: [[Piece]]
     /// Rank r's staging buffer, (E/ep, ep * rows, width): written by r's transport, read by its TP
-    /// peers' transports.
+    /// peers' transports (y2, when it is an output) and compute stages, after the gathered tile
+    /// that needs it is published.
     let staged: [SharedFloats]
     /// Rank r's y2, (E/ep, ep * C, H), written by r's transport when y2 is an output
     /// (`y2Written`); empty spans otherwise.

@@ -173,7 +173,8 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
         piece.slice.count * (shard == .scatterH ? 1 : tp) * depth * width
     }
 
-    /// One piece's rows of x times its expert's weight, into the fp32 partial.
+    /// The rows of a run of pieces of one expert times its weight, in one matmul, into the fp32
+    /// partial.
     func multiply(_ pieces: ArraySlice<Piece>, x: UnsafePointer<Float>, weight: UnsafeBufferPointer<Float>,
                   workspace: MatmulWorkspace, into partial: UnsafeMutablePointer<Float>) {
         guard let expert = pieces.first?.expert else { return }

@@ -28,10 +28,15 @@ final class ComputeCores: @unchecked Sendable {
     /// A stage waiting for a core: the core is handed to it directly by the stage giving one back.
     private final class Waiter: @unchecked Sendable {
         let thread = fusecheck_thread_id()
+        /// Whether the waiter saved its affinity, so that it can restore it when it gives the core
+        /// back: only then does the giver pin it.
+        let wantsPin: Bool
         let ready = DispatchSemaphore(value: 0)
         // Written under the cores' lock before `ready` is signalled, read after the wait.
         var core = -1
         var pinned = false
+
+        init(wantsPin: Bool) { self.wantsPin = wantsPin }
     }
 
     /// `count` cores for a call of `multiplyAdds` (all ranks together), pinned when `pinned` and
@@ -73,7 +78,7 @@ final class ComputeCores: @unchecked Sendable {
             var pinned = fusecheck_mask_of(cpus[core])
             return (core, fusecheck_set_affinity(&pinned) == 0 ? previous : nil)
         }
-        let waiter = Waiter()
+        let waiter = Waiter(wantsPin: saved)
         waiting.append(waiter)
         lock.unlock()
         waiter.ready.wait()
@@ -95,7 +100,7 @@ final class ComputeCores: @unchecked Sendable {
         }
         let waiter = waiting.removeFirst()
         waiter.core = core
-        if let cpus {
+        if let cpus, waiter.wantsPin {
             var pinned = fusecheck_mask_of(cpus[core])
             waiter.pinned = fusecheck_set_thread_affinity(waiter.thread, &pinned) == 0
         }

@@ -14,7 +14,7 @@ enum StageThreads {
     /// core from the thread still handing out the others, which then waited milliseconds for it,
     /// and the ranks handed out last started their transport that much later.
     ///
-    /// `gated`: the bodies start together, after every worker has been woken (`StartGate`), for
+    /// `gated`: the bodies start together, after every worker has been signalled (`StartGate`), for
     /// calls whose compute stages run pinned. Small calls start each body as its worker wakes: the
     /// gate's extra sleep and wake-up per worker cost the fuzzer 7% of its cases per second.
     static func run(_ bodies: [@Sendable () -> Void], gated: Bool = false) {
@@ -74,8 +74,8 @@ enum StageThreads {
     }
 }
 
-/// Holds a call's stage bodies until every worker has been woken, then lets them all go with one
-/// broadcast. Woken one by one straight into their bodies, the first compute stages pinned
+/// Holds a call's stage bodies until every worker has been signalled, then lets them all go with
+/// one broadcast (a worker that wakes after it finds the gate open). Woken one by one straight into their bodies, the first compute stages pinned
 /// themselves to the CPU the waking thread ran on and preempted it: the rest of the call's
 /// threads were woken milliseconds later (on the benchmark's AllGatherMatmul, a rank's transport
 /// and compute stage started up to 9 ms into a 22 ms call, a core idle meanwhile).
