@@ -1,5 +1,6 @@
 // glibc and Linux calls that Swift's Glibc module does not import (GNU extensions, or headers
-// outside that module), and a compiler builtin Swift has no spelling for, as small inline wrappers. Nothing to link: all of it is in libc.
+// outside that module), and a compiler builtin Swift has no spelling for, as small inline
+// wrappers. Nothing to link: all of it is in libc.
 #ifndef FUSECHECK_CLINUX_SHIM_H
 #define FUSECHECK_CLINUX_SHIM_H
 

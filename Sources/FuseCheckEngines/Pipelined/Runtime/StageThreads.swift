@@ -75,10 +75,11 @@ enum StageThreads {
 }
 
 /// Holds a call's stage bodies until every worker has been signalled, then lets them all go with
-/// one broadcast (a worker that wakes after it finds the gate open). Woken one by one straight into their bodies, the first compute stages pinned
-/// themselves to the CPU the waking thread ran on and preempted it: the rest of the call's
-/// threads were woken milliseconds later (on the benchmark's AllGatherMatmul, a rank's transport
-/// and compute stage started up to 9 ms into a 22 ms call, a core idle meanwhile).
+/// one broadcast (a worker that wakes after it finds the gate open). Woken one by one straight
+/// into their bodies, the first compute stages pinned themselves to the CPU the waking thread ran
+/// on and preempted it: the rest of the call's threads were woken milliseconds later (on the
+/// benchmark's AllGatherMatmul, a rank's transport and compute stage started up to 9 ms into a
+/// 22 ms call, a core idle meanwhile).
 private final class StartGate: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
