@@ -50,14 +50,7 @@ enum PipelinedEpilogue {
                                      y1: UnsafeMutablePointer<Float>, y3: UnsafeMutablePointer<Float>?) {
         for (row, offset) in outputOffsets.enumerated() {
             let out = y1 + offset
-            tiles.forEachSegment(row: row, columns: columns) { first, acc, count in
-                if let bias {
-                    let rowBias = bias + first
-                    for j in 0..<count { out[first + j] = acc[j] + rowBias[j] }
-                } else {
-                    (out + first).update(from: acc, count: count)
-                }
-            }
+            writeSums(tiles, row: row, columns: columns, bias: bias, into: out)
             if relu {
                 if let y3 {
                     (y3 + offset).update(from: out, count: columns)
@@ -66,6 +59,23 @@ enum PipelinedEpilogue {
                 for j in 0..<columns { out[j] = max(out[j], 0) }
             }
             RandomStreams.round(UnsafeMutableBufferPointer(start: out, count: columns), to: dtype)
+        }
+    }
+}
+
+extension PipelinedEpilogue {
+    /// Row `row`'s fp32 sums into `out[0..<columns]`, as the reference forms them: `acc + bias[j]`
+    /// (one fp32 addition) with a bias, `acc` unchanged without one (so -0 stays -0).
+    @inline(__always)
+    static func writeSums(_ tiles: AccumulatorTiles, row: Int, columns: Int, bias: UnsafePointer<Float>?,
+                          into out: UnsafeMutablePointer<Float>) {
+        tiles.forEachSegment(row: row, columns: columns) { first, acc, count in
+            if let bias {
+                let rowBias = bias + first
+                for j in 0..<count { out[first + j] = acc[j] + rowBias[j] }
+            } else {
+                (out + first).update(from: acc, count: count)
+            }
         }
     }
 }

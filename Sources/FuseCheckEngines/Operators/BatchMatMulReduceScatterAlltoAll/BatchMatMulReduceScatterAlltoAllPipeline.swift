@@ -186,9 +186,8 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
         let accumulators = BlockedMatmul.accumulate(
             left: x, rowOffsets: pieceRows.map { $0 * depth }, right: panels, order: order, workspace: workspace)
         for (row, global) in pieceRows.enumerated() {
-            accumulators.forEachSegment(row: row, columns: width) { first, acc, count in
-                (partial + global * width + first).update(from: acc, count: count)
-            }
+            PipelinedEpilogue.writeSums(accumulators, row: row, columns: width, bias: nil,
+                                        into: partial + global * width)
         }
     }
 
@@ -239,8 +238,7 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
                        dtype: DType, into output: UnsafeMutablePointer<Float>) {
         // Each element: ((s_0 + s_1) + ...) + bias in fp32, then rounded once, as before; the
         // passes run over the whole row so that they vectorize, and the nearest-even rounding is
-        // the kernel path's vectorized one (the same bits as `dtype.round`).
-        let rounding = ReferenceNumerics.golden.rounding
+        // the kernel path's vectorized one (the golden's rounding; the same bits as `dtype.round`).
         guard let first = sources.first else { return }
         output.update(from: first + offset, count: count)
         for source in sources.dropFirst() {
@@ -250,11 +248,7 @@ struct BatchMatMulReduceScatterAlltoAllPipeline: Sendable {
         if let bias {
             for h in 0..<count { output[h] = output[h] + bias[h] }
         }
-        if rounding == .nearestEven {
-            RandomStreams.round(UnsafeMutableBufferPointer(start: output, count: count), to: dtype)
-        } else {
-            for h in 0..<count { output[h] = rounding.apply(output[h], dtype) }
-        }
+        RandomStreams.round(UnsafeMutableBufferPointer(start: output, count: count), to: dtype)
     }
 
 }

@@ -125,20 +125,12 @@ struct MatmulReduceScatterPipeline: Sendable {
         }
     }
 
-    /// Writes a batch's partial sums in fp32, as the reference's `partial(rank:)` forms them:
-    /// `acc + bias[j]` (one fp32 addition) with a bias, `acc` unchanged without one (so -0 stays -0).
+    /// Writes a batch's partial sums in fp32, as the reference's `partial(rank:)` forms them
+    /// (`PipelinedEpilogue.writeSums`, row by row).
     static func writePartial(_ tiles: AccumulatorTiles, columns: Int, outputOffsets: [Int],
                              bias: UnsafePointer<Float>?, into partial: UnsafeMutablePointer<Float>) {
         for (row, offset) in outputOffsets.enumerated() {
-            tiles.forEachSegment(row: row, columns: columns) { first, acc, count in
-                let out = partial + offset + first
-                if let bias {
-                    let rowBias = bias + first
-                    for j in 0..<count { out[j] = acc[j] + rowBias[j] }
-                } else {
-                    out.update(from: acc, count: count)
-                }
-            }
+            PipelinedEpilogue.writeSums(tiles, row: row, columns: columns, bias: bias, into: partial + offset)
         }
     }
 
@@ -187,7 +179,6 @@ struct MatmulReduceScatterPipeline: Sendable {
     /// ```
     static func fold(_ sources: [UnsafePointer<Float>], startsFromFirst: Bool, running: UnsafeMutablePointer<Float>,
                      output: UnsafeMutablePointer<Float>?, count: Int, dtype: DType) {
-        let rounding = ReferenceNumerics.golden.rounding
         var start = 0
         while start < count {
             let length = min(foldBlock, count - start)
@@ -210,13 +201,10 @@ struct MatmulReduceScatterPipeline: Sendable {
             }
             if let output {
                 let out = output + start
-                if rounding == .nearestEven {
-                    // The kernel path's vectorized rounding: the same bits as `dtype.round`.
-                    out.update(from: sum, count: length)
-                    RandomStreams.round(UnsafeMutableBufferPointer(start: out, count: length), to: dtype)
-                } else {
-                    for i in 0..<length { out[i] = rounding.apply(sum[i], dtype) }
-                }
+                // The golden's nearest-even rounding, by the kernel path's vectorized rounding (the
+                // same bits as `dtype.round`).
+                out.update(from: sum, count: length)
+                RandomStreams.round(UnsafeMutableBufferPointer(start: out, count: length), to: dtype)
             }
             start += length
         }
