@@ -444,6 +444,9 @@ struct PipelineRuntimeComputeCoresTests {
         let firstWaiterOnRelease = PipelineRuntimeLocked<[Int]>([])
         let firstHolds = DispatchSemaphore(value: 0)
         let letFirstGo = DispatchSemaphore(value: 0)
+        // The first waiter keeps the core until the giver has read its CPUs (giving the core back
+        // restores its own affinity).
+        let giverHasRead = DispatchSemaphore(value: 0)
         let done = DispatchSemaphore(value: 0)
         let cpusOf: @Sendable (Int32) -> [Int] = { thread in
             var mask = fusecheck_cpu_mask()
@@ -457,6 +460,7 @@ struct PipelineRuntimeComputeCoresTests {
             letFirstGo.wait()
             hold.release()
             if let thread = threads.value[1] { firstWaiterOnRelease.update { $0 = cpusOf(thread) } }
+            giverHasRead.signal()
             done.signal()
         }
         #expect(signalled(firstHolds, within: 5))
@@ -466,6 +470,7 @@ struct PipelineRuntimeComputeCoresTests {
                 let hold = cores.hold()
                 hold.acquire()
                 order.update { $0.append(waiter) }
+                if waiter == 1 { giverHasRead.wait() }
                 hold.release()
                 done.signal()
             }
